@@ -1,0 +1,61 @@
+// moq/bytes.hpp — immutable, shared payload buffers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moq {
+
+/// An immutable byte buffer that shares ownership of its storage: copies are
+/// cheap (a reference count), and the data never changes while any copy lives.
+///
+/// Made without copying from `std::string&&` or `std::vector<uint8_t>&&`, or by
+/// copying `(ptr, len)`. Received payloads are Bytes that share the buffer the
+/// network delivered (no copy); they stay valid as long as you keep the Bytes,
+/// also after the callback that delivered them has returned.
+///
+/// Thread-safety: a Bytes may be copied and read from any thread.
+class Bytes {
+ public:
+  /// Empty.
+  Bytes() noexcept = default;
+  /// Takes `text` without copying it.
+  explicit Bytes(std::string&& text) noexcept;
+  /// Takes `data` without copying it.
+  explicit Bytes(std::vector<uint8_t>&& data) noexcept;
+
+  /// Copies `size` bytes at `data`.
+  static Bytes copy(const void* data, std::size_t size) noexcept;
+  /// Copies `text`.
+  static Bytes copy(std::string_view text) noexcept;
+
+  const uint8_t* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  /// The bytes as a view (valid while this Bytes lives).
+  std::string_view view() const noexcept {
+    return {reinterpret_cast<const char*>(data_), size_};
+  }
+  /// The bytes copied into a std::string.
+  std::string to_string() const { return std::string(view()); }
+
+  /// Internal: the storage behind a Bytes. Public only so the library can
+  /// make Bytes over buffers it receives.
+  struct Storage {
+    virtual ~Storage() = default;
+  };
+  Bytes(std::shared_ptr<const Storage> storage, const uint8_t* data, std::size_t size) noexcept
+      : storage_(std::move(storage)), data_(data), size_(size) {}
+  const std::shared_ptr<const Storage>& storage() const noexcept { return storage_; }
+
+ private:
+  std::shared_ptr<const Storage> storage_;
+  const uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+}  // namespace moq

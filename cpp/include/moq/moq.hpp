@@ -1,0 +1,13 @@
+// moq/moq.hpp — the whole public API of moq, a C++ library for IETF Media over
+// QUIC Transport (draft 18). Every call is noexcept and reports failure as a
+// moq::Error inside a moq::Result / moq::Status.
+#pragma once
+
+#include "moq/bytes.hpp"
+#include "moq/error.hpp"
+#include "moq/log.hpp"
+#include "moq/names.hpp"
+#include "moq/publish.hpp"
+#include "moq/session.hpp"
+#include "moq/subscribe.hpp"
+#include "moq/tls.hpp"

@@ -1,0 +1,90 @@
+// moq/publish.hpp — announcing a namespace and writing tracks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "moq/bytes.hpp"
+#include "moq/error.hpp"
+#include "moq/names.hpp"
+
+namespace moq {
+
+namespace detail {
+struct AnnouncementImpl;
+struct TrackWriterImpl;
+struct GroupWriterImpl;
+}  // namespace detail
+
+class TrackWriter;
+class GroupWriter;
+
+/// A namespace this session publishes (an accepted PUBLISH_NAMESPACE).
+/// Destroying it withdraws the namespace. Move-only; a moved-from
+/// Announcement is inert (calls return Errc::invalid_argument).
+/// Any call from any thread.
+class Announcement {
+ public:
+  Announcement(Announcement&&) noexcept;
+  Announcement& operator=(Announcement&&) noexcept;
+  ~Announcement();
+
+  const Namespace& ns() const noexcept;
+
+  /// Creates a track in this namespace; subscribers can subscribe to it as
+  /// soon as this returns. Errors: invalid_argument (empty or non-UTF-8 name,
+  /// too long), duplicate (a live TrackWriter has that name), closed.
+  Result<TrackWriter> create_track(std::string_view name) noexcept;
+
+ private:
+  friend class Session;
+  explicit Announcement(std::unique_ptr<detail::AnnouncementImpl> impl) noexcept;
+  std::unique_ptr<detail::AnnouncementImpl> impl_;
+};
+
+/// One track. Destroying it ends the track: its subscribers get their
+/// terminal event as a normal end (Status ok), and later subscribers get
+/// not_found. Move-only; moved-from is inert. Any call from any thread.
+class TrackWriter {
+ public:
+  TrackWriter(TrackWriter&&) noexcept;
+  TrackWriter& operator=(TrackWriter&&) noexcept;
+  ~TrackWriter();
+
+  /// Starts the next group; its id is the previous group's + 1 (the first is
+  /// 0). `priority`: MoQT publisher priority, lower is more important.
+  /// Errors: closed (session gone).
+  Result<GroupWriter> begin_group(uint8_t priority = 127) noexcept;
+
+ private:
+  friend class Announcement;
+  explicit TrackWriter(std::unique_ptr<detail::TrackWriterImpl> impl) noexcept;
+  std::unique_ptr<detail::TrackWriterImpl> impl_;
+};
+
+/// One group of a track, sent as one QUIC stream; objects get ids 0, 1, 2...
+/// finish() (or destruction) ends the stream. Move-only; moved-from is inert.
+/// Any call from any thread; calls on one GroupWriter are serialized.
+class GroupWriter {
+ public:
+  GroupWriter(GroupWriter&&) noexcept;
+  GroupWriter& operator=(GroupWriter&&) noexcept;
+  ~GroupWriter();
+
+  /// Appends one object. Never blocks and never copies `payload` (the
+  /// library keeps a reference until it is sent). Errors: payload_too_large
+  /// (above SessionConfig::max_object_size), closed (group finished or
+  /// session gone).
+  Status write(Bytes payload) noexcept;
+  /// Ends the group. Later writes fail with Errc::closed.
+  Status finish() noexcept;
+  uint64_t group_id() const noexcept;
+
+ private:
+  friend class TrackWriter;
+  explicit GroupWriter(std::unique_ptr<detail::GroupWriterImpl> impl) noexcept;
+  std::unique_ptr<detail::GroupWriterImpl> impl_;
+};
+
+}  // namespace moq

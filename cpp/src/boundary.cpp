@@ -1,0 +1,47 @@
+#include "boundary.hpp"
+
+#include <exception>
+#include <string>
+
+namespace moq {
+namespace detail {
+namespace {
+
+template <class Call>
+void guard(const char* what, Call&& call) noexcept {
+  try {
+    call();
+  } catch (const std::exception& e) {
+    log(LogLevel::error, std::string("a ") + what + " threw an exception, which moq caught and "
+                             "ignored (callbacks must not throw): " + e.what());
+  } catch (...) {
+    log(LogLevel::error, std::string("a ") + what + " threw a non-std exception, which moq "
+                                                     "caught and ignored (callbacks must not throw)");
+  }
+}
+
+}  // namespace
+
+void call_user(const std::function<void(const Object&)>& callback, const Object& object) noexcept {
+  guard("subscription object callback", [&] { callback(object); });
+}
+
+void call_user(const std::function<void(const Status&)>& callback, const Status& status) noexcept {
+  guard("subscription on_closed callback", [&] { callback(status); });
+}
+
+void call_user(const std::function<void(SessionState, const Error*)>& callback, SessionState state,
+               const Error* error) noexcept {
+  guard("session on_state_change callback", [&] { callback(state, error); });
+}
+
+void call_user(const LogHandler& handler, LogLevel level, std::string_view message) noexcept {
+  try {
+    handler(level, message);
+  } catch (...) {
+    // A throwing log handler has nowhere left to report to.
+  }
+}
+
+}  // namespace detail
+}  // namespace moq

@@ -1,0 +1,28 @@
+// The only place user callbacks are invoked. boundary.cpp is compiled with
+// exceptions on (the rest of the library with them off), so an exception
+// escaping a user callback is caught here and logged; it never unwinds into
+// library frames or into Rust.
+#pragma once
+
+#include <functional>
+#include <string_view>
+
+#include "moq/error.hpp"
+#include "moq/log.hpp"
+#include "moq/session.hpp"
+#include "moq/subscribe.hpp"
+
+namespace moq {
+namespace detail {
+
+void call_user(const std::function<void(const Object&)>& callback, const Object& object) noexcept;
+void call_user(const std::function<void(const Status&)>& callback, const Status& status) noexcept;
+void call_user(const std::function<void(SessionState, const Error*)>& callback, SessionState state,
+               const Error* error) noexcept;
+void call_user(const LogHandler& handler, LogLevel level, std::string_view message) noexcept;
+
+/// Writes a library log message (to the user's handler, or stderr for warn+).
+void log(LogLevel level, std::string_view message) noexcept;
+
+}  // namespace detail
+}  // namespace moq

@@ -1,0 +1,59 @@
+// The C++ types and functions the cxx bridge (src/bridge.rs) names. Included by
+// the generated bridge code; shared bridge structs are only forward-declared.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "moq/bytes.hpp"
+#include "rust/cxx.h"
+
+namespace moq {
+namespace detail {
+struct SessionCore;
+struct SubscriptionCore;
+}  // namespace detail
+
+namespace ffi {
+struct Status;
+struct ObjectHeader;
+struct PayloadBox;
+
+/// Receives a session's terminal event from Rust (any runtime thread).
+class SessionEvents {
+ public:
+  explicit SessionEvents(std::shared_ptr<detail::SessionCore> core) noexcept
+      : core_(std::move(core)) {}
+  void on_closed(const Status& status) const noexcept;
+
+ private:
+  std::shared_ptr<detail::SessionCore> core_;
+};
+
+/// Receives a subscription's objects and terminal event from its one Rust task.
+class SubscriptionEvents {
+ public:
+  explicit SubscriptionEvents(std::shared_ptr<detail::SubscriptionCore> core) noexcept
+      : core_(std::move(core)) {}
+  ~SubscriptionEvents();
+  void on_object(const ObjectHeader& header, rust::Box<PayloadBox> payload) const noexcept;
+  void on_closed(const Status& status) const noexcept;
+
+ private:
+  std::shared_ptr<detail::SubscriptionCore> core_;
+};
+
+/// Keeps a moq::Bytes alive while Rust sends it.
+class PayloadOwner {
+ public:
+  explicit PayloadOwner(Bytes bytes) noexcept : bytes_(std::move(bytes)) {}
+  rust::Slice<const uint8_t> data() const noexcept;
+
+ private:
+  Bytes bytes_;
+};
+
+void log_message(uint8_t level, rust::Str message) noexcept;
+
+}  // namespace ffi
+}  // namespace moq

@@ -1,0 +1,64 @@
+#include <cstdio>
+#include <cstdlib>
+
+#include "impl.hpp"
+
+namespace moq {
+
+const char* to_string(Errc code) noexcept {
+  switch (code) {
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::invalid_url: return "invalid_url";
+    case Errc::tls: return "tls";
+    case Errc::connect_failed: return "connect_failed";
+    case Errc::timeout: return "timeout";
+    case Errc::not_connected: return "not_connected";
+    case Errc::closed: return "closed";
+    case Errc::not_found: return "not_found";
+    case Errc::duplicate: return "duplicate";
+    case Errc::unsupported: return "unsupported";
+    case Errc::payload_too_large: return "payload_too_large";
+    case Errc::protocol: return "protocol";
+    case Errc::cancelled: return "cancelled";
+    case Errc::would_block: return "would_block";
+    case Errc::internal: return "internal";
+  }
+  return "unknown";
+}
+
+namespace detail {
+
+void bad_result_access(const char* what) noexcept {
+  std::fprintf(stderr, "moq: %s; check has_value() first\n", what);
+  std::abort();
+}
+
+ffi::Status new_status() noexcept { return ffi::Status{ffi::Code::Ok, rust::String()}; }
+
+Error to_error(const ffi::Status& status) noexcept {
+  auto raw = static_cast<uint8_t>(status.code);
+  // ffi::Code is moq::Errc shifted by one (0 = Ok).
+  Errc code = raw == 0 || raw > static_cast<uint8_t>(Errc::internal) + 1
+                  ? Errc::internal
+                  : static_cast<Errc>(raw - 1);
+  return Error(code, std::string(status.message));
+}
+
+Status to_status(const ffi::Status& status) noexcept {
+  if (status.code == ffi::Code::Ok) return Status();
+  return to_error(status);
+}
+
+Error moved_from(const char* what) noexcept {
+  return Error(Errc::invalid_argument,
+               std::string(what) + " was called on a moved-from handle; use the handle it was moved to");
+}
+
+rust::Slice<const uint8_t> as_slice(std::string_view text) noexcept {
+  static const uint8_t empty = 0;
+  if (text.empty()) return rust::Slice<const uint8_t>(&empty, 0);
+  return rust::Slice<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+}  // namespace detail
+}  // namespace moq

@@ -1,0 +1,104 @@
+// Internal: the state behind the public handles, shared with the bridge.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+
+#include "moq-ffi/src/bridge.rs.h"
+#include "moq/moq.hpp"
+
+namespace moq {
+namespace detail {
+
+/// Lets a handle's destructor wait until none of its callbacks is running and
+/// none will start: the promise "when the destructor returns, no callback runs".
+/// A destructor running inside the callback itself does not wait (it would
+/// wait for itself); later callbacks are still refused.
+class CallbackGate {
+ public:
+  /// Before a user callback; false once closed (skip the callback).
+  bool enter() noexcept;
+  /// After the user callback.
+  void leave() noexcept;
+  /// Refuses future callbacks and waits for a running one on another thread.
+  void close() noexcept;
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  bool closed_ = false;
+  int running_ = 0;
+  std::thread::id running_thread_;
+};
+
+struct SessionCore {
+  CallbackGate gate;
+  std::mutex mutex;
+  std::function<void(SessionState, const Error*)> on_state;
+  bool closed = false;
+  std::optional<Error> close_error;
+};
+
+struct SubscriptionCore {
+  CallbackGate gate;
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool push = false;
+  std::function<void(const Object&)> on_object;
+  std::function<void(const Status&)> on_closed;
+  std::deque<Object> queue;
+  std::size_t max_queued = 0;
+  uint64_t dropped = 0;
+  std::optional<Status> terminal;
+};
+
+struct SessionImpl {
+  SessionImpl(rust::Box<ffi::SessionBox> box, std::shared_ptr<SessionCore> core) noexcept
+      : box(std::move(box)), core(std::move(core)) {}
+  ~SessionImpl() { core->gate.close(); }
+  rust::Box<ffi::SessionBox> box;
+  std::shared_ptr<SessionCore> core;
+};
+
+struct AnnouncementImpl {
+  rust::Box<ffi::AnnouncementBox> box;
+  Namespace ns;
+};
+
+struct TrackWriterImpl {
+  rust::Box<ffi::TrackWriterBox> box;
+};
+
+struct GroupWriterImpl {
+  rust::Box<ffi::GroupWriterBox> box;
+  uint64_t group_id;
+};
+
+struct SubscriptionImpl {
+  SubscriptionImpl(std::shared_ptr<SubscriptionCore> core, rust::Box<ffi::SubscriptionBox> box) noexcept
+      : core(std::move(core)), box(std::move(box)) {}
+  // Close the gate first (wait for a running callback), then drop the Rust
+  // subscription (members are destroyed after this body: box before core).
+  ~SubscriptionImpl() { core->gate.close(); }
+  std::shared_ptr<SubscriptionCore> core;
+  rust::Box<ffi::SubscriptionBox> box;
+};
+
+/// A fresh bridge status to pass as an out-parameter.
+ffi::Status new_status() noexcept;
+/// Converts a bridge status; `Code::Ok` is success.
+Status to_status(const ffi::Status& status) noexcept;
+Error to_error(const ffi::Status& status) noexcept;
+/// The error every call on a moved-from handle returns.
+Error moved_from(const char* what) noexcept;
+
+rust::Slice<const uint8_t> as_slice(std::string_view text) noexcept;
+
+}  // namespace detail
+}  // namespace moq

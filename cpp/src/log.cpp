@@ -1,0 +1,59 @@
+#include <cstdio>
+#include <memory>
+#include <mutex>
+
+#include "boundary.hpp"
+#include "impl.hpp"
+
+namespace moq {
+namespace {
+
+std::mutex handler_mutex;
+std::shared_ptr<const LogHandler> handler;
+
+const char* level_name(LogLevel level) noexcept {
+  switch (level) {
+    case LogLevel::debug: return "debug";
+    case LogLevel::info: return "info";
+    case LogLevel::warn: return "warn";
+    case LogLevel::error: return "error";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void set_log_handler(LogHandler new_handler) noexcept {
+  bool installed = static_cast<bool>(new_handler);
+  {
+    std::lock_guard<std::mutex> lock(handler_mutex);
+    handler = installed ? std::make_shared<const LogHandler>(std::move(new_handler)) : nullptr;
+  }
+  ffi::log_forward_to_cpp(installed);
+}
+
+namespace detail {
+
+void log(LogLevel level, std::string_view message) noexcept {
+  std::shared_ptr<const LogHandler> current;
+  {
+    std::lock_guard<std::mutex> lock(handler_mutex);
+    current = handler;
+  }
+  if (current) {
+    call_user(*current, level, message);
+  } else if (level >= LogLevel::warn) {
+    std::fprintf(stderr, "moq [%s]: %.*s\n", level_name(level), static_cast<int>(message.size()),
+                 message.data());
+  }
+}
+
+}  // namespace detail
+
+namespace ffi {
+void log_message(uint8_t level, rust::Str message) noexcept {
+  auto lvl = level > static_cast<uint8_t>(LogLevel::error) ? LogLevel::error : static_cast<LogLevel>(level);
+  detail::log(lvl, std::string_view(message.data(), message.size()));
+}
+}  // namespace ffi
+}  // namespace moq

@@ -1,0 +1,128 @@
+#include "boundary.hpp"
+#include "impl.hpp"
+
+namespace moq {
+namespace detail {
+
+bool CallbackGate::enter() noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closed_) return false;
+  ++running_;
+  running_thread_ = std::this_thread::get_id();
+  return true;
+}
+
+void CallbackGate::leave() noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  --running_;
+  if (running_ == 0) running_thread_ = std::thread::id();
+  idle_.notify_all();
+}
+
+void CallbackGate::close() noexcept {
+  std::unique_lock<std::mutex> lock(mutex_);
+  closed_ = true;
+  if (running_ > 0 && running_thread_ == std::this_thread::get_id()) return;
+  idle_.wait(lock, [this] { return running_ == 0; });
+}
+
+namespace {
+
+rust::Vec<rust::String> to_rust(const std::vector<std::string>& strings) {
+  rust::Vec<rust::String> out;
+  out.reserve(strings.size());
+  for (const auto& s : strings) out.push_back(rust::String::lossy(s));
+  return out;
+}
+
+uint64_t to_millis(std::chrono::milliseconds ms) noexcept {
+  return ms.count() <= 0 ? 0 : static_cast<uint64_t>(ms.count());
+}
+
+}  // namespace
+}  // namespace detail
+
+namespace ffi {
+void SessionEvents::on_closed(const Status& status) const noexcept {
+  std::function<void(SessionState, const Error*)> callback;
+  std::optional<Error> error;
+  {
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    core_->closed = true;
+    if (status.code != Code::Ok) core_->close_error = detail::to_error(status);
+    error = core_->close_error;
+    callback = std::move(core_->on_state);
+    core_->on_state = nullptr;
+  }
+  if (callback && core_->gate.enter()) {
+    detail::call_user(callback, SessionState::closed, error ? &*error : nullptr);
+    core_->gate.leave();
+  }
+  // `callback` is released here: after the terminal event, no user callback is kept.
+}
+}  // namespace ffi
+
+Result<Session> Session::connect(std::string_view url, SessionConfig config) noexcept {
+  if (config.connect_timeout.count() <= 0 || config.request_timeout.count() <= 0) {
+    return Error(Errc::invalid_argument, "SessionConfig timeouts must be positive");
+  }
+  if (config.max_object_size == 0) {
+    return Error(Errc::invalid_argument, "SessionConfig::max_object_size must be positive");
+  }
+  ffi::ConnectOptions options{
+      rust::String::lossy(url.data(), url.size()),
+      detail::to_rust(config.tls.root_cert_files),
+      detail::to_rust(config.tls.server_cert_sha256),
+      config.tls.disable_verify,
+      detail::to_millis(config.connect_timeout),
+      detail::to_millis(config.request_timeout),
+      rust::String::lossy(config.bind),
+      static_cast<uint64_t>(config.max_object_size),
+  };
+  auto core = std::make_shared<detail::SessionCore>();
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::SessionBox> box =
+      ffi::session_connect(options, std::make_unique<ffi::SessionEvents>(core), status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  return Session(std::make_unique<detail::SessionImpl>(std::move(box), std::move(core)));
+}
+
+Session::Session(std::unique_ptr<detail::SessionImpl> impl) noexcept : impl_(std::move(impl)) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+SessionState Session::state() const noexcept {
+  if (!impl_) return SessionState::closed;
+  return ffi::session_is_closed(*impl_->box) ? SessionState::closed : SessionState::connected;
+}
+
+void Session::on_state_change(std::function<void(SessionState, const Error*)> callback) noexcept {
+  if (!impl_ || !callback) return;
+  std::optional<Error> error;
+  {
+    std::lock_guard<std::mutex> lock(impl_->core->mutex);
+    if (!impl_->core->closed) {
+      impl_->core->on_state = std::move(callback);
+      return;
+    }
+    error = impl_->core->close_error;
+  }
+  // Already ended: this callback still sees the terminal event, once, now.
+  detail::call_user(callback, SessionState::closed, error ? &*error : nullptr);
+}
+
+Status Session::close(uint64_t code, std::string_view reason) noexcept {
+  if (!impl_) return detail::moved_from("Session::close");
+  return detail::to_status(ffi::session_close(*impl_->box, code, detail::as_slice(reason)));
+}
+
+Result<Announcement> Session::announce(const Namespace& ns) noexcept {
+  if (!impl_) return detail::moved_from("Session::announce");
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::AnnouncementBox> box = ffi::session_announce(*impl_->box, ns.parts(), status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  return Announcement(std::make_unique<detail::AnnouncementImpl>(detail::AnnouncementImpl{std::move(box), ns}));
+}
+
+}  // namespace moq

@@ -1,0 +1,443 @@
+//! The one cxx bridge. It only converts between C++ and the engine modules and
+//! dispatches; every entry catches panics and reports them as `Code::Internal`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cxx::{CxxString, CxxVector, UniquePtr};
+
+use crate::error::{Code, Error, Result};
+use crate::names::Namespace;
+use crate::publish::{Announcement, GroupWriter, TrackWriter};
+use crate::session::{Session, SessionConfig};
+use crate::subscribe::{ObjectHandler, ReceivedObject, Subscription};
+use crate::tls::TlsOptions;
+use crate::{bytes as shared_bytes, log, runtime};
+
+#[cxx::bridge(namespace = "moq::ffi")]
+mod ffi {
+    /// Same order as `moq::Errc`, after `Ok`.
+    #[repr(u8)]
+    enum Code {
+        Ok = 0,
+        InvalidArgument,
+        InvalidUrl,
+        Tls,
+        ConnectFailed,
+        Timeout,
+        NotConnected,
+        Closed,
+        NotFound,
+        Duplicate,
+        Unsupported,
+        PayloadTooLarge,
+        Protocol,
+        Cancelled,
+        WouldBlock,
+        Internal,
+    }
+
+    /// Never a `Result` across the bridge: it would make cxx generate `throw`.
+    struct Status {
+        code: Code,
+        message: String,
+    }
+
+    struct ConnectOptions {
+        url: String,
+        root_cert_files: Vec<String>,
+        server_cert_sha256: Vec<String>,
+        disable_verify: bool,
+        connect_timeout_ms: u64,
+        request_timeout_ms: u64,
+        bind: String,
+        max_object_size: u64,
+    }
+
+    struct ObjectHeader {
+        group_id: u64,
+        subgroup_id: u64,
+        object_id: u64,
+        priority: u8,
+    }
+
+    extern "Rust" {
+        type SessionBox;
+        type AnnouncementBox;
+        type TrackWriterBox;
+        type GroupWriterBox;
+        type SubscriptionBox;
+        type PayloadBox;
+
+        fn namespace_parse(path: &[u8], status: &mut Status) -> Vec<String>;
+        fn namespace_check(parts: &CxxVector<CxxString>) -> Status;
+
+        fn session_connect(
+            options: &ConnectOptions,
+            events: UniquePtr<SessionEvents>,
+            status: &mut Status,
+        ) -> Box<SessionBox>;
+        fn session_is_closed(session: &SessionBox) -> bool;
+        fn session_close(session: &SessionBox, code: u64, reason: &[u8]) -> Status;
+        fn session_announce(
+            session: &SessionBox,
+            ns: &CxxVector<CxxString>,
+            status: &mut Status,
+        ) -> Box<AnnouncementBox>;
+        fn session_subscribe(
+            session: &SessionBox,
+            ns: &CxxVector<CxxString>,
+            track: &[u8],
+            events: UniquePtr<SubscriptionEvents>,
+            status: &mut Status,
+        ) -> Box<SubscriptionBox>;
+
+        fn announcement_create_track(
+            announcement: &AnnouncementBox,
+            name: &[u8],
+            status: &mut Status,
+        ) -> Box<TrackWriterBox>;
+        fn track_begin_group(
+            track: &TrackWriterBox,
+            priority: u8,
+            status: &mut Status,
+        ) -> Box<GroupWriterBox>;
+        fn group_id(group: &GroupWriterBox) -> u64;
+        fn group_write_shared(group: &GroupWriterBox, payload: UniquePtr<PayloadOwner>) -> Status;
+        fn group_write_received(group: &GroupWriterBox, payload: &PayloadBox) -> Status;
+        fn group_finish(group: &GroupWriterBox) -> Status;
+
+        fn payload_data(payload: &PayloadBox) -> &[u8];
+
+        fn on_runtime_thread() -> bool;
+        fn log_forward_to_cpp(enabled: bool);
+    }
+
+    unsafe extern "C++" {
+        include!("moq-ffi/cpp/src/bridge.hpp");
+
+        /// Receives a session's terminal event.
+        type SessionEvents;
+        /// Receives a subscription's objects and terminal event.
+        type SubscriptionEvents;
+        /// Keeps a C++ `moq::Bytes` alive while Rust sends it.
+        type PayloadOwner;
+
+        fn on_closed(self: &SessionEvents, status: &Status);
+        fn on_object(self: &SubscriptionEvents, header: &ObjectHeader, payload: Box<PayloadBox>);
+        fn on_closed(self: &SubscriptionEvents, status: &Status);
+        fn data(self: &PayloadOwner) -> &[u8];
+        fn log_message(level: u8, message: &str);
+    }
+}
+
+// SAFETY: the C++ types guard their own state with a mutex (SessionEvents,
+// SubscriptionEvents) or are immutable after construction (PayloadOwner holds a
+// const buffer through a shared_ptr with an atomic count): safe to move to and
+// use from runtime threads.
+unsafe impl Send for ffi::SessionEvents {}
+unsafe impl Sync for ffi::SessionEvents {}
+unsafe impl Send for ffi::SubscriptionEvents {}
+unsafe impl Sync for ffi::SubscriptionEvents {}
+unsafe impl Send for ffi::PayloadOwner {}
+unsafe impl Sync for ffi::PayloadOwner {}
+
+pub struct SessionBox(Option<Session>);
+pub struct AnnouncementBox(Option<Announcement>);
+pub struct TrackWriterBox(Option<TrackWriter>);
+pub struct GroupWriterBox(Option<GroupWriter>);
+pub struct SubscriptionBox(#[allow(dead_code)] Option<Subscription>);
+pub struct PayloadBox(bytes::Bytes);
+
+fn code_of(code: Code) -> ffi::Code {
+    match code {
+        Code::InvalidArgument => ffi::Code::InvalidArgument,
+        Code::InvalidUrl => ffi::Code::InvalidUrl,
+        Code::Tls => ffi::Code::Tls,
+        Code::ConnectFailed => ffi::Code::ConnectFailed,
+        Code::Timeout => ffi::Code::Timeout,
+        Code::NotConnected => ffi::Code::NotConnected,
+        Code::Closed => ffi::Code::Closed,
+        Code::NotFound => ffi::Code::NotFound,
+        Code::Duplicate => ffi::Code::Duplicate,
+        Code::Unsupported => ffi::Code::Unsupported,
+        Code::PayloadTooLarge => ffi::Code::PayloadTooLarge,
+        Code::Protocol => ffi::Code::Protocol,
+        Code::Cancelled => ffi::Code::Cancelled,
+        Code::WouldBlock => ffi::Code::WouldBlock,
+        Code::Internal => ffi::Code::Internal,
+    }
+}
+
+fn ok() -> ffi::Status {
+    ffi::Status {
+        code: ffi::Code::Ok,
+        message: String::new(),
+    }
+}
+
+fn status_of(result: &Result<()>) -> ffi::Status {
+    match result {
+        Ok(()) => ok(),
+        Err(e) => ffi::Status {
+            code: code_of(e.code),
+            message: e.message.clone(),
+        },
+    }
+}
+
+/// Runs one bridge entry: inside the runtime's context (engine calls may
+/// spawn), with a panic turned into an `Internal` error instead of unwinding
+/// into C++.
+fn guarded<T>(what: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
+    let _context = runtime::runtime().enter();
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let message = format!("internal error in {what}: {detail}; please report this bug");
+            log::log(log::Level::Error, &message);
+            Err(Error::new(Code::Internal, message))
+        }
+    }
+}
+
+/// A guarded entry that returns a handle: the handle is empty on error and
+/// `status` says why.
+fn handle<T, B>(
+    what: &str,
+    status: &mut ffi::Status,
+    wrap: fn(Option<T>) -> B,
+    body: impl FnOnce() -> Result<T>,
+) -> Box<B> {
+    let result = guarded(what, body);
+    match result {
+        Ok(value) => {
+            *status = ok();
+            Box::new(wrap(Some(value)))
+        }
+        Err(e) => {
+            *status = status_of(&Err(e));
+            Box::new(wrap(None))
+        }
+    }
+}
+
+fn moved_from(what: &str) -> Error {
+    Error::invalid_argument(format!(
+        "{what} was called on an empty handle (moved-from or failed to create)"
+    ))
+}
+
+fn namespace_of(parts: &CxxVector<CxxString>) -> Result<Namespace> {
+    let parts: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
+    Namespace::from_parts(&parts)
+}
+
+fn namespace_parse(path: &[u8], status: &mut ffi::Status) -> Vec<String> {
+    let result = guarded("Namespace::parse", || {
+        let text = std::str::from_utf8(path)
+            .map_err(|_| Error::invalid_argument("namespace is not valid UTF-8"))?;
+        Ok(Namespace::parse(text)?.parts().to_vec())
+    });
+    *status = status_of(&result.as_ref().map(|_| ()).map_err(Clone::clone));
+    result.unwrap_or_default()
+}
+
+fn namespace_check(parts: &CxxVector<CxxString>) -> ffi::Status {
+    status_of(&guarded("Namespace", || namespace_of(parts).map(|_| ())))
+}
+
+fn session_connect(
+    options: &ffi::ConnectOptions,
+    events: UniquePtr<ffi::SessionEvents>,
+    status: &mut ffi::Status,
+) -> Box<SessionBox> {
+    handle("Session::connect", status, SessionBox, || {
+        let config = SessionConfig {
+            tls: TlsOptions {
+                root_cert_files: options.root_cert_files.iter().map(PathBuf::from).collect(),
+                server_cert_sha256: options.server_cert_sha256.clone(),
+                disable_verify: options.disable_verify,
+            },
+            connect_timeout: Duration::from_millis(options.connect_timeout_ms),
+            request_timeout: Duration::from_millis(options.request_timeout_ms),
+            bind: options.bind.clone(),
+            max_object_size: usize::try_from(options.max_object_size).unwrap_or(usize::MAX),
+        };
+        if config.connect_timeout.is_zero() || config.request_timeout.is_zero() {
+            return Err(Error::invalid_argument(
+                "connect_timeout and request_timeout must be positive",
+            ));
+        }
+        Session::connect(
+            &options.url,
+            config,
+            Box::new(move |error: Option<Error>| {
+                let status = match error {
+                    None => ok(),
+                    Some(e) => status_of(&Err(e)),
+                };
+                if let Some(events) = events.as_ref() {
+                    events.on_closed(&status);
+                }
+            }),
+        )
+    })
+}
+
+fn session_is_closed(session: &SessionBox) -> bool {
+    session.0.as_ref().is_none_or(|s| s.state() == crate::session::SessionState::Closed)
+}
+
+fn session_close(session: &SessionBox, code: u64, reason: &[u8]) -> ffi::Status {
+    status_of(&guarded("Session::close", || {
+        let session = session.0.as_ref().ok_or_else(|| moved_from("Session::close"))?;
+        let code = u32::try_from(code).map_err(|_| {
+            Error::invalid_argument(format!("close code {code} does not fit in 32 bits"))
+        })?;
+        let reason = std::str::from_utf8(reason)
+            .map_err(|_| Error::invalid_argument("close reason is not valid UTF-8"))?;
+        if reason.len() > 1024 {
+            return Err(Error::invalid_argument(
+                "close reason is longer than 1024 bytes; shorten it",
+            ));
+        }
+        session.close(code, reason)
+    }))
+}
+
+fn session_announce(
+    session: &SessionBox,
+    ns: &CxxVector<CxxString>,
+    status: &mut ffi::Status,
+) -> Box<AnnouncementBox> {
+    handle("Session::announce", status, AnnouncementBox, || {
+        let session = session.0.as_ref().ok_or_else(|| moved_from("Session::announce"))?;
+        session.announce(&namespace_of(ns)?)
+    })
+}
+
+/// Delivers a subscription's events to its C++ `SubscriptionEvents`.
+struct CppObjectHandler(UniquePtr<ffi::SubscriptionEvents>);
+
+impl ObjectHandler for CppObjectHandler {
+    fn on_object(&mut self, object: ReceivedObject) {
+        if let Some(events) = self.0.as_ref() {
+            let header = ffi::ObjectHeader {
+                group_id: object.group_id,
+                subgroup_id: object.subgroup_id,
+                object_id: object.object_id,
+                priority: object.priority,
+            };
+            events.on_object(&header, Box::new(PayloadBox(object.payload)));
+        }
+    }
+
+    fn on_closed(&mut self, result: Result<()>) {
+        if let Some(events) = self.0.as_ref() {
+            events.on_closed(&status_of(&result));
+        }
+    }
+}
+
+fn session_subscribe(
+    session: &SessionBox,
+    ns: &CxxVector<CxxString>,
+    track: &[u8],
+    events: UniquePtr<ffi::SubscriptionEvents>,
+    status: &mut ffi::Status,
+) -> Box<SubscriptionBox> {
+    handle("Session::subscribe", status, SubscriptionBox, || {
+        let session = session.0.as_ref().ok_or_else(|| moved_from("Session::subscribe"))?;
+        session.subscribe(
+            &namespace_of(ns)?,
+            track,
+            Box::new(CppObjectHandler(events)),
+        )
+    })
+}
+
+fn announcement_create_track(
+    announcement: &AnnouncementBox,
+    name: &[u8],
+    status: &mut ffi::Status,
+) -> Box<TrackWriterBox> {
+    handle("Announcement::create_track", status, TrackWriterBox, || {
+        announcement
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Announcement::create_track"))?
+            .create_track(name)
+    })
+}
+
+fn track_begin_group(
+    track: &TrackWriterBox,
+    priority: u8,
+    status: &mut ffi::Status,
+) -> Box<GroupWriterBox> {
+    handle("TrackWriter::begin_group", status, GroupWriterBox, || {
+        track
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("TrackWriter::begin_group"))?
+            .begin_group(priority)
+    })
+}
+
+fn group_id(group: &GroupWriterBox) -> u64 {
+    group.0.as_ref().map_or(0, GroupWriter::group_id)
+}
+
+fn group_of<'a>(group: &'a GroupWriterBox, what: &str) -> Result<&'a GroupWriter> {
+    group.0.as_ref().ok_or_else(|| moved_from(what))
+}
+
+fn group_write_shared(group: &GroupWriterBox, payload: UniquePtr<ffi::PayloadOwner>) -> ffi::Status {
+    status_of(&guarded("GroupWriter::write", || {
+        let group = group_of(group, "GroupWriter::write")?;
+        if payload.is_null() {
+            return Err(Error::invalid_argument("payload is null"));
+        }
+        let bytes = shared_bytes::from_foreign(payload, |owner| {
+            owner.as_ref().map_or(&[][..], |o| o.data())
+        });
+        group.write(bytes)
+    }))
+}
+
+fn group_write_received(group: &GroupWriterBox, payload: &PayloadBox) -> ffi::Status {
+    status_of(&guarded("GroupWriter::write", || {
+        group_of(group, "GroupWriter::write")?.write(payload.0.clone())
+    }))
+}
+
+fn group_finish(group: &GroupWriterBox) -> ffi::Status {
+    status_of(&guarded("GroupWriter::finish", || {
+        group_of(group, "GroupWriter::finish")?.finish()
+    }))
+}
+
+fn payload_data(payload: &PayloadBox) -> &[u8] {
+    &payload.0
+}
+
+fn on_runtime_thread() -> bool {
+    runtime::on_runtime_thread()
+}
+
+fn log_forward_to_cpp(enabled: bool) {
+    if enabled {
+        log::set_sink(Some(Box::new(|level, message| {
+            ffi::log_message(level as u8, message);
+        })));
+    } else {
+        log::set_sink(None);
+    }
+}

@@ -1,0 +1,23 @@
+//! Engine and cxx bridge of moq, the C++ library for IETF Media over QUIC
+//! Transport (draft 18, through moq-transport 0.17).
+//!
+//! The modules other than `bridge` know nothing of C++: they are the engine,
+//! usable and tested from Rust directly. `bridge` converts and dispatches.
+
+mod bridge;
+pub mod bytes;
+pub mod error;
+pub mod log;
+pub mod names;
+pub mod publish;
+pub mod runtime;
+pub mod session;
+pub mod subscribe;
+pub mod tls;
+
+pub use error::{Code, Error, Result};
+pub use names::Namespace;
+pub use publish::{Announcement, GroupWriter, TrackWriter};
+pub use session::{Session, SessionConfig, SessionState};
+pub use subscribe::{ObjectHandler, ReceivedObject, Subscription};
+pub use tls::TlsOptions;

@@ -1,0 +1,59 @@
+//! The one multi-threaded tokio runtime every session shares, created on first use.
+//!
+//! It lives for the rest of the process: C++ handles may be destroyed from
+//! static destructors, and tearing a runtime down under them would turn a
+//! clean exit into a hang or a crash.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::error::{Code, Error, Result};
+
+static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("moq-runtime")
+            // Two threads keep one slow user callback from stalling every session
+            // while leaving the host's cores to the host.
+            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)))
+            .build()
+            .expect("moq: cannot start the tokio runtime")
+    })
+}
+
+/// True on a thread of the runtime, which is where library callbacks run.
+pub fn on_runtime_thread() -> bool {
+    tokio::runtime::Handle::try_current().is_ok()
+}
+
+/// Runs `future` to completion on the calling (non-runtime) thread, bounded by
+/// `timeout`. Refuses to run on a runtime thread, where blocking would stall
+/// the very tasks the answer depends on.
+pub fn block_on<T>(
+    what: &str,
+    timeout: Duration,
+    future: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    if on_runtime_thread() {
+        return Err(Error::new(
+            Code::WouldBlock,
+            format!(
+                "{what} blocks until the peer answers and cannot be called from a moq callback \
+                 thread; call it from one of your own threads"
+            ),
+        ));
+    }
+    runtime().block_on(async {
+        match tokio::time::timeout(timeout, future).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::new(
+                Code::Timeout,
+                format!("{what} got no answer within {} ms", timeout.as_millis()),
+            )),
+        }
+    })
+}
