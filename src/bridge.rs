@@ -292,12 +292,18 @@ fn session_connect(
 }
 
 fn session_is_closed(session: &SessionBox) -> bool {
-    session.0.as_ref().is_none_or(|s| s.state() == crate::session::SessionState::Closed)
+    session
+        .0
+        .as_ref()
+        .is_none_or(|s| s.state() == crate::session::SessionState::Closed)
 }
 
 fn session_close(session: &SessionBox, code: u64, reason: &[u8]) -> ffi::Status {
     status_of(&guarded("Session::close", || {
-        let session = session.0.as_ref().ok_or_else(|| moved_from("Session::close"))?;
+        let session = session
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Session::close"))?;
         let code = u32::try_from(code).map_err(|_| {
             Error::invalid_argument(format!("close code {code} does not fit in 32 bits"))
         })?;
@@ -318,7 +324,10 @@ fn session_announce(
     status: &mut ffi::Status,
 ) -> Box<AnnouncementBox> {
     handle("Session::announce", status, AnnouncementBox, || {
-        let session = session.0.as_ref().ok_or_else(|| moved_from("Session::announce"))?;
+        let session = session
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Session::announce"))?;
         session.announce(&namespace_of(ns)?)
     })
 }
@@ -354,7 +363,10 @@ fn session_subscribe(
     status: &mut ffi::Status,
 ) -> Box<SubscriptionBox> {
     handle("Session::subscribe", status, SubscriptionBox, || {
-        let session = session.0.as_ref().ok_or_else(|| moved_from("Session::subscribe"))?;
+        let session = session
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Session::subscribe"))?;
         session.subscribe(
             &namespace_of(ns)?,
             track,
@@ -399,7 +411,10 @@ fn group_of<'a>(group: &'a GroupWriterBox, what: &str) -> Result<&'a GroupWriter
     group.0.as_ref().ok_or_else(|| moved_from(what))
 }
 
-fn group_write_shared(group: &GroupWriterBox, payload: UniquePtr<ffi::PayloadOwner>) -> ffi::Status {
+fn group_write_shared(
+    group: &GroupWriterBox,
+    payload: UniquePtr<ffi::PayloadOwner>,
+) -> ffi::Status {
     status_of(&guarded("GroupWriter::write", || {
         let group = group_of(group, "GroupWriter::write")?;
         if payload.is_null() {

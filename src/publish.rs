@@ -45,7 +45,10 @@ impl Session {
                 .await
                 .map_err(|e| Error::from_session(&e, &format!("announcing \"{ns_text}\"")))?;
             publish_ns.ok().await.map_err(|e| {
-                Error::from_serve(&e, &format!("the relay refused the namespace \"{ns_text}\""))
+                Error::from_serve(
+                    &e,
+                    &format!("the relay refused the namespace \"{ns_text}\""),
+                )
             })?;
             Ok(publish_ns)
         })?;
@@ -66,7 +69,10 @@ impl Session {
 
 /// Answers the SUBSCRIBEs the peer forwards for this namespace until the
 /// announcement is withdrawn (task aborted) or the session ends.
-async fn serve_subscriptions(publish_ns: moq_transport::session::PublishNamespace, tracks: TracksReader) {
+async fn serve_subscriptions(
+    publish_ns: moq_transport::session::PublishNamespace,
+    tracks: TracksReader,
+) {
     let mut serving = FuturesUnordered::new();
     loop {
         tokio::select! {
@@ -107,7 +113,9 @@ impl Announcement {
             ));
         }
         let track = tracks.writer.create(name.as_str()).ok_or_else(|| {
-            Error::closed(format!("cannot create \"{full}\": the announcement has ended"))
+            Error::closed(format!(
+                "cannot create \"{full}\": the announcement has ended"
+            ))
         })?;
         let subgroups = track
             .subgroups()
@@ -220,9 +228,7 @@ impl GroupWriter {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-            .ok_or_else(|| {
-                Error::closed(format!("group {} is already finished", self.group_id))
-            })?;
+            .ok_or_else(|| Error::closed(format!("group {} is already finished", self.group_id)))?;
         writer
             .finish()
             .map_err(|e| Error::from_serve(&e, &format!("finishing group {}", self.group_id)))

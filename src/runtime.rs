@@ -27,7 +27,9 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 
 /// True on a thread of the runtime, which is where library callbacks run.
 pub fn on_runtime_thread() -> bool {
-    tokio::runtime::Handle::try_current().is_ok()
+    // Not `Handle::try_current()`: every bridge entry enters the runtime's
+    // context, which would make every C++ thread look like a runtime thread.
+    std::thread::current().name() == Some("moq-runtime")
 }
 
 /// Runs `future` to completion on the calling (non-runtime) thread, bounded by

@@ -288,7 +288,11 @@ async fn resolve(url: &Url, bind: Option<SocketAddr>) -> Result<SocketAddr> {
         })
 }
 
-async fn connect(url: &Url, bind: Option<SocketAddr>, tls_options: &TlsOptions) -> Result<Connected> {
+async fn connect(
+    url: &Url,
+    bind: Option<SocketAddr>,
+    tls_options: &TlsOptions,
+) -> Result<Connected> {
     let raw_quic = url.scheme() == "moqt";
     let alpn: &[u8] = if raw_quic {
         moq_transport::setup::DraftVersion::Draft18.alpn_bytes()
@@ -350,16 +354,15 @@ async fn connect(url: &Url, bind: Option<SocketAddr>, tls_options: &TlsOptions) 
         (session, Transport::WebTransport)
     };
     let transport: transport::Session = wt.into();
-    let (session, publisher, subscriber) =
-        engine::Session::connect(transport.clone(), None, kind)
-            .await
-            .map_err(|e| {
-                let mut err = Error::from_session(&e, "MoQT SETUP failed");
-                if err.code == Code::Closed {
-                    err.code = Code::ConnectFailed;
-                }
-                err
-            })?;
+    let (session, publisher, subscriber) = engine::Session::connect(transport.clone(), None, kind)
+        .await
+        .map_err(|e| {
+            let mut err = Error::from_session(&e, "MoQT SETUP failed");
+            if err.code == Code::Closed {
+                err.code = Code::ConnectFailed;
+            }
+            err
+        })?;
     Ok(Connected {
         endpoint,
         transport,
@@ -374,9 +377,11 @@ fn connection_error(err: &quinn::ConnectionError, url: &Url) -> Error {
         quinn::ConnectionError::TransportError(te) if u64::from(te.code) & !0xff == 0x100 => {
             Error::new(
                 Code::Tls,
-                format!("TLS handshake with {url} failed: {te}. Check TlsConfig: trust the \
+                format!(
+                    "TLS handshake with {url} failed: {te}. Check TlsConfig: trust the \
                          server's CA with root_cert_files or pin its certificate with \
-                         server_cert_sha256"),
+                         server_cert_sha256"
+                ),
             )
         }
         quinn::ConnectionError::ConnectionClosed(close)

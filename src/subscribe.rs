@@ -146,7 +146,10 @@ async fn deliver(reader: TrackReader, handler: &mut dyn ObjectHandler) -> Result
     }
 }
 
-type NextObject = (SubgroupReader, std::result::Result<Option<ReceivedObject>, ServeError>);
+type NextObject = (
+    SubgroupReader,
+    std::result::Result<Option<ReceivedObject>, ServeError>,
+);
 
 async fn next_object(mut subgroup: SubgroupReader) -> NextObject {
     let result = read_object(&mut subgroup).await;

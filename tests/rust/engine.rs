@@ -70,7 +70,9 @@ fn publish_subscribe_round_trip_and_normal_end() {
     let track = announcement.create_track(b"data").expect("track");
 
     let (handler, rx) = channel();
-    let _subscription = subscriber.subscribe(&ns, b"data", handler).expect("subscribe");
+    let _subscription = subscriber
+        .subscribe(&ns, b"data", handler)
+        .expect("subscribe");
 
     // The first group after subscribing may be missed (DESIGN §1): send
     // warm-up groups until one arrives, then the real ones.
@@ -138,4 +140,213 @@ fn unknown_track_is_not_found() {
         .err()
         .expect("subscribe must fail");
     assert_eq!(err.code, Code::NotFound, "{err}");
+}
+
+fn connect_err(url: &str, config: SessionConfig) -> Error {
+    match Session::connect(url, config, Box::new(|_| {})) {
+        Ok(_) => panic!("connecting to {url} should fail"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn bad_urls_are_rejected_before_any_io() {
+    for (url, code) in [
+        ("", Code::InvalidUrl),
+        ("not a url", Code::InvalidUrl),
+        ("http://127.0.0.1:4443/", Code::InvalidUrl),
+        ("https://", Code::InvalidUrl),
+    ] {
+        let err = connect_err(url, SessionConfig::default());
+        assert_eq!(err.code, code, "{url}: {err}");
+        assert!(!err.message.is_empty());
+    }
+    let err = connect_err(
+        "https://127.0.0.1:1/",
+        SessionConfig {
+            bind: "nonsense".into(),
+            ..Default::default()
+        },
+    );
+    assert_eq!(err.code, Code::InvalidArgument, "{err}");
+}
+
+#[test]
+fn unreachable_port_fails_within_the_connect_timeout() {
+    let port = support::pick_free_udp_port().unwrap();
+    let started = std::time::Instant::now();
+    let err = connect_err(
+        &format!("moqt://127.0.0.1:{port}/"),
+        SessionConfig {
+            connect_timeout: Duration::from_millis(800),
+            bind: "127.0.0.1:0".into(),
+            ..Default::default()
+        },
+    );
+    assert!(
+        matches!(err.code, Code::Timeout | Code::ConnectFailed),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn tls_trust_roots_pins_and_failures() {
+    let relay = Relay::start().expect("relay");
+    // Wrong CA.
+    let mut cfg = config(&relay);
+    cfg.tls.root_cert_files = vec![relay.other_ca_file()];
+    let err = connect_err(&relay.url(), cfg);
+    assert_eq!(err.code, Code::Tls, "{err}");
+    // Pin that does not match.
+    let mut cfg = config(&relay);
+    cfg.tls.root_cert_files.clear();
+    cfg.tls.server_cert_sha256 = vec!["00".repeat(32)];
+    let err = connect_err(&relay.url(), cfg);
+    assert_eq!(err.code, Code::Tls, "{err}");
+    assert!(err.message.contains("pin"), "{err}");
+    // Malformed pin.
+    let mut cfg = config(&relay);
+    cfg.tls.server_cert_sha256 = vec!["xyz".into()];
+    assert_eq!(connect_err(&relay.url(), cfg).code, Code::InvalidArgument);
+    // Matching pin, no roots: connects (raw QUIC too).
+    let mut cfg = config(&relay);
+    cfg.tls.root_cert_files.clear();
+    cfg.tls.server_cert_sha256 = vec![relay.cert_sha256().to_string()];
+    Session::connect(&relay.moqt_url(), cfg, Box::new(|_| {})).expect("pinned connect");
+    // Verification disabled: connects.
+    let mut cfg = config(&relay);
+    cfg.tls.root_cert_files.clear();
+    cfg.tls.disable_verify = true;
+    Session::connect(&relay.url(), cfg, Box::new(|_| {})).expect("insecure connect");
+    // A roots file that holds no certificate.
+    let mut cfg = config(&relay);
+    cfg.tls.root_cert_files = vec![relay.cert_dir().join("key.pem")];
+    assert_eq!(connect_err(&relay.url(), cfg).code, Code::InvalidArgument);
+}
+
+#[test]
+fn writer_limits_and_closed_session() {
+    let relay = Relay::start().expect("relay");
+    let mut cfg = config(&relay);
+    cfg.max_object_size = 1024;
+    let (tx, rx) = mpsc::channel();
+    let session = Session::connect(
+        &relay.url(),
+        cfg,
+        Box::new(move |e| {
+            let _ = tx.send(e);
+        }),
+    )
+    .expect("connect");
+    let ns = Namespace::parse("test/limits").unwrap();
+    let announcement = session.announce(&ns).expect("announce");
+    assert_eq!(
+        announcement.create_track(b"").err().unwrap().code,
+        Code::InvalidArgument
+    );
+    let track = announcement.create_track(b"t").unwrap();
+    assert_eq!(
+        announcement.create_track(b"t").err().unwrap().code,
+        Code::Duplicate
+    );
+    let group = track.begin_group(1).unwrap();
+    let err = group.write(Bytes::from(vec![0u8; 1025])).unwrap_err();
+    assert_eq!(err.code, Code::PayloadTooLarge, "{err}");
+    group
+        .write(Bytes::from(vec![0u8; 1024]))
+        .expect("at the limit");
+    group.finish().unwrap();
+    assert_eq!(
+        group.write(Bytes::from_static(b"x")).unwrap_err().code,
+        Code::Closed
+    );
+
+    session.close(0, "bye").unwrap();
+    // Exactly one terminal event, with no error, for a local close.
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), None);
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+    assert_eq!(session.close(0, "").unwrap_err().code, Code::Closed);
+    assert_eq!(track.begin_group(1).err().unwrap().code, Code::Closed);
+    assert_eq!(session.announce(&ns).err().unwrap().code, Code::Closed);
+    let (handler, _rx) = channel();
+    assert_eq!(
+        session.subscribe(&ns, b"t", handler).err().unwrap().code,
+        Code::Closed
+    );
+}
+
+#[test]
+fn graceful_close_reaches_the_peer_before_any_timeout() {
+    let relay = Relay::start().expect("relay");
+    let publisher = connect(&relay);
+    let subscriber = connect(&relay);
+    let ns = Namespace::parse("test/close").unwrap();
+    let announcement = publisher.announce(&ns).unwrap();
+    let track = announcement.create_track(b"t").unwrap();
+    let (handler, rx) = channel();
+    let _subscription = subscriber.subscribe(&ns, b"t", handler).unwrap();
+    let started = std::time::Instant::now();
+    publisher.close(0, "done").unwrap();
+    while let Event::Object(_) = rx.recv_timeout(WAIT).expect("no terminal event") {}
+    // The idle timeout is 10 s: an ending this fast means the relay saw a CLOSE.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(track);
+}
+
+#[test]
+fn blocking_call_from_a_callback_returns_would_block() {
+    let relay = Relay::start().expect("relay");
+    let publisher = connect(&relay);
+    let subscriber = std::sync::Arc::new(connect(&relay));
+    let ns = Namespace::parse("test/block").unwrap();
+    let announcement = publisher.announce(&ns).unwrap();
+    let track = announcement.create_track(b"t").unwrap();
+
+    struct Reentrant {
+        session: std::sync::Arc<Session>,
+        ns: Namespace,
+        tx: mpsc::Sender<Code>,
+    }
+    impl ObjectHandler for Reentrant {
+        fn on_object(&mut self, _object: ReceivedObject) {
+            let (handler, _rx) = channel();
+            let code = match self.session.subscribe(&self.ns, b"other", handler) {
+                Ok(_) => panic!("a blocking call from a callback must fail"),
+                Err(e) => e.code,
+            };
+            let _ = self.tx.send(code);
+        }
+        fn on_closed(&mut self, _result: Result<(), Error>) {}
+    }
+    let (tx, rx) = mpsc::channel();
+    let _subscription = subscriber
+        .subscribe(
+            &ns,
+            b"t",
+            Box::new(Reentrant {
+                session: subscriber.clone(),
+                ns: ns.clone(),
+                tx,
+            }),
+        )
+        .unwrap();
+    let mut code = None;
+    for _ in 0..20 {
+        let group = track.begin_group(1).unwrap();
+        group.write(Bytes::from_static(b"x")).unwrap();
+        if let Ok(c) = rx.recv_timeout(Duration::from_millis(500)) {
+            code = Some(c);
+            break;
+        }
+    }
+    assert_eq!(code, Some(Code::WouldBlock));
 }

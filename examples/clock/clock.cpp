@@ -1,0 +1,218 @@
+// moq-clock: a C++ clock publisher and subscriber in the format of
+// moq-clock-ietf 0.6.25, so each interoperates with the other through a relay.
+//
+// Format: one group per minute on track "now" of namespace "clock". Object 0
+// is the minute, "YYYY-MM-DD HH:MM:"; objects 1.. are the seconds, "SS", one
+// per second. The subscriber prints "YYYY-MM-DD HH:MM:SS" per second object.
+//
+//   moq-clock [--publish] [--root ca.pem] [--pin SHA256] [--insecure]
+//             [--bind 127.0.0.1:0] [--namespace clock] [--track now]
+//             [--count N] [--wait SECONDS] URL
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <moq/moq.hpp>
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+void on_signal(int) { stop_requested = true; }
+
+struct Options {
+  std::string url;
+  bool publish = false;
+  std::string ns = "clock";
+  std::string track = "now";
+  long count = 0;        // subscriber: exit after this many lines (0 = forever)
+  long wait_seconds = 30;  // subscriber: how long to retry while the track does not exist yet
+  moq::SessionConfig session;
+};
+
+int usage(const char* why) {
+  std::fprintf(stderr,
+               "moq-clock: %s\n"
+               "usage: moq-clock [--publish] [--root ca.pem] [--pin SHA256] [--insecure]\n"
+               "                 [--bind ADDR] [--namespace NS] [--track NAME] [--count N]\n"
+               "                 [--wait SECONDS] URL\n",
+               why);
+  return 2;
+}
+
+bool parse_args(int argc, char** argv, Options& options, std::string& error) {
+  options.session.bind = "";
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      if (i + 1 >= argc) {
+        error = std::string(name) + " needs a value";
+        return nullptr;
+      }
+      return argv[++i];
+    };
+    const char* v = nullptr;
+    if (arg == "--publish") {
+      options.publish = true;
+    } else if (arg == "--insecure") {
+      options.session.tls.disable_verify = true;
+    } else if (arg == "--root" || arg == "--pin" || arg == "--bind" || arg == "--namespace" ||
+               arg == "--track" || arg == "--count" || arg == "--wait") {
+      if (!(v = value(arg.c_str()))) return false;
+      if (arg == "--root") options.session.tls.root_cert_files.push_back(v);
+      if (arg == "--pin") options.session.tls.server_cert_sha256.push_back(v);
+      if (arg == "--bind") options.session.bind = v;
+      if (arg == "--namespace") options.ns = v;
+      if (arg == "--track") options.track = v;
+      if (arg == "--count") options.count = std::strtol(v, nullptr, 10);
+      if (arg == "--wait") options.wait_seconds = std::strtol(v, nullptr, 10);
+    } else if (!arg.empty() && arg[0] == '-') {
+      error = "unknown option " + arg;
+      return false;
+    } else if (options.url.empty()) {
+      options.url = arg;
+    } else {
+      error = "more than one URL given";
+      return false;
+    }
+  }
+  if (options.url.empty()) {
+    error = "no URL given";
+    return false;
+  }
+  return true;
+}
+
+std::tm utc(std::time_t t) {
+  std::tm out{};
+  gmtime_r(&t, &out);
+  return out;
+}
+
+std::string format(const std::tm& tm, const char* fmt) {
+  char buffer[64];
+  std::size_t n = std::strftime(buffer, sizeof buffer, fmt, &tm);
+  return std::string(buffer, n);
+}
+
+int run_publisher(moq::Session& session, const moq::Namespace& ns, const Options& options) {
+  auto announcement = session.announce(ns);
+  if (!announcement) {
+    std::fprintf(stderr, "moq-clock: announce failed: %s\n", announcement.error().message().c_str());
+    return 1;
+  }
+  auto track = announcement->create_track(options.track);
+  if (!track) {
+    std::fprintf(stderr, "moq-clock: create_track failed: %s\n", track.error().message().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "moq-clock: publishing %s/%s\n", ns.to_string().c_str(), options.track.c_str());
+  while (!stop_requested) {
+    std::time_t now = std::time(nullptr);
+    std::tm minute = utc(now);
+    auto group = track->begin_group(0);
+    if (!group) {
+      std::fprintf(stderr, "moq-clock: %s\n", group.error().message().c_str());
+      return 1;
+    }
+    std::string base = format(minute, "%Y-%m-%d %H:%M:");
+    if (auto st = group->write(moq::Bytes::copy(base)); !st) {
+      std::fprintf(stderr, "moq-clock: %s\n", st.error().message().c_str());
+      return 1;
+    }
+    // One object per second until the minute changes.
+    while (!stop_requested) {
+      std::tm tm = utc(now);
+      if (tm.tm_min != minute.tm_min || tm.tm_hour != minute.tm_hour) break;
+      std::string seconds = format(tm, "%S");
+      if (auto st = group->write(moq::Bytes::copy(seconds)); !st) {
+        std::fprintf(stderr, "moq-clock: %s\n", st.error().message().c_str());
+        return 1;
+      }
+      std::printf("%s%s\n", base.c_str(), seconds.c_str());
+      std::fflush(stdout);
+      // Sleep to the start of the next second.
+      auto next = std::chrono::system_clock::from_time_t(now + 1);
+      while (!stop_requested && std::chrono::system_clock::now() < next) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      now = std::time(nullptr);
+    }
+    group->finish();
+  }
+  return 0;
+}
+
+int run_subscriber(moq::Session& session, const moq::Namespace& ns, const Options& options) {
+  std::mutex mutex;
+  std::map<uint64_t, std::string> bases;  // group id -> "YYYY-MM-DD HH:MM:"
+  std::atomic<long> printed{0};
+  std::atomic<bool> ended{false};
+  auto on_object = [&](const moq::Object& object) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (object.object_id == 0) {
+      bases[object.group_id] = object.payload.to_string();
+      while (bases.size() > 4) bases.erase(bases.begin());
+      return;
+    }
+    auto base = bases.find(object.group_id);
+    if (base == bases.end()) return;  // joined mid-group without its minute
+    std::printf("%s%s\n", base->second.c_str(), object.payload.to_string().c_str());
+    std::fflush(stdout);
+    ++printed;
+  };
+
+  // The publisher may not be there yet: retry until it is, within --wait.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.wait_seconds);
+  moq::Result<moq::Subscription> subscription =
+      moq::Error(moq::Errc::not_found, "not subscribed yet");
+  while (!stop_requested) {
+    subscription = session.subscribe(ns, options.track, on_object);
+    if (subscription || subscription.error().code() != moq::Errc::not_found ||
+        std::chrono::steady_clock::now() >= deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (!subscription) {
+    std::fprintf(stderr, "moq-clock: subscribe failed: %s\n", subscription.error().message().c_str());
+    return 1;
+  }
+  subscription->on_closed([&](const moq::Status& status) {
+    if (!status) std::fprintf(stderr, "moq-clock: subscription ended: %s\n", status.error().message().c_str());
+    ended = true;
+  });
+  while (!stop_requested && !ended && (options.count == 0 || printed < options.count)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  std::string error;
+  if (!parse_args(argc, argv, options, error)) return usage(error.c_str());
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+
+  auto ns = moq::Namespace::parse(options.ns);
+  if (!ns) return usage(ns.error().message().c_str());
+  auto session = moq::Session::connect(options.url, options.session);
+  if (!session) {
+    std::fprintf(stderr, "moq-clock: cannot connect to %s: %s\n", options.url.c_str(),
+                 session.error().message().c_str());
+    return 1;
+  }
+  int rc = options.publish ? run_publisher(*session, *ns, options) : run_subscriber(*session, *ns, options);
+  session->close(0, "moq-clock done");
+  return rc;
+}
