@@ -143,6 +143,18 @@ unsafe impl Sync for ffi::SubscriptionEvents {}
 unsafe impl Send for ffi::PayloadOwner {}
 unsafe impl Sync for ffi::PayloadOwner {}
 
+// C++ may use one handle from several threads at once: the boxed engine types
+// must be Send + Sync. Checked here so a future change cannot silently break it.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Session>();
+    send_sync::<Announcement>();
+    send_sync::<TrackWriter>();
+    send_sync::<GroupWriter>();
+    send_sync::<Subscription>();
+    send_sync::<bytes::Bytes>();
+};
+
 pub struct SessionBox(Option<Session>);
 pub struct AnnouncementBox(Option<Announcement>);
 pub struct TrackWriterBox(Option<TrackWriter>);

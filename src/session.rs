@@ -2,10 +2,12 @@
 //! `Session::run` for the session's whole life, close gracefully.
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt;
 use moq_transport::session::{self as engine, transport, Publisher, Subscriber, Transport};
 use url::Url;
 use web_transport_quinn::quinn;
@@ -134,10 +136,17 @@ impl Session {
         let run_shared = shared.clone();
         let run_transport = transport.clone();
         runtime().spawn(async move {
-            let result = session.run().await;
+            let result = AssertUnwindSafe(session.run()).catch_unwind().await;
             let error = match result {
-                Ok(()) => Error::closed("the session ended"),
-                Err(err) => session_end_error(&err, &run_transport).await,
+                Ok(Ok(())) => Error::closed("the session ended"),
+                Ok(Err(err)) => session_end_error(&err, &run_transport).await,
+                Err(_) => {
+                    run_transport.close(0, "internal error");
+                    Error::new(
+                        Code::Internal,
+                        "internal error in the session task (a panic); please report this bug",
+                    )
+                }
             };
             if let Some(sink) = run_shared.take_terminal() {
                 sink(Some(error));

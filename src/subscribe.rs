@@ -1,10 +1,12 @@
 //! Subscribing: SUBSCRIBE to a track and deliver every received object, in
 //! arrival order and one at a time, to a handler; then one terminal event.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
 use moq_transport::data::ObjectStatus;
 use moq_transport::message::PublishDoneCode;
 use moq_transport::serve::{
@@ -70,7 +72,16 @@ impl Session {
                 .map_err(|e| subscribe_error(&e, &full))
         })?;
         let task = runtime().spawn(async move {
-            let result = deliver(reader, handler.as_mut()).await;
+            // A panic in the engine still ends in exactly one terminal event.
+            let result = AssertUnwindSafe(deliver(reader, handler.as_mut()))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::new(
+                        Code::Internal,
+                        "internal error while receiving the track (a panic); please report this bug",
+                    ))
+                });
             // Unsubscribe (if still subscribed) before reporting the end.
             drop(subscribe);
             handler.on_closed(result);
