@@ -50,7 +50,10 @@ fn main() {
         println!("cargo:rerun-if-changed={}", source.display());
     }
     for header in std::fs::read_dir("cpp/include/moq").expect("cpp/include/moq is missing") {
-        println!("cargo:rerun-if-changed={}", header.expect("listing").path().display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            header.expect("listing").path().display()
+        );
     }
     println!("cargo:rerun-if-changed=cpp/src/bridge.hpp");
 
