@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# The test command of moq:   bash tests/run.sh [STEP...]
+#
+# Runs on a fresh Debian bookworm machine (as root, with Rust, gcc, python3 and git):
+#   deps      apt packages: cmake ninja-build libgtest-dev libgmock-dev openssl
+#   peers     tests/tools/install-peers.sh: moq-relay-ietf + moq-clock-ietf (cached
+#             outside the clone) -> MOQ_TOOLS_DIR
+#   rust      cargo fmt --check, cargo clippy -D warnings, cargo test
+#   build     CMake build (Ninja, RelWithDebInfo) in $MOQ_BUILD_DIR + ctest
+#   consumer  cmake --install, then tests/consumer built against the install prefix
+#   asan      CMake build with MOQ_SANITIZE=ON (Debug) in $MOQ_ASAN_BUILD_DIR + ctest
+# With no STEP, runs them all in that order. (consumer needs build; every step after
+# peers needs MOQ_TOOLS_DIR, which the peers step sets, or take it from the environment.)
+#
+# Settings (environment):
+#   MOQ_BUILD_DIR       normal build dir         (default: <repo>/build)
+#   MOQ_ASAN_BUILD_DIR  sanitizer build dir      (default: <repo>/build-asan)
+#   MOQ_JOBS            parallel build jobs      (default: 2)
+#   MOQ_CTEST_JOBS      parallel ctest jobs      (default: 1)
+#   MOQ_TEST_TIMEOUT    per-test timeout, s      (default: 300)
+#   MOQ_CORROSION       AUTO|ON|OFF, see corrosion/MoqRust.cmake (default: OFF, the
+#                       built-in importer, as CI uses)
+# The asan step runs ctest with ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 and
+# UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 (unless set), and with
+# LSAN_OPTIONS=suppressions=tests/lsan.supp when that file exists.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+BUILD_DIR=${MOQ_BUILD_DIR:-$ROOT/build}
+ASAN_BUILD_DIR=${MOQ_ASAN_BUILD_DIR:-$ROOT/build-asan}
+JOBS=${MOQ_JOBS:-2}
+CTEST_JOBS=${MOQ_CTEST_JOBS:-1}
+TEST_TIMEOUT=${MOQ_TEST_TIMEOUT:-300}
+CORROSION=${MOQ_CORROSION:-OFF}
+APT_PACKAGES=(cmake ninja-build libgtest-dev libgmock-dev openssl)
+
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+if ! command -v cargo >/dev/null 2>&1 && [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]; then
+  export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+fi
+
+START=$SECONDS
+STEP_START=$SECONDS
+banner() {
+  echo
+  echo "=================================================================="
+  echo "== moq tests: $*   (t=$((SECONDS - START))s)"
+  echo "=================================================================="
+  STEP_START=$SECONDS
+}
+step_done() { echo "-- $1 done in $((SECONDS - STEP_START))s"; }
+die() { echo "tests/run.sh: $*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else die "need root (or sudo) to run: $*"; fi
+}
+
+step_deps() {
+  banner "deps: ${APT_PACKAGES[*]}"
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  else
+    echo "all present"
+  fi
+  command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (rustup)"
+  for c in fmt clippy; do
+    if ! cargo "$c" --version >/dev/null 2>&1; then
+      command -v rustup >/dev/null 2>&1 || die "cargo $c is missing and rustup is not available"
+      rustup component add "$([ "$c" = fmt ] && echo rustfmt || echo clippy)"
+    fi
+  done
+  cmake --version | head -n1
+  echo "ninja $(ninja --version)"
+  cargo --version
+  step_done deps
+}
+
+step_peers() {
+  banner "peers: tests/tools/install-peers.sh"
+  [ -f tests/tools/install-peers.sh ] || die "tests/tools/install-peers.sh is missing"
+  local log
+  log=$(mktemp)
+  bash tests/tools/install-peers.sh </dev/null | tee "$log"
+  local dir
+  dir=$(tail -n 1 "$log" | sed -n 's/^MOQ_TOOLS_DIR=//p')
+  rm -f "$log"
+  [ -n "$dir" ] || die "install-peers.sh did not print MOQ_TOOLS_DIR=<dir> as its last line"
+  [ -d "$dir" ] || die "MOQ_TOOLS_DIR=$dir is not a directory"
+  export MOQ_TOOLS_DIR=$dir
+  step_done peers
+}
+
+need_tools() {
+  [ -n "${MOQ_TOOLS_DIR:-}" ] || die "MOQ_TOOLS_DIR is not set: run the peers step first (or set it)"
+}
+
+step_rust() {
+  need_tools
+  banner "rust: cargo fmt --all -- --check"
+  cargo fmt --all -- --check
+  step_done "cargo fmt"
+  banner "rust: cargo clippy --locked --all-targets -- -D warnings"
+  cargo clippy --locked --all-targets -- -D warnings
+  step_done "cargo clippy"
+  banner "rust: cargo test --locked"
+  cargo test --locked
+  step_done "cargo test"
+}
+
+# cmake_build <build dir> <build type> [cmake args...]
+cmake_build() {
+  local dir=$1 type=$2
+  shift 2
+  cmake -S "$ROOT" -B "$dir" -G Ninja \
+    -DCMAKE_BUILD_TYPE="$type" \
+    -DMOQ_CORROSION="$CORROSION" \
+    -DMOQ_BUILD_TESTS=ON \
+    -DMOQ_TOOLS_DIR="$MOQ_TOOLS_DIR" \
+    "$@"
+  cmake --build "$dir" --parallel "$JOBS"
+}
+
+run_ctest() {
+  ctest --test-dir "$1" --output-on-failure --no-tests=error \
+    --timeout "$TEST_TIMEOUT" --parallel "$CTEST_JOBS"
+}
+
+step_build() {
+  need_tools
+  banner "build: CMake RelWithDebInfo in $BUILD_DIR"
+  cmake_build "$BUILD_DIR" RelWithDebInfo
+  step_done "build"
+  banner "build: ctest ($BUILD_DIR)"
+  run_ctest "$BUILD_DIR"
+  step_done "ctest"
+}
+
+step_consumer() {
+  local prefix=$BUILD_DIR/prefix consumer=$BUILD_DIR/consumer
+  [ -f "$BUILD_DIR/CMakeCache.txt" ] || die "no build in $BUILD_DIR: run the build step first"
+  banner "consumer: cmake --install into $prefix"
+  rm -rf "$prefix" "$consumer"
+  cmake --install "$BUILD_DIR" --prefix "$prefix"
+  step_done "install"
+  banner "consumer: find_package(moq) project, -fno-exceptions"
+  cmake -S "$ROOT/tests/consumer" -B "$consumer" -G Ninja \
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix"
+  cmake --build "$consumer" --parallel "$JOBS"
+  local out
+  out=$(timeout 60 "$consumer/moq_consumer") || { echo "$out"; die "the consumer failed"; }
+  echo "$out"
+  [ "$(tail -n 1 <<<"$out")" = "consumer ok" ] || die "the consumer did not print 'consumer ok'"
+  step_done "consumer"
+}
+
+step_asan() {
+  need_tools
+  banner "asan: CMake Debug + MOQ_SANITIZE=ON in $ASAN_BUILD_DIR"
+  cmake_build "$ASAN_BUILD_DIR" Debug -DMOQ_SANITIZE=ON
+  step_done "asan build"
+  banner "asan: ctest ($ASAN_BUILD_DIR)"
+  local lsan=${LSAN_OPTIONS:-}
+  if [ -z "$lsan" ] && [ -f "$ROOT/tests/lsan.supp" ]; then
+    lsan="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
+  fi
+  # fast_unwind_on_malloc=0: full allocation stacks through Rust's std (built without
+  # frame pointers), so reports are readable and suppressions can match Rust frames.
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:fast_unwind_on_malloc=0} \
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+  LSAN_OPTIONS=$lsan \
+    run_ctest "$ASAN_BUILD_DIR"
+  step_done "asan ctest"
+}
+
+ALL_STEPS=(deps peers rust build consumer asan)
+if [ $# -eq 0 ]; then
+  set -- "${ALL_STEPS[@]}"
+fi
+for s in "$@"; do
+  case " ${ALL_STEPS[*]} " in
+    *" $s "*) ;;
+    *) die "unknown step '$s' (steps: ${ALL_STEPS[*]})" ;;
+  esac
+done
+for s in "$@"; do
+  "step_$s"
+done
+
+echo
+echo "== moq tests: all steps passed ($*) in $((SECONDS - START))s"
