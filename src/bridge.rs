@@ -199,11 +199,12 @@ fn status_of(result: &Result<()>) -> ffi::Status {
     }
 }
 
-/// Runs one bridge entry: inside the runtime's context (engine calls may
-/// spawn), with a panic turned into an `Internal` error instead of unwinding
-/// into C++.
+/// Runs one bridge entry with a panic turned into an `Internal` error instead
+/// of unwinding into C++. It deliberately does not enter the runtime's
+/// context: that needs thread-locals, which are gone when a handle is
+/// destroyed from a static destructor at exit. Engine calls that spawn are
+/// sent to the runtime explicitly instead.
 fn guarded<T>(what: &str, body: impl FnOnce() -> Result<T>) -> Result<T> {
-    let _context = runtime::runtime().enter();
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(result) => result,
         Err(panic) => {

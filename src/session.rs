@@ -174,14 +174,18 @@ impl Session {
     /// `reason`. The terminal event fires with no error. Never blocks.
     pub fn close(&self, code: u32, reason: &str) -> Result<()> {
         self.shared.check_open("Session::close")?;
-        let _guard = runtime().enter();
         // Claim the terminal event before closing, so the run task's
         // "connection closed" cannot win the race and report an error the user
         // caused. It is delivered on a library thread, like every callback.
         if let Some(sink) = self.shared.take_terminal() {
             runtime().spawn(async move { sink(None) });
         }
-        self.transport.close(code, reason);
+        // Closing a WebTransport session spawns the CLOSE capsule write, so it
+        // runs on the runtime: this call may come from any thread, even from a
+        // static destructor at exit, when no runtime context can be entered.
+        let transport = self.transport.clone();
+        let reason = reason.to_owned();
+        runtime().spawn(async move { transport.close(code, &reason) });
         Ok(())
     }
 }

@@ -1,0 +1,225 @@
+// Session::connect: URLs, bind addresses, timeouts, and TLS trust (roots, pins,
+// disabled verification), each failure with the right code and a useful message.
+#include "test_util.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+using namespace moq_test;
+
+namespace {
+
+moq::SessionConfig quick_config() {
+  moq::SessionConfig cfg;
+  cfg.bind = "127.0.0.1:0";
+  cfg.connect_timeout = 2000ms;
+  return cfg;
+}
+
+}  // namespace
+
+TEST(Connect, EmptyUrlIsInvalidUrl) {
+  auto r = moq::Session::connect("", quick_config());
+  EXPECT_MOQ_ERROR(r, moq::Errc::invalid_url);
+}
+
+TEST(Connect, MalformedUrlsAreInvalidUrl) {
+  for (const char* url : {"not a url", "https://", "localhost:4443", "https://[::1/x", "moqt:/x",
+                          "https://local host:1/", "https://local\xffhost:1/"}) {
+    SCOPED_TRACE(url);
+    const auto start = Clock::now();
+    auto r = moq::Session::connect(url, quick_config());
+    EXPECT_MOQ_ERROR(r, moq::Errc::invalid_url);
+    EXPECT_LT(seconds_since(start), 1.0) << "a bad URL must be refused before any network I/O";
+  }
+}
+
+TEST(Connect, UnsupportedSchemesAreInvalidUrlAndSayWhatWorks) {
+  for (const char* url : {"http://localhost:4443/", "wss://localhost:4443/", "quic://localhost:1/",
+                          "ftp://localhost/"}) {
+    SCOPED_TRACE(url);
+    auto r = moq::Session::connect(url, quick_config());
+    EXPECT_MOQ_ERROR(r, moq::Errc::invalid_url);
+    if (!r) {
+      EXPECT_NE(r.error().message().find("https://"), std::string::npos) << r.error().message();
+      EXPECT_NE(r.error().message().find("moqt://"), std::string::npos) << r.error().message();
+    }
+  }
+}
+
+TEST(Connect, BadBindAddressIsInvalidArgument) {
+  auto cfg = quick_config();
+  cfg.bind = "not-an-address";
+  auto r = moq::Session::connect("moqt://127.0.0.1:1/", cfg);
+  EXPECT_MOQ_ERROR(r, moq::Errc::invalid_argument);
+  if (!r) {
+    EXPECT_NE(r.error().message().find("not-an-address"), std::string::npos);
+  }
+}
+
+TEST(Connect, NonPositiveTimeoutsAndSizesAreInvalidArgument) {
+  auto cfg = quick_config();
+  cfg.connect_timeout = 0ms;
+  EXPECT_MOQ_ERROR(moq::Session::connect("moqt://127.0.0.1:1/", cfg), moq::Errc::invalid_argument);
+  cfg = quick_config();
+  cfg.request_timeout = -5ms;
+  EXPECT_MOQ_ERROR(moq::Session::connect("moqt://127.0.0.1:1/", cfg), moq::Errc::invalid_argument);
+  cfg = quick_config();
+  cfg.max_object_size = 0;
+  EXPECT_MOQ_ERROR(moq::Session::connect("moqt://127.0.0.1:1/", cfg), moq::Errc::invalid_argument);
+}
+
+TEST(Connect, UnreachablePortFailsFastWithTimeoutOrConnectFailed) {
+  const uint16_t port = pick_free_udp_port();
+  ASSERT_NE(port, 0);
+  for (const std::string scheme : {"moqt", "https"}) {
+    SCOPED_TRACE(scheme);
+    moq::SessionConfig cfg = quick_config();
+    cfg.connect_timeout = 1000ms;
+    const auto start = Clock::now();
+    auto r = moq::Session::connect(scheme + "://127.0.0.1:" + std::to_string(port) + "/", cfg);
+    const double took = seconds_since(start);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_TRUE(r.error().code() == moq::Errc::timeout ||
+                r.error().code() == moq::Errc::connect_failed)
+        << describe(r.error());
+    EXPECT_FALSE(r.error().message().empty());
+    EXPECT_LT(took, 3.0) << "connect_timeout = 1 s was not honoured";
+  }
+}
+
+TEST(Connect, UnresolvableHostIsConnectFailed) {
+  auto cfg = quick_config();
+  auto r = moq::Session::connect("https://no-such-host.invalid:4443/", cfg);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error().code() == moq::Errc::connect_failed ||
+              r.error().code() == moq::Errc::timeout)
+      << describe(r.error());
+  EXPECT_FALSE(r.error().message().empty());
+}
+
+TEST(Connect, CertificateFromAnotherCaIsTls) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  for (const std::string& url : {relay->url(), relay->moqt_url()}) {
+    SCOPED_TRACE(url);
+    auto cfg = config_for(*relay);
+    cfg.tls.root_cert_files = {relay->other_ca_file()};
+    const auto start = Clock::now();
+    auto r = moq::Session::connect(url, cfg);
+    EXPECT_MOQ_ERROR(r, moq::Errc::tls);
+    EXPECT_LT(seconds_since(start), 5.0);
+  }
+}
+
+TEST(Connect, SystemRootsDoNotTrustTheTestCa) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto cfg = config_for(*relay);
+  cfg.tls.root_cert_files.clear();  // system roots
+  EXPECT_MOQ_ERROR(moq::Session::connect(relay->url(), cfg), moq::Errc::tls);
+}
+
+TEST(Connect, SeveralRootFilesAreAllTrusted) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto cfg = config_for(*relay);
+  cfg.tls.root_cert_files = {relay->other_ca_file(), relay->ca_file()};
+  ASSERT_MOQ_OK(moq::Session::connect(relay->url(), cfg));
+}
+
+TEST(Connect, MissingOrBadRootFileIsReported) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto cfg = config_for(*relay);
+  cfg.tls.root_cert_files = {relay->cert_dir() + "/does-not-exist.pem"};
+  auto r = moq::Session::connect(relay->url(), cfg);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error().code() == moq::Errc::invalid_argument || r.error().code() == moq::Errc::tls)
+      << describe(r.error());
+  EXPECT_NE(r.error().message().find("does-not-exist.pem"), std::string::npos)
+      << "the message should name the file: " << r.error().message();
+
+  cfg.tls.root_cert_files = {relay->key_file()};  // PEM, but no certificate in it
+  r = moq::Session::connect(relay->url(), cfg);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error().code() == moq::Errc::invalid_argument || r.error().code() == moq::Errc::tls)
+      << describe(r.error());
+}
+
+TEST(Connect, PinMismatchIsTls) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  std::string wrong = relay->cert_sha256();
+  ASSERT_EQ(wrong.size(), 64u);
+  wrong[0] = wrong[0] == '0' ? '1' : '0';
+  auto cfg = config_for(*relay);
+  cfg.tls.root_cert_files.clear();
+  cfg.tls.server_cert_sha256 = {wrong};
+  auto r = moq::Session::connect(relay->url(), cfg);
+  EXPECT_MOQ_ERROR(r, moq::Errc::tls);
+}
+
+TEST(Connect, MalformedPinIsRejected) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto cfg = config_for(*relay);
+  cfg.tls.root_cert_files.clear();
+  cfg.tls.server_cert_sha256 = {"not-hex"};
+  auto r = moq::Session::connect(relay->url(), cfg);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.error().code() == moq::Errc::invalid_argument || r.error().code() == moq::Errc::tls)
+      << describe(r.error());
+  EXPECT_FALSE(r.error().message().empty());
+}
+
+TEST(Connect, CorrectPinConnectsWithoutRootFiles) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto cfg = config_for(*relay);
+  cfg.tls.root_cert_files.clear();
+  cfg.tls.server_cert_sha256 = {relay->cert_sha256()};
+  auto r = moq::Session::connect(relay->url(), cfg);
+  ASSERT_MOQ_OK(r);
+  EXPECT_EQ(r->state(), moq::SessionState::connected);
+
+  // Colons and upper case are accepted too, and one matching pin among several is enough.
+  std::string formatted;
+  for (std::size_t i = 0; i < relay->cert_sha256().size(); i += 2) {
+    if (i) formatted += ':';
+    formatted += relay->cert_sha256().substr(i, 2);
+  }
+  std::transform(formatted.begin(), formatted.end(), formatted.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  cfg.tls.server_cert_sha256 = {std::string(64, 'a'), formatted};
+  ASSERT_MOQ_OK(moq::Session::connect(relay->moqt_url(), cfg));
+}
+
+TEST(Connect, DisableVerifyConnectsAndWarns) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  LogCapture log;
+  auto cfg = config_for(*relay);
+  cfg.tls.root_cert_files.clear();
+  cfg.tls.disable_verify = true;
+  auto r = moq::Session::connect(relay->url(), cfg);
+  ASSERT_MOQ_OK(r);
+  EXPECT_EQ(r->state(), moq::SessionState::connected);
+  EXPECT_TRUE(wait_until([&] { return log.contains(moq::LogLevel::warn, "DISABLED") ||
+                                      log.contains(moq::LogLevel::warn, "disable"); },
+                         2000ms))
+      << "disable_verify must be logged as a warning; log:\n"
+      << log.dump();
+}
+
+TEST(Connect, BothTransportsConnectWithTheRightRoot) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  for (const std::string& url :
+       {relay->url(), relay->moqt_url(), relay->url("/scoped"), relay->moqt_url("/scoped")}) {
+    SCOPED_TRACE(url);
+    auto r = moq::Session::connect(url, config_for(*relay));
+    ASSERT_MOQ_OK(r);
+    EXPECT_EQ(r->state(), moq::SessionState::connected);
+  }
+}

@@ -1,0 +1,499 @@
+// Handle lifetimes: what destroying a TrackWriter, Announcement, Subscription
+// or Session does to the other side; terminal events; closed sessions.
+#include "test_util.hpp"
+
+using namespace moq_test;
+
+namespace {
+
+// A subscriber session + push subscription that records its terminal events.
+struct Watched {
+  Collector got;
+  std::mutex mu;
+  std::condition_variable cv;
+  int closed_events = 0;
+  std::optional<moq::Status> status;
+  Clock::time_point closed_at;
+  // Last, so they are destroyed first (their callbacks use the members above).
+  std::optional<moq::Session> session;
+  std::optional<moq::Subscription> sub;
+
+  void on_closed(const moq::Status& st) {
+    std::lock_guard<std::mutex> lk(mu);
+    ++closed_events;
+    status = st;
+    closed_at = Clock::now();
+    cv.notify_all();
+  }
+  bool wait_closed(milliseconds timeout) {
+    std::unique_lock<std::mutex> lk(mu);
+    return cv.wait_for(lk, timeout, [&] { return closed_events > 0; });
+  }
+  int events() {
+    std::lock_guard<std::mutex> lk(mu);
+    return closed_events;
+  }
+};
+
+void watch(const Relay& relay, const moq::Namespace& ns, const std::string& track, Watched* w) {
+  auto session = connect_to(relay);
+  ASSERT_MOQ_OK(session);
+  w->session.emplace(std::move(session).value());
+  auto sub = w->session->subscribe(ns, track, w->got.callback());
+  ASSERT_MOQ_OK(sub);
+  w->sub.emplace(std::move(sub).value());
+  w->sub->on_closed([w](const moq::Status& st) { w->on_closed(st); });
+}
+
+// Subscribes on a fresh session and returns the outcome.
+moq::Result<moq::Subscription> try_subscribe(const Relay& relay, const moq::Namespace& ns,
+                                             const std::string& track,
+                                             std::optional<moq::Session>* keep) {
+  auto session = connect_to(relay);
+  if (!session) return session.error();
+  keep->emplace(std::move(session).value());
+  return (*keep)->subscribe(ns, track, [](const moq::Object&) {});
+}
+
+}  // namespace
+
+TEST(Lifetime, DestroyingTrackWriterEndsSubscriptionNormally) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  if (HasFatalFailure()) return;
+  Watched w;
+  watch(*relay, ns, "t", &w);
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return w.got.size() > 0; }));
+  EXPECT_FALSE(w.sub->closed());
+  EXPECT_EQ(w.events(), 0);
+
+  pub.track.reset();  // ends the track
+  ASSERT_TRUE(w.wait_closed(10000ms)) << "no terminal event after the TrackWriter was destroyed";
+  {
+    std::lock_guard<std::mutex> lk(w.mu);
+    ASSERT_TRUE(w.status.has_value());
+    EXPECT_TRUE(w.status->has_value())
+        << "a normal end must be an ok Status, got " << describe(w.status->error());
+  }
+  EXPECT_TRUE(w.sub->closed());
+  // Still exactly one terminal event, also after more session activity and teardown.
+  std::this_thread::sleep_for(200ms);
+  pub.session->close();
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(w.events(), 1);
+  // A late on_closed callback is called at once, on this thread, with the same outcome.
+  std::thread::id called_on;
+  bool late_ok = false;
+  w.sub->on_closed([&](const moq::Status& st) {
+    called_on = std::this_thread::get_id();
+    late_ok = st.has_value();
+  });
+  EXPECT_EQ(called_on, std::this_thread::get_id());
+  EXPECT_TRUE(late_ok);
+}
+
+TEST(Lifetime, PullSubscriptionReportsClosedAfterQueueDrains) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  if (HasFatalFailure()) return;
+  auto session = connect_to(*relay);
+  ASSERT_MOQ_OK(session);
+  auto sub = session->subscribe(ns, "t");
+  ASSERT_MOQ_OK(sub);
+  bool warmed = false;
+  for (int i = 0; i < 75 && !warmed; ++i) {
+    ASSERT_TRUE(write_group(*pub.track, {"warmup"}));
+    warmed = static_cast<bool>(sub->next(200ms));
+  }
+  ASSERT_TRUE(warmed);
+  ASSERT_TRUE(write_group(*pub.track, {"last"}));
+  // Wait for "last" to be queued before ending the track.
+  std::vector<std::string> seen;
+  ASSERT_TRUE(wait_until([&] {
+    while (auto o = sub->try_next()) seen.push_back(o->payload.to_string());
+    return !seen.empty() && seen.back() == "last";
+  }, 10000ms));
+  pub.track.reset();
+  ASSERT_TRUE(wait_until([&] { return sub->closed(); }, 10000ms));
+  auto r = sub->next(5000ms);
+  EXPECT_MOQ_ERROR(r, moq::Errc::closed);
+}
+
+TEST(Lifetime, DestroyingAnnouncementWithdrawsTheNamespace) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  if (HasFatalFailure()) return;
+  {
+    // Positive control: while announced, the track can be subscribed.
+    std::optional<moq::Session> s;
+    auto r = try_subscribe(*relay, ns, "t", &s);
+    ASSERT_MOQ_OK(r);
+  }
+  pub.announcement.reset();  // the TrackWriter stays alive: only the announcement goes
+  // Withdrawal travels to the relay asynchronously: poll with fresh sessions.
+  moq::Errc last = moq::Errc::internal;
+  std::string last_message;
+  const bool gone = wait_until([&] {
+    std::optional<moq::Session> s;
+    auto r = try_subscribe(*relay, ns, "t", &s);
+    if (r) {
+      std::this_thread::sleep_for(50ms);
+      return false;
+    }
+    last = r.error().code();
+    last_message = r.error().message();
+    return last == moq::Errc::not_found;
+  }, 10000ms);
+  EXPECT_TRUE(gone) << "still subscribable (or other error: " << moq::to_string(last) << ": "
+                    << last_message << ") after the Announcement was destroyed";
+  EXPECT_FALSE(last_message.empty());
+  // The orphaned TrackWriter is still safe to use and destroy.
+  auto g = pub.track->begin_group();
+  if (g) (void)g->write(moq::Bytes::copy("nobody listens"));
+}
+
+TEST(Lifetime, DestroyingSubscriptionStopsCallbacks) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  if (HasFatalFailure()) return;
+  auto session = connect_to(*relay);
+  ASSERT_MOQ_OK(session);
+  std::atomic<bool> destroyed{false};
+  std::atomic<int> before{0}, after{0}, closed_calls{0};
+  auto sub = session->subscribe(ns, "t", [&](const moq::Object&) {
+    (destroyed ? after : before).fetch_add(1);
+  });
+  ASSERT_MOQ_OK(sub);
+  sub->on_closed([&](const moq::Status&) { closed_calls.fetch_add(1); });
+
+  // Keep publishing from another thread the whole time.
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    while (!stop) {
+      auto g = pub.track->begin_group();
+      if (!g) return;
+      for (int i = 0; i < 5; ++i) g->write(moq::Bytes::copy("data"));
+      g->finish();
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  const bool flowing = wait_until([&] { return before.load() >= 20; }, 15000ms);
+  {
+    moq::Subscription doomed = std::move(sub).value();
+    // ~Subscription runs at the end of this scope.
+  }
+  destroyed = true;
+  std::this_thread::sleep_for(1000ms);  // publishing continues
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(flowing) << "objects never flowed (positive control)";
+  EXPECT_EQ(after.load(), 0) << "callbacks ran after ~Subscription returned";
+  EXPECT_EQ(closed_calls.load(), 0) << "on_closed must not run when the user destroys it";
+  // The session is still healthy: a new subscription to the same track works.
+  Collector again;
+  auto sub2 = session->subscribe(ns, "t", again.callback());
+  ASSERT_MOQ_OK(sub2);
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return again.size() > 0; }));
+}
+
+TEST(Lifetime, PublisherCloseReachesSubscriberWellBeforeIdleTimeout) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  if (HasFatalFailure()) return;
+  Watched w;
+  watch(*relay, ns, "t", &w);
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return w.got.size() > 0; }));
+  const auto start = Clock::now();
+  ASSERT_MOQ_OK(pub.session->close(0, "bye"));
+  ASSERT_TRUE(w.wait_closed(9000ms)) << "no terminal event: the relay did not see a CLOSE";
+  const double took = std::chrono::duration<double>(w.closed_at - start).count();
+  EXPECT_LT(took, 5.0) << "terminal event after " << took
+                       << " s: looks like an idle timeout, not a graceful close";
+  EXPECT_EQ(w.events(), 1);
+}
+
+TEST(Lifetime, DestroyingPublisherSessionReachesSubscriberQuickly) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  if (HasFatalFailure()) return;
+  Watched w;
+  watch(*relay, ns, "t", &w);
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return w.got.size() > 0; }));
+  const auto start = Clock::now();
+  // Destroy everything, session first (the other handles outlive it).
+  pub.session.reset();
+  EXPECT_LT(seconds_since(start), 1.0) << "~Session must not wait on the network";
+  ASSERT_TRUE(w.wait_closed(9000ms));
+  EXPECT_LT(std::chrono::duration<double>(w.closed_at - start).count(), 5.0);
+  pub.track.reset();
+  pub.announcement.reset();
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(w.events(), 1);
+}
+
+TEST(Lifetime, HandlesOutlivingTheirSessionReportClosed) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  if (HasFatalFailure()) return;
+  auto group = pub.track->begin_group();
+  ASSERT_MOQ_OK(group);
+  ASSERT_MOQ_OK(group->write(moq::Bytes::copy("before")));
+  pub.session.reset();
+  EXPECT_MOQ_ERROR(group->write(moq::Bytes::copy("after")), moq::Errc::closed);
+  EXPECT_MOQ_ERROR(pub.track->begin_group(), moq::Errc::closed);
+  EXPECT_MOQ_ERROR(pub.announcement->create_track("t2"), moq::Errc::closed);
+  EXPECT_EQ(pub.announcement->ns(), ns);
+  // Destroyed after the session: must be safe.
+}
+
+TEST(Lifetime, CallsOnAClosedSessionReturnClosed) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  if (HasFatalFailure()) return;
+  auto group = pub.track->begin_group();
+  ASSERT_MOQ_OK(group);
+  ASSERT_MOQ_OK(pub.session->close());
+  EXPECT_EQ(pub.session->state(), moq::SessionState::closed);
+
+  const auto start = Clock::now();
+  EXPECT_MOQ_ERROR(pub.session->announce(test_namespace("other")), moq::Errc::closed);
+  EXPECT_MOQ_ERROR(pub.session->subscribe(ns, "t", [](const moq::Object&) {}), moq::Errc::closed);
+  EXPECT_MOQ_ERROR(pub.session->subscribe(ns, "t"), moq::Errc::closed);
+  EXPECT_MOQ_ERROR(pub.announcement->create_track("t2"), moq::Errc::closed);
+  EXPECT_MOQ_ERROR(pub.track->begin_group(), moq::Errc::closed);
+  EXPECT_MOQ_ERROR(group->write(moq::Bytes::copy("x")), moq::Errc::closed);
+  EXPECT_MOQ_ERROR(pub.session->close(), moq::Errc::closed);
+  EXPECT_LT(seconds_since(start), 2.0) << "calls on a closed session must not wait";
+}
+
+TEST(Lifetime, SessionTerminalEventAfterLocalCloseIsOnceWithNullError) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto session = connect_to(*relay);
+  ASSERT_MOQ_OK(session);
+  EXPECT_EQ(session->state(), moq::SessionState::connected);
+  std::mutex mu;
+  std::condition_variable cv;
+  int calls = 0;
+  bool error_was_null = false;
+  moq::SessionState state = moq::SessionState::connecting;
+  std::thread::id thread;
+  session->on_state_change([&](moq::SessionState s, const moq::Error* e) {
+    std::lock_guard<std::mutex> lk(mu);
+    ++calls;
+    state = s;
+    error_was_null = e == nullptr;
+    thread = std::this_thread::get_id();
+    cv.notify_all();
+  });
+  ASSERT_MOQ_OK(session->close(7, "done"));
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, 5s, [&] { return calls > 0; }));
+  }
+  std::this_thread::sleep_for(300ms);
+  EXPECT_MOQ_ERROR(session->close(), moq::Errc::closed);
+  session = moq::Error(moq::Errc::internal, "drop the session");  // destroys it
+  std::this_thread::sleep_for(100ms);
+  std::lock_guard<std::mutex> lk(mu);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(state, moq::SessionState::closed);
+  EXPECT_TRUE(error_was_null) << "a local close() must report a nullptr error";
+  EXPECT_NE(thread, std::this_thread::get_id()) << "callbacks run on library threads";
+}
+
+TEST(Lifetime, OnStateChangeAfterTheEndIsCalledAtOnce) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto session = connect_to(*relay);
+  ASSERT_MOQ_OK(session);
+  ASSERT_MOQ_OK(session->close());
+  // Let the terminal event (with no callback set) pass.
+  std::this_thread::sleep_for(300ms);
+  int calls = 0;
+  std::thread::id thread;
+  bool null_error = false;
+  session->on_state_change([&](moq::SessionState s, const moq::Error* e) {
+    ++calls;
+    thread = std::this_thread::get_id();
+    null_error = e == nullptr;
+    EXPECT_EQ(s, moq::SessionState::closed);
+  });
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(thread, std::this_thread::get_id());
+  EXPECT_TRUE(null_error);
+}
+
+TEST(Lifetime, LaterCallbacksReplaceEarlierOnes) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  if (HasFatalFailure()) return;
+  std::atomic<int> first_state{0}, second_state{0}, first_closed{0}, second_closed{0};
+  Watched w;
+  watch(*relay, ns, "t", &w);  // sets an on_closed of its own
+  if (HasFatalFailure()) return;
+  w.sub->on_closed([&](const moq::Status&) { first_closed.fetch_add(1); });
+  w.sub->on_closed([&](const moq::Status&) { second_closed.fetch_add(1); });
+  w.session->on_state_change([&](moq::SessionState, const moq::Error*) { first_state.fetch_add(1); });
+  w.session->on_state_change([&](moq::SessionState, const moq::Error*) { second_state.fetch_add(1); });
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return w.got.size() > 0; }));
+  pub.track.reset();
+  ASSERT_TRUE(wait_until([&] { return second_closed.load() > 0; }, 10000ms));
+  ASSERT_MOQ_OK(w.session->close());
+  ASSERT_TRUE(wait_until([&] { return second_state.load() > 0; }, 10000ms));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(first_closed.load(), 0);
+  EXPECT_EQ(first_state.load(), 0);
+  EXPECT_EQ(second_closed.load(), 1);
+  EXPECT_EQ(second_state.load(), 1);
+  EXPECT_EQ(w.events(), 0) << "the replaced on_closed ran";
+}
+
+TEST(Lifetime, RelayDeathEndsSessionWithAnError) {
+  // Its own relay: this test kills it.
+  std::string err;
+  auto relay = Relay::start(&err);
+  ASSERT_TRUE(relay) << err;
+  const auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  if (HasFatalFailure()) return;
+  Watched w;
+  watch(*relay, ns, "t", &w);
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return w.got.size() > 0; }));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  int calls = 0;
+  std::optional<moq::Error> error;
+  w.session->on_state_change([&](moq::SessionState s, const moq::Error* e) {
+    std::lock_guard<std::mutex> lk(mu);
+    ++calls;
+    EXPECT_EQ(s, moq::SessionState::closed);
+    if (e) error = *e;
+    cv.notify_all();
+  });
+  const auto start = Clock::now();
+  relay->stop();  // SIGTERM, then SIGKILL: no graceful close from the relay
+  // Destructors never wait on the network, also when the peer is gone.
+  const auto destroy_start = Clock::now();
+  pub.session.reset();
+  EXPECT_LT(seconds_since(destroy_start), 1.0) << "~Session waited for a dead relay";
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, 16s, [&] { return calls > 0; }))
+        << "no terminal event within 16 s of the relay's death (idle timeout is 10 s)";
+    ASSERT_TRUE(error.has_value()) << "a lost session must report an Error, not nullptr";
+    EXPECT_FALSE(error->message().empty());
+    std::cout << "session lost after " << seconds_since(start) << " s: " << describe(*error)
+              << "\n";
+  }
+  EXPECT_EQ(w.session->state(), moq::SessionState::closed);
+  // The subscription ended with an error too (not a normal end), exactly once.
+  ASSERT_TRUE(w.wait_closed(5000ms));
+  {
+    std::lock_guard<std::mutex> lk(w.mu);
+    ASSERT_TRUE(w.status.has_value());
+    EXPECT_FALSE(w.status->has_value()) << "a lost relay is not a normal end of track";
+  }
+  // Calls after the loss fail cleanly.
+  EXPECT_MOQ_ERROR(w.session->subscribe(ns, "other"), moq::Errc::closed);
+  EXPECT_MOQ_ERROR(w.session->close(), moq::Errc::closed);
+  std::this_thread::sleep_for(100ms);
+  std::lock_guard<std::mutex> lk(mu);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(w.events(), 1);
+}
+
+TEST(Lifetime, LocalSessionCloseEndsItsSubscriptionsWithAnError) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  if (HasFatalFailure()) return;
+  auto second = pub.announcement->create_track("pull");
+  ASSERT_MOQ_OK(second);
+  Watched w;
+  watch(*relay, ns, "t", &w);
+  if (HasFatalFailure()) return;
+  auto pull = w.session->subscribe(ns, "pull");
+  ASSERT_MOQ_OK(pull);
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return w.got.size() > 0; }));
+  ASSERT_MOQ_OK(w.session->close());
+  ASSERT_TRUE(w.wait_closed(5000ms)) << "closing the session must end its subscriptions";
+  {
+    std::lock_guard<std::mutex> lk(w.mu);
+    ASSERT_TRUE(w.status.has_value());
+    EXPECT_FALSE(w.status->has_value()) << "the track did not end normally: the session closed";
+  }
+  ASSERT_TRUE(wait_until([&] { return pull->closed(); }, 5000ms));
+  EXPECT_MOQ_ERROR(pull->next(1000ms), moq::Errc::closed);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(w.events(), 1);
+}
+
+namespace {
+
+// Live handles (with data flowing) in static storage, destroyed by exit().
+[[noreturn]] void exit_with_live_handles(const moq::Namespace& ns) {
+  Relay* relay = shared_relay();
+  if (relay == nullptr) std::exit(3);
+  struct Statics {
+    Collector got;
+    Publisher pub;
+    std::optional<moq::Session> sub_session;
+    std::optional<moq::Subscription> sub;
+  };
+  static Statics s;  // destroyed during exit(), before the relay (constructed later)
+  make_publisher(*relay, ns, "t", &s.pub);
+  auto session = connect_to(*relay);
+  if (!s.pub.track || !session) std::exit(4);
+  s.sub_session.emplace(std::move(session).value());
+  auto sub = s.sub_session->subscribe(ns, "t", s.got.callback());
+  if (!sub) std::exit(5);
+  s.sub.emplace(std::move(sub).value());
+  if (!warm_up(*s.pub.track, [&] { return s.got.size() > 0; })) std::exit(6);
+  auto group = s.pub.track->begin_group();
+  if (group) (void)group->write(moq::Bytes::copy("in flight at exit"));
+  std::exit(0);
+}
+
+}  // namespace
+
+TEST(LifetimeDeathTest, LiveHandlesInStaticStorageAtExitAreSafe) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const auto ns = test_namespace();
+  EXPECT_EXIT(exit_with_live_handles(ns), ::testing::ExitedWithCode(0), "");
+}

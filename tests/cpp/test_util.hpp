@@ -1,0 +1,274 @@
+// Shared helpers for moq's GoogleTest suites: one real moq-relay-ietf per test
+// process (started lazily, stopped at exit), connect helpers, bounded waits and
+// deterministic payload patterns.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <moq/moq.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "support/relay.hpp"
+
+namespace moq_test {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+inline const char* errc_name(moq::Errc c) { return moq::to_string(c); }
+
+// "code: message" for assertion messages.
+inline std::string describe(const moq::Error& e) {
+  return std::string(moq::to_string(e.code())) + ": " + e.message();
+}
+template <class T>
+std::string describe(const moq::Result<T>& r) {
+  return r.has_value() ? std::string("ok (a value)") : describe(r.error());
+}
+
+// Asserts that `result` failed with `code` and a non-empty message.
+#define EXPECT_MOQ_ERROR(result, expected_code)                                           \
+  do {                                                                                    \
+    const auto& moq_r_ = (result);                                                        \
+    ASSERT_FALSE(moq_r_.has_value()) << "expected " << ::moq::to_string(expected_code)    \
+                                     << ", got a value";                                  \
+    EXPECT_EQ(moq_r_.error().code(), (expected_code))                                     \
+        << "got " << ::moq_test::describe(moq_r_.error());                                \
+    EXPECT_GE(moq_r_.error().message().size(), 10u)                                       \
+        << "error message too short to help: \"" << moq_r_.error().message() << "\"";    \
+  } while (0)
+
+#define ASSERT_MOQ_OK(result)                                                             \
+  do {                                                                                    \
+    const auto& moq_r_ = (result);                                                        \
+    ASSERT_TRUE(moq_r_.has_value()) << ::moq_test::describe(moq_r_);                      \
+  } while (0)
+
+// Polls `pred` until it is true or `timeout` passes. True if it became true.
+inline bool wait_until(const std::function<bool()>& pred, milliseconds timeout = 15000ms) {
+  const auto deadline = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+inline double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The relay of this test process (one per process: gtest_discover_tests runs
+// every test in its own process). Fails the current test if it cannot start.
+inline Relay* shared_relay() {
+  static std::unique_ptr<Relay> relay;
+  static std::string error;
+  static std::once_flag once;
+  std::call_once(once, [] { relay = Relay::start(&error); });
+  if (!relay) ADD_FAILURE() << "cannot start moq-relay-ietf: " << error;
+  return relay.get();
+}
+
+inline moq::SessionConfig config_for(const Relay& relay) {
+  moq::SessionConfig cfg;
+  cfg.bind = "127.0.0.1:0";
+  cfg.tls.root_cert_files = {relay.ca_file()};
+  cfg.connect_timeout = 10000ms;
+  cfg.request_timeout = 10000ms;
+  return cfg;
+}
+
+inline moq::Result<moq::Session> connect_to(const Relay& relay, moq::SessionConfig cfg) {
+  return moq::Session::connect(relay.url(), std::move(cfg));
+}
+inline moq::Result<moq::Session> connect_to(const Relay& relay) {
+  return connect_to(relay, config_for(relay));
+}
+
+// A namespace unique to this test (the test name), so tests never collide.
+inline moq::Namespace test_namespace(const std::string& suffix = "") {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "t";
+  for (auto& c : name)
+    if (c == '/') c = '_';
+  if (!suffix.empty()) name += "/" + suffix;
+  return moq::Namespace::parse("moqtest/" + name).value();
+}
+
+// Deterministic payload number `index` of `size` bytes: differs per index and
+// per position, so reordering, truncation or corruption shows.
+inline std::string pattern(uint64_t index, std::size_t size) {
+  std::string s(size, '\0');
+  uint64_t x = index * 0x9E3779B97F4A7C15ull + 0x1234567ull;
+  for (std::size_t i = 0; i < size; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(&s[i], &x, std::min<std::size_t>(8, size - i));
+  }
+  return s;
+}
+
+inline bool matches_pattern(const moq::Bytes& b, uint64_t index, std::size_t size) {
+  if (b.size() != size) return false;
+  const std::string expected = pattern(index, size);
+  return std::memcmp(b.data(), expected.data(), size) == 0;
+}
+
+// A thread-safe list of received objects with a condition to wait on.
+class Collector {
+ public:
+  void add(const moq::Object& o) {
+    std::lock_guard<std::mutex> lk(mu_);
+    objects_.push_back(o);
+    cv_.notify_all();
+  }
+  std::function<void(const moq::Object&)> callback() {
+    return [this](const moq::Object& o) { add(o); };
+  }
+  std::size_t size() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    return objects_.size();
+  }
+  std::vector<moq::Object> objects() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    return objects_;
+  }
+  // Waits until `pred(objects)` holds.
+  bool wait(const std::function<bool(const std::vector<moq::Object>&)>& pred,
+            milliseconds timeout = 15000ms) {
+    std::unique_lock<std::mutex> lk(mu_);
+    return cv_.wait_for(lk, timeout, [&] { return pred(objects_); });
+  }
+  bool wait_count(std::size_t n, milliseconds timeout = 15000ms) {
+    return wait([n](const std::vector<moq::Object>& v) { return v.size() >= n; }, timeout);
+  }
+  bool has_payload(const std::string& text) const {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (const auto& o : objects_)
+      if (o.payload.view() == text) return true;
+    return false;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<moq::Object> objects_;
+};
+
+// The relay may not forward the first group to a subscriber that has just
+// attached (DESIGN §1). Writes one-object "warm-up" groups until `arrived()`
+// says the subscriber(s) saw one. Returns false after `timeout`.
+inline bool warm_up(moq::TrackWriter& track, const std::function<bool()>& arrived,
+                    milliseconds timeout = 15000ms) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    auto group = track.begin_group();
+    if (!group) return false;
+    if (!group->write(moq::Bytes::copy("warmup"))) return false;
+    if (!group->finish()) return false;
+    if (wait_until(arrived, 200ms)) return true;
+  }
+  return false;
+}
+
+// A publisher session with an announced namespace and one track.
+struct Publisher {
+  std::optional<moq::Session> session;
+  std::optional<moq::Announcement> announcement;
+  std::optional<moq::TrackWriter> track;
+};
+
+// Connects, announces `ns` and creates `track_name`. Fails the test on error.
+inline void make_publisher(const Relay& relay, const moq::Namespace& ns,
+                           const std::string& track_name, Publisher* out,
+                           moq::SessionConfig cfg) {
+  auto session = connect_to(relay, std::move(cfg));
+  ASSERT_MOQ_OK(session);
+  out->session.emplace(std::move(session).value());
+  auto announcement = out->session->announce(ns);
+  ASSERT_MOQ_OK(announcement);
+  out->announcement.emplace(std::move(announcement).value());
+  auto track = out->announcement->create_track(track_name);
+  ASSERT_MOQ_OK(track);
+  out->track.emplace(std::move(track).value());
+}
+inline void make_publisher(const Relay& relay, const moq::Namespace& ns,
+                           const std::string& track_name, Publisher* out) {
+  make_publisher(relay, ns, track_name, out, config_for(relay));
+}
+
+// Writes one group with the given payloads and finishes it; returns its id.
+inline std::optional<uint64_t> write_group(moq::TrackWriter& track,
+                                           const std::vector<std::string>& payloads) {
+  auto group = track.begin_group();
+  if (!group) {
+    ADD_FAILURE() << "begin_group: " << describe(group.error());
+    return std::nullopt;
+  }
+  for (const auto& p : payloads) {
+    auto st = group->write(moq::Bytes::copy(p));
+    if (!st) {
+      ADD_FAILURE() << "write: " << describe(st.error());
+      return std::nullopt;
+    }
+  }
+  auto st = group->finish();
+  if (!st) {
+    ADD_FAILURE() << "finish: " << describe(st.error());
+    return std::nullopt;
+  }
+  return group->group_id();
+}
+
+// Captures moq's log messages for the lifetime of the object.
+class LogCapture {
+ public:
+  LogCapture() : state_(std::make_shared<State>()) {
+    std::shared_ptr<State> state = state_;  // a late call after ~LogCapture stays safe
+    moq::set_log_handler([state](moq::LogLevel level, std::string_view msg) {
+      std::lock_guard<std::mutex> lk(state->mu);
+      state->entries.emplace_back(level, std::string(msg));
+    });
+  }
+  ~LogCapture() { moq::set_log_handler(nullptr); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  bool contains(moq::LogLevel level, const std::string& needle) const {
+    std::lock_guard<std::mutex> lk(state_->mu);
+    for (const auto& e : state_->entries)
+      if (e.first == level && e.second.find(needle) != std::string::npos) return true;
+    return false;
+  }
+  std::string dump() const {
+    std::lock_guard<std::mutex> lk(state_->mu);
+    std::string out;
+    for (const auto& e : state_->entries)
+      out += "  [" + std::to_string(static_cast<int>(e.first)) + "] " + e.second + "\n";
+    return out;
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::vector<std::pair<moq::LogLevel, std::string>> entries;
+  };
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace moq_test
