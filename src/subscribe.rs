@@ -29,6 +29,25 @@ pub struct ReceivedObject {
     pub payload: Bytes,
 }
 
+impl ReceivedObject {
+    /// An object with the given location; fields added later get defaults.
+    pub fn new(
+        group_id: u64,
+        subgroup_id: u64,
+        object_id: u64,
+        priority: u8,
+        payload: Bytes,
+    ) -> Self {
+        Self {
+            group_id,
+            subgroup_id,
+            object_id,
+            priority,
+            payload,
+        }
+    }
+}
+
 /// Where a subscription's events go. Called on a runtime thread, never two
 /// calls at once for one subscription, `on_closed` exactly once and last.
 pub trait ObjectHandler: Send + 'static {
