@@ -6,10 +6,15 @@
 
 mod bridge;
 pub mod bytes;
+pub mod discovery;
 pub mod error;
+pub mod fetch;
+pub mod history;
 pub mod log;
 pub mod names;
+pub mod object;
 pub mod publish;
+pub mod publish_track;
 pub mod runtime;
 pub mod session;
 pub mod subscribe;
@@ -18,6 +23,8 @@ pub mod tls;
 pub use error::{Code, Error, Result};
 pub use names::Namespace;
 pub use publish::{Announcement, GroupWriter, TrackWriter};
-pub use session::{Session, SessionConfig, SessionState};
-pub use subscribe::{ObjectHandler, ReceivedObject, Subscription};
+pub use session::{Session, SessionConfig, SessionState, SessionStats};
+pub use subscribe::{
+    Filter, GroupOrder, ObjectHandler, ReceivedObject, SubscribeOptions, Subscription,
+};
 pub use tls::TlsOptions;

@@ -4,13 +4,19 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::stream::{FuturesUnordered, StreamExt};
-use moq_transport::serve::{self, SubgroupWriter, SubgroupsWriter, TracksReader, TracksWriter};
+use moq_transport::data::ObjectStatus;
+use moq_transport::serve::{
+    self, Datagram, DatagramsWriter, ServeError, Subgroup, SubgroupObjectWriter, SubgroupWriter,
+    SubgroupsWriter, TracksReader, TracksWriter,
+};
 use moq_transport::session::Publisher;
 
 use crate::error::{Code, Error, Result};
+use crate::history::{History, HistoryLimits, HistoryRegistration};
 use crate::names::{self, Namespace};
+use crate::object::{self, Extension, Status};
 use crate::runtime::{block_on, runtime};
 use crate::session::{Session, Shared};
 
@@ -100,16 +106,61 @@ impl Announcement {
 
     /// Creates a track in this namespace, published as subgroup streams.
     pub fn create_track(&self, name: &[u8]) -> Result<TrackWriter> {
+        self.create_track_with(name, &TrackOptions::default())
+    }
+
+    /// `create_track` with options (history for FETCH).
+    pub fn create_track_with(&self, name: &[u8], options: &TrackOptions) -> Result<TrackWriter> {
         self.shared.check_open("Announcement::create_track")?;
+        let history = match options.history {
+            Some(limits) => {
+                let history = History::new(limits)?;
+                let registration =
+                    self.shared
+                        .histories
+                        .register(&self.namespace, name, &history)?;
+                Some((history, registration))
+            }
+            None => None,
+        };
+        let (entry, track) = self.register(name)?;
+        let subgroups = track
+            .subgroups()
+            .map_err(|e| Error::from_serve(&e, &format!("creating track \"{entry}\"")))?;
+        Ok(TrackWriter {
+            shared: self.shared.clone(),
+            entry,
+            subgroups: Mutex::new(subgroups),
+            history,
+        })
+    }
+
+    /// Creates a track in this namespace whose objects travel as QUIC
+    /// datagrams: unreliable, unordered, each object alone in one datagram.
+    pub fn create_datagram_track(&self, name: &[u8]) -> Result<DatagramWriter> {
+        self.shared
+            .check_open("Announcement::create_datagram_track")?;
+        let (entry, track) = self.register(name)?;
+        let datagrams = track
+            .datagrams()
+            .map_err(|e| Error::from_serve(&e, &format!("creating track \"{entry}\"")))?;
+        Ok(DatagramWriter {
+            shared: self.shared.clone(),
+            entry,
+            datagrams: Mutex::new(datagrams),
+        })
+    }
+
+    /// Adds `name` to the namespace's track table, refusing a name that has a
+    /// live writer (the engine would silently replace it).
+    fn register(&self, name: &[u8]) -> Result<(TrackEntry, serve::TrackWriter)> {
         let name = names::track_name(&self.namespace, name)?;
         let mut tracks = self.tracks.lock().unwrap_or_else(|e| e.into_inner());
         let full = format!("{}/{name}", self.namespace);
-        // The engine silently replaces a track of the same name; refuse instead,
-        // so two writers never fight over one track.
         if tracks.live.contains(&name) {
             return Err(Error::new(
                 Code::Duplicate,
-                format!("track \"{full}\" already exists; destroy its TrackWriter first"),
+                format!("track \"{full}\" already exists; destroy its writer first"),
             ));
         }
         let track = tracks.writer.create(name.as_str()).ok_or_else(|| {
@@ -117,17 +168,37 @@ impl Announcement {
                 "cannot create \"{full}\": the announcement has ended"
             ))
         })?;
-        let subgroups = track
-            .subgroups()
-            .map_err(|e| Error::from_serve(&e, &format!("creating track \"{full}\"")))?;
         tracks.live.insert(name.clone());
-        Ok(TrackWriter {
-            shared: self.shared.clone(),
+        let entry = TrackEntry {
             tracks: self.tracks.clone(),
             namespace: self.namespace.clone(),
             name,
-            subgroups: Mutex::new(subgroups),
-        })
+        };
+        Ok((entry, track))
+    }
+}
+
+/// A track's place in its namespace's table. Dropping it removes the track,
+/// so later SUBSCRIBEs get NotFound rather than a track that never sends.
+struct TrackEntry {
+    tracks: Arc<Mutex<Tracks>>,
+    namespace: Namespace,
+    name: String,
+}
+
+impl std::fmt::Display for TrackEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+impl Drop for TrackEntry {
+    fn drop(&mut self) {
+        let mut tracks = self.tracks.lock().unwrap_or_else(|e| e.into_inner());
+        tracks.live.remove(&self.name);
+        tracks
+            .writer
+            .remove(&self.namespace.to_engine(), self.name.as_str());
     }
 }
 
@@ -142,15 +213,24 @@ impl Drop for Announcement {
 /// One track. Dropping it ends the track: subscribers see a normal end.
 pub struct TrackWriter {
     shared: Arc<Shared>,
-    tracks: Arc<Mutex<Tracks>>,
-    namespace: Namespace,
-    name: String,
+    // Declared before `subgroups` so the track leaves the table before it ends.
+    entry: TrackEntry,
     subgroups: Mutex<SubgroupsWriter>,
+    /// Retained objects, answering FETCH while the registration lives.
+    history: Option<(History, HistoryRegistration)>,
+}
+
+/// How a track is published.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrackOptions {
+    /// Keep the newest groups within these limits so FETCH (standalone and
+    /// joining) can be answered. None: FETCH for this track gets NotFound.
+    pub history: Option<HistoryLimits>,
 }
 
 impl TrackWriter {
     pub fn name(&self) -> &str {
-        &self.name
+        &self.entry.name
     }
 
     /// Starts the next group (id = previous + 1, the first is 0) as one subgroup.
@@ -158,27 +238,99 @@ impl TrackWriter {
         self.shared.check_open("TrackWriter::begin_group")?;
         let mut subgroups = self.subgroups.lock().unwrap_or_else(|e| e.into_inner());
         let writer = subgroups.append(priority).map_err(|e| {
-            Error::from_serve(
-                &e,
-                &format!("starting a group on \"{}/{}\"", self.namespace, self.name),
-            )
+            Error::from_serve(&e, &format!("starting a group on \"{}\"", self.entry))
         })?;
-        Ok(GroupWriter {
-            shared: self.shared.clone(),
-            group_id: writer.group_id,
-            writer: Mutex::new(Some(writer)),
-        })
+        Ok(GroupWriter::from_engine(self.shared.clone(), writer).with_history(self.history()))
     }
 }
 
-impl Drop for TrackWriter {
-    fn drop(&mut self) {
-        // Later SUBSCRIBEs get NotFound rather than a track that never sends.
-        let mut tracks = self.tracks.lock().unwrap_or_else(|e| e.into_inner());
-        tracks.live.remove(&self.name);
-        tracks
-            .writer
-            .remove(&self.namespace.to_engine(), self.name.as_str());
+impl TrackWriter {
+    /// Opens subgroup `subgroup_id` of group `group_id` explicitly; several
+    /// subgroups (of one or several groups) may be open at once.
+    pub fn begin_subgroup(
+        &self,
+        group_id: u64,
+        subgroup_id: u64,
+        priority: u8,
+    ) -> Result<GroupWriter> {
+        self.shared.check_open("TrackWriter::begin_subgroup")?;
+        let mut subgroups = self.subgroups.lock().unwrap_or_else(|e| e.into_inner());
+        let writer = subgroups
+            .create(Subgroup {
+                group_id,
+                subgroup_id,
+                priority,
+            })
+            .map_err(|e| {
+                Error::from_serve(
+                    &e,
+                    &format!(
+                        "opening subgroup {subgroup_id} of group {group_id} on \"{}\"",
+                        self.entry
+                    ),
+                )
+            })?;
+        Ok(GroupWriter::from_engine(self.shared.clone(), writer).with_history(self.history()))
+    }
+
+    /// The track's retained history, if it keeps one.
+    pub fn history(&self) -> Option<History> {
+        self.history.as_ref().map(|(history, _)| history.clone())
+    }
+}
+
+/// A track sent as datagrams. Dropping it ends the track.
+pub struct DatagramWriter {
+    shared: Arc<Shared>,
+    entry: TrackEntry,
+    datagrams: Mutex<DatagramsWriter>,
+}
+
+/// Bytes a MoQT object datagram header can take (type, track alias, group,
+/// object, priority), subtracted from the QUIC datagram size.
+const DATAGRAM_HEADER_MAX: usize = 1 + 8 + 8 + 8 + 1;
+
+impl DatagramWriter {
+    pub fn name(&self) -> &str {
+        &self.entry.name
+    }
+
+    /// The largest payload that fits in one datagram on this connection.
+    pub fn max_payload(&self) -> usize {
+        self.shared
+            .max_datagram_size
+            .saturating_sub(DATAGRAM_HEADER_MAX)
+    }
+
+    /// Sends one object as a datagram. Never blocks. Datagrams may be lost,
+    /// and the engine keeps only the latest unsent one per track.
+    pub fn write(&self, group_id: u64, object_id: u64, priority: u8, payload: Bytes) -> Result<()> {
+        self.shared.check_open("DatagramWriter::write")?;
+        let limit = self.max_payload();
+        if payload.len() > limit {
+            return Err(Error::new(
+                Code::PayloadTooLarge,
+                format!(
+                    "payload is {} bytes, but a datagram on this connection carries at most \
+                     {limit}; send it on a subgroup track (create_track) instead",
+                    payload.len()
+                ),
+            ));
+        }
+        let mut datagrams = self.datagrams.lock().unwrap_or_else(|e| e.into_inner());
+        datagrams
+            .write(Datagram {
+                group_id,
+                object_id,
+                priority,
+                status: ObjectStatus::NormalObject,
+                end_of_group: false,
+                payload,
+                extension_headers: Default::default(),
+            })
+            .map_err(|e| {
+                Error::from_serve(&e, &format!("sending a datagram on \"{}\"", self.entry))
+            })
     }
 }
 
@@ -187,7 +339,40 @@ impl Drop for TrackWriter {
 pub struct GroupWriter {
     shared: Arc<Shared>,
     group_id: u64,
-    writer: Mutex<Option<SubgroupWriter>>,
+    subgroup_id: u64,
+    priority: u8,
+    writer: Mutex<GroupState>,
+    history: Option<History>,
+}
+
+/// The engine's subgroup writer (None once finished) and the id the next
+/// object gets unless the caller names one.
+struct GroupState {
+    writer: Option<SubgroupWriter>,
+    next_object_id: u64,
+}
+
+// Minimal addition for publish_track.rs (single-track PUBLISH): its writer makes
+// engine subgroups itself and hands them out as this same GroupWriter.
+impl GroupWriter {
+    pub(crate) fn from_engine(shared: Arc<Shared>, writer: SubgroupWriter) -> Self {
+        Self {
+            shared,
+            group_id: writer.group_id,
+            subgroup_id: writer.subgroup_id,
+            priority: writer.priority,
+            writer: Mutex::new(GroupState {
+                writer: Some(writer),
+                next_object_id: 0,
+            }),
+            history: None,
+        }
+    }
+
+    fn with_history(mut self, history: Option<History>) -> Self {
+        self.history = history;
+        self
+    }
 }
 
 impl GroupWriter {
@@ -195,30 +380,111 @@ impl GroupWriter {
         self.group_id
     }
 
-    /// Appends one object. Never blocks: the engine buffers.
+    /// Appends one object with the next object id. Never blocks: the engine buffers.
     pub fn write(&self, payload: Bytes) -> Result<()> {
+        self.write_object(None, payload, &[])
+    }
+
+    /// Appends one object with an explicit id (greater than every id written
+    /// so far; skipped ids are gaps) and extension headers.
+    pub fn write_object(
+        &self,
+        object_id: Option<u64>,
+        payload: Bytes,
+        extensions: &[Extension],
+    ) -> Result<()> {
+        let mut object = self.create(object_id, payload.len(), Status::Normal, extensions)?;
+        // Recorded before it is sent, so any location a subscriber learns of
+        // can already be fetched.
+        if let Some(history) = &self.history {
+            history.record(
+                self.group_id,
+                self.subgroup_id,
+                object.object_id,
+                self.priority,
+                payload.clone(),
+            );
+        }
+        object
+            .write(payload)
+            .map_err(|e| Error::from_serve(&e, &format!("writing to group {}", self.group_id)))
+    }
+
+    /// Starts an object of exactly `size` bytes, written in chunks through the
+    /// returned writer.
+    pub fn begin_object(
+        &self,
+        object_id: Option<u64>,
+        size: usize,
+        extensions: &[Extension],
+    ) -> Result<ObjectWriter> {
+        let writer = self.create(object_id, size, Status::Normal, extensions)?;
+        let history = self.history.clone().map(|history| PendingRecord {
+            history,
+            subgroup_id: self.subgroup_id,
+            priority: self.priority,
+            remaining: size,
+            chunks: BytesMut::with_capacity(size),
+        });
+        Ok(ObjectWriter {
+            shared: self.shared.clone(),
+            group_id: self.group_id,
+            writer: Mutex::new((writer, history)),
+        })
+    }
+
+    /// Writes an end-of-group or end-of-track marker (no payload) with the
+    /// next object id, or `object_id`.
+    pub fn write_marker(&self, status: Status, object_id: Option<u64>) -> Result<()> {
+        if status == Status::Normal {
+            return Err(Error::invalid_argument(
+                "a marker must be EndOfGroup or EndOfTrack; write a normal object with write()",
+            ));
+        }
+        self.create(object_id, 0, status, &[]).map(drop)
+    }
+
+    fn create(
+        &self,
+        object_id: Option<u64>,
+        size: usize,
+        status: Status,
+        extensions: &[Extension],
+    ) -> Result<SubgroupObjectWriter> {
         self.shared.check_open("GroupWriter::write")?;
         let limit = self.shared.max_object_size;
-        if payload.len() > limit {
+        if size > limit {
             return Err(Error::new(
                 Code::PayloadTooLarge,
                 format!(
-                    "payload is {} bytes, the limit is {limit} (SessionConfig::max_object_size); \
-                     split it or raise the limit",
-                    payload.len()
+                    "payload is {size} bytes, the limit is {limit} (SessionConfig::max_object_size); \
+                     split it or raise the limit"
                 ),
             ));
         }
-        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let writer = writer.as_mut().ok_or_else(|| {
+        let extensions = object::to_engine(extensions)?;
+        let mut state = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let next = state.next_object_id;
+        let id = object_id.unwrap_or(next);
+        if id < next {
+            return Err(Error::invalid_argument(format!(
+                "object id {id} in group {} is not above the last one written ({}); object ids \
+                 must increase within a subgroup",
+                self.group_id,
+                next - 1
+            )));
+        }
+        let writer = state.writer.as_mut().ok_or_else(|| {
             Error::closed(format!(
                 "group {} is finished; begin a new group to write more",
                 self.group_id
             ))
         })?;
-        writer
-            .write(payload)
-            .map_err(|e| Error::from_serve(&e, &format!("writing to group {}", self.group_id)))
+        let object = writer
+            .create_with_id_and_status(id, size, status.to_engine(), extensions)
+            .map_err(|e| Error::from_serve(&e, &format!("writing to group {}", self.group_id)))?;
+        state.next_object_id = id.saturating_add(1);
+        Ok(object)
     }
 
     /// Ends the group; later writes fail with `Closed`.
@@ -227,10 +493,58 @@ impl GroupWriter {
             .writer
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .writer
             .take()
             .ok_or_else(|| Error::closed(format!("group {} is already finished", self.group_id)))?;
         writer
             .finish()
             .map_err(|e| Error::from_serve(&e, &format!("finishing group {}", self.group_id)))
+    }
+}
+
+/// One object written in chunks. Its chunks must add up to the size given to
+/// `begin_object`; an object dropped short is reset on the wire.
+pub struct ObjectWriter {
+    shared: Arc<Shared>,
+    group_id: u64,
+    writer: Mutex<(SubgroupObjectWriter, Option<PendingRecord>)>,
+}
+
+/// A chunked object on its way into a track's history: recorded whole once
+/// its last chunk is written.
+struct PendingRecord {
+    history: History,
+    subgroup_id: u64,
+    priority: u8,
+    remaining: usize,
+    chunks: BytesMut,
+}
+
+impl ObjectWriter {
+    pub fn write(&self, chunk: Bytes) -> Result<()> {
+        self.shared.check_open("ObjectWriter::write")?;
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let (writer, pending) = &mut *guard;
+        if let Some(record) = pending.as_mut().filter(|r| chunk.len() <= r.remaining) {
+            record.chunks.extend_from_slice(&chunk);
+            record.remaining -= chunk.len();
+            if record.remaining == 0 {
+                record.history.record(
+                    self.group_id,
+                    record.subgroup_id,
+                    writer.object_id,
+                    record.priority,
+                    std::mem::take(&mut record.chunks).freeze(),
+                );
+            }
+        }
+        writer.write(chunk).map_err(|e| match e {
+            ServeError::Size => Error::invalid_argument(format!(
+                "chunk overruns object {} of group {}: the chunks must add up to the size given \
+                 to begin_object",
+                writer.object_id, self.group_id
+            )),
+            other => Error::from_serve(&other, &format!("writing to group {}", self.group_id)),
+        })
     }
 }

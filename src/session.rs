@@ -13,6 +13,7 @@ use url::Url;
 use web_transport_quinn::quinn;
 
 use crate::error::{Code, Error, Result};
+use crate::history::HistoryRegistry;
 use crate::runtime::{block_on, runtime};
 use crate::tls::{self, TlsOptions};
 
@@ -60,6 +61,10 @@ pub(crate) struct Shared {
     terminal: Mutex<Option<StateSink>>,
     pub(crate) request_timeout: Duration,
     pub(crate) max_object_size: usize,
+    /// Largest QUIC datagram the connection can send (fixed: no MTU discovery).
+    pub(crate) max_datagram_size: usize,
+    /// Tracks that retain history, for answering FETCH.
+    pub(crate) histories: HistoryRegistry,
 }
 
 impl Shared {
@@ -88,9 +93,24 @@ impl Shared {
     }
 }
 
+/// Connection counters from QUIC (this session's connection only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Smoothed round-trip time.
+    pub rtt: Duration,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    pub packets_lost: u64,
+    pub bytes_lost: u64,
+}
+
 pub struct Session {
     pub(crate) shared: Arc<Shared>,
     transport: transport::Session,
+    // The QUIC connection under the session, for statistics.
+    connection: quinn::Connection,
     pub(crate) publisher: Publisher,
     pub(crate) subscriber: Subscriber,
     // Kept so the endpoint outlives the connection and can send the close.
@@ -121,6 +141,7 @@ impl Session {
         })?;
         let Connected {
             endpoint,
+            connection,
             transport,
             session,
             publisher,
@@ -132,7 +153,15 @@ impl Session {
             terminal: Mutex::new(Some(on_closed)),
             request_timeout: config.request_timeout,
             max_object_size: config.max_object_size,
+            max_datagram_size: transport.max_datagram_size(),
+            histories: HistoryRegistry::new(),
         });
+        // Answer FETCH from tracks with history; started before any announce,
+        // or early FETCHes would be refused as unsupported.
+        runtime().spawn(crate::history::serve_fetches(
+            publisher.clone(),
+            shared.histories.clone(),
+        ));
         let run_shared = shared.clone();
         let run_transport = transport.clone();
         runtime().spawn(async move {
@@ -155,6 +184,7 @@ impl Session {
 
         Ok(Session {
             shared,
+            connection,
             transport,
             publisher,
             subscriber,
@@ -168,6 +198,36 @@ impl Session {
         } else {
             SessionState::Connected
         }
+    }
+
+    /// QUIC statistics of the session's connection. Cheap; never blocks.
+    pub fn stats(&self) -> SessionStats {
+        let stats = self.connection.stats();
+        SessionStats {
+            rtt: self.connection.rtt(),
+            bytes_sent: stats.udp_tx.bytes,
+            bytes_received: stats.udp_rx.bytes,
+            packets_sent: stats.udp_tx.datagrams,
+            packets_received: stats.udp_rx.datagrams,
+            packets_lost: stats.path.lost_packets,
+            bytes_lost: stats.path.lost_bytes,
+        }
+    }
+
+    /// TRACK_STATUS is not available: moq-transport 0.17 sends the request
+    /// but never delivers the reply, so this reports `Unsupported` instead of
+    /// waiting for an answer that cannot come.
+    pub fn track_status(&self, namespace: &crate::names::Namespace, track: &[u8]) -> Result<()> {
+        self.shared.check_open("Session::track_status")?;
+        let name = crate::names::track_name(namespace, track)?;
+        Err(Error::new(
+            Code::Unsupported,
+            format!(
+                "TRACK_STATUS for \"{namespace}/{name}\" is not supported: the engine \
+                 (moq-transport 0.17) never delivers TRACK_STATUS replies. Subscribe with the \
+                 latest_object filter to learn the largest location instead"
+            ),
+        ))
     }
 
     /// Closes the session: the peer sees a graceful close with `code` and
@@ -200,6 +260,7 @@ impl Drop for Session {
 
 struct Connected {
     endpoint: quinn::Endpoint,
+    connection: quinn::Connection,
     transport: transport::Session,
     session: engine::Session,
     publisher: Publisher,
@@ -366,6 +427,7 @@ async fn connect(
             })?;
         (session, Transport::WebTransport)
     };
+    let connection = (*wt).clone();
     let transport: transport::Session = wt.into();
     let (session, publisher, subscriber) = engine::Session::connect(transport.clone(), None, kind)
         .await
@@ -378,6 +440,7 @@ async fn connect(
         })?;
     Ok(Connected {
         endpoint,
+        connection,
         transport,
         session,
         publisher,

@@ -3,18 +3,22 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
-use moq_transport::data::ObjectStatus;
-use moq_transport::message::PublishDoneCode;
+use moq_transport::coding::{KeyValuePairs, Location};
+use moq_transport::message::{
+    FilterType, GroupOrder as EngineGroupOrder, PublishDoneCode, SubscriptionFilter,
+};
 use moq_transport::serve::{
     self, ServeError, SubgroupReader, SubgroupsReader, TrackReader, TrackReaderMode,
 };
 
 use crate::error::{Code, Error, Result};
 use crate::names::{self, Namespace};
+use crate::object::{self, Extension, Status};
 use crate::runtime::{block_on, runtime};
 use crate::session::{Session, Shared};
 
@@ -27,6 +31,11 @@ pub struct ReceivedObject {
     pub object_id: u64,
     pub priority: u8,
     pub payload: Bytes,
+    /// Arrived as a QUIC datagram (not on a subgroup stream).
+    pub datagram: bool,
+    /// Normal, or an end-of-group / end-of-track marker (empty payload).
+    pub status: Status,
+    pub extensions: Vec<Extension>,
 }
 
 impl ReceivedObject {
@@ -44,8 +53,130 @@ impl ReceivedObject {
             object_id,
             priority,
             payload,
+            datagram: false,
+            status: Status::Normal,
+            extensions: Vec::new(),
         }
     }
+}
+
+/// Which objects a subscription starts (and possibly ends) with (draft 18 §10.2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Filter {
+    /// From the latest object the publisher has (the relay's default).
+    #[default]
+    LatestObject,
+    /// From the start of the next group.
+    NextGroup,
+    /// From `group`/`object` on, open-ended.
+    AbsoluteStart { group: u64, object: u64 },
+    /// From `start_group`/`start_object` to the end of `end_group` (inclusive).
+    AbsoluteRange {
+        start_group: u64,
+        start_object: u64,
+        end_group: u64,
+    },
+}
+
+/// Delivery order of groups the publisher has several of at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupOrder {
+    /// Whatever the publisher prefers.
+    #[default]
+    Publisher,
+    Ascending,
+    Descending,
+}
+
+/// SUBSCRIBE parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribeOptions {
+    pub filter: Filter,
+    pub group_order: GroupOrder,
+    /// false: the publisher holds objects back until forwarding is enabled.
+    pub forward: bool,
+    /// Subscriber priority: lower is more important.
+    pub priority: u8,
+    /// Drop objects not delivered within this time (None = no limit).
+    pub delivery_timeout: Option<Duration>,
+    /// Let the relay hold the SUBSCRIBE this long for a publisher that has not
+    /// appeared yet, instead of answering not-found at once.
+    pub rendezvous_timeout: Option<Duration>,
+}
+
+impl Default for SubscribeOptions {
+    fn default() -> Self {
+        Self {
+            filter: Filter::default(),
+            group_order: GroupOrder::default(),
+            forward: true,
+            priority: 128,
+            delivery_timeout: None,
+            rendezvous_timeout: None,
+        }
+    }
+}
+
+impl SubscribeOptions {
+    fn validate(&self) -> Result<()> {
+        match self.filter {
+            Filter::AbsoluteRange {
+                start_group,
+                end_group,
+                ..
+            } if end_group < start_group => Err(Error::invalid_argument(format!(
+                "subscription range ends at group {end_group}, before its start group                  {start_group}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn to_params(&self) -> Result<KeyValuePairs> {
+        let mut params = KeyValuePairs::default();
+        let (filter_type, start_location, end_group_id) = match self.filter {
+            Filter::LatestObject => (FilterType::LargestObject, None, None),
+            Filter::NextGroup => (FilterType::NextGroupStart, None, None),
+            Filter::AbsoluteStart { group, object } => (
+                FilterType::AbsoluteStart,
+                Some(Location::new(group, object)),
+                None,
+            ),
+            Filter::AbsoluteRange {
+                start_group,
+                start_object,
+                end_group,
+            } => (
+                FilterType::AbsoluteRange,
+                Some(Location::new(start_group, start_object)),
+                Some(end_group),
+            ),
+        };
+        params
+            .set_subscription_filter(&SubscriptionFilter {
+                filter_type,
+                start_location,
+                end_group_id,
+            })
+            .map_err(|e| Error::invalid_argument(format!("subscription filter: {e}")))?;
+        params.set_group_order(match self.group_order {
+            GroupOrder::Publisher => EngineGroupOrder::Publisher,
+            GroupOrder::Ascending => EngineGroupOrder::Ascending,
+            GroupOrder::Descending => EngineGroupOrder::Descending,
+        });
+        params.set_forward(self.forward);
+        params.set_subscriber_priority(self.priority);
+        if let Some(timeout) = self.delivery_timeout {
+            params.set_delivery_timeout(millis(timeout));
+        }
+        if let Some(timeout) = self.rendezvous_timeout {
+            params.set_rendezvous_timeout(millis(timeout));
+        }
+        Ok(params)
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Where a subscription's events go. Called on a runtime thread, never two
@@ -60,7 +191,10 @@ pub trait ObjectHandler: Send + 'static {
 /// further calls once the drop has returned (the task is aborted).
 pub struct Subscription {
     task: tokio::task::AbortHandle,
-    _shared: Arc<Shared>,
+    // Read by fetch.rs: a joining FETCH names the subscription by its request
+    // ID and must be sent on the same session.
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) request_id: u64,
 }
 
 impl Drop for Subscription {
@@ -77,19 +211,35 @@ impl Session {
         &self,
         namespace: &Namespace,
         track: &[u8],
+        handler: Box<dyn ObjectHandler>,
+    ) -> Result<Subscription> {
+        self.subscribe_with(namespace, track, &SubscribeOptions::default(), handler)
+    }
+
+    /// `subscribe` with SUBSCRIBE parameters.
+    pub fn subscribe_with(
+        &self,
+        namespace: &Namespace,
+        track: &[u8],
+        options: &SubscribeOptions,
         mut handler: Box<dyn ObjectHandler>,
     ) -> Result<Subscription> {
         self.shared.check_open("Session::subscribe")?;
         let name = names::track_name(namespace, track)?;
+        options.validate()?;
+        let params = options.to_params()?;
+        // A rendezvous holds the answer back until the publisher appears.
+        let timeout = self.shared.request_timeout + options.rendezvous_timeout.unwrap_or_default();
         let full = format!("{namespace}/{name}");
         let (writer, reader) = serve::Track::new(namespace.to_engine(), name.as_str()).produce();
         let mut subscriber = self.subscriber.clone();
-        let subscribe = block_on("Session::subscribe", self.shared.request_timeout, async {
+        let subscribe = block_on("Session::subscribe", timeout, async {
             subscriber
-                .subscribe_open(writer)
+                .subscribe_open_with_params(writer, params)
                 .await
                 .map_err(|e| subscribe_error(&e, &full))
         })?;
+        let request_id = subscribe.info.id;
         let task = runtime().spawn(async move {
             // A panic in the engine still ends in exactly one terminal event.
             let result = AssertUnwindSafe(deliver(reader, handler.as_mut()))
@@ -107,7 +257,8 @@ impl Session {
         });
         Ok(Subscription {
             task: task.abort_handle(),
-            _shared: self.shared.clone(),
+            shared: self.shared.clone(),
+            request_id,
         })
     }
 }
@@ -144,7 +295,8 @@ fn track_end(err: ServeError) -> Result<()> {
     }
 }
 
-async fn deliver(reader: TrackReader, handler: &mut dyn ObjectHandler) -> Result<()> {
+/// Delivers every object of `reader` to `handler`; shared with incoming PUBLISH.
+pub(crate) async fn deliver(reader: TrackReader, handler: &mut dyn ObjectHandler) -> Result<()> {
     let mode = match reader.mode().await {
         Ok(mode) => mode,
         Err(err) => return track_end(err),
@@ -153,18 +305,18 @@ async fn deliver(reader: TrackReader, handler: &mut dyn ObjectHandler) -> Result
         TrackReaderMode::Subgroups(subgroups) => deliver_subgroups(subgroups, handler).await,
         TrackReaderMode::Datagrams(mut datagrams) => loop {
             match datagrams.read().await {
-                Ok(Some(datagram)) => {
-                    if datagram.status != ObjectStatus::NormalObject {
-                        continue;
-                    }
-                    handler.on_object(ReceivedObject {
-                        group_id: datagram.group_id,
-                        subgroup_id: 0,
-                        object_id: datagram.object_id,
-                        priority: datagram.priority,
-                        payload: datagram.payload,
-                    })
-                }
+                Ok(Some(datagram)) => handler.on_object(ReceivedObject {
+                    datagram: true,
+                    status: Status::from_engine(datagram.status),
+                    extensions: object::from_engine(&datagram.extension_headers),
+                    ..ReceivedObject::new(
+                        datagram.group_id,
+                        0,
+                        datagram.object_id,
+                        datagram.priority,
+                        datagram.payload,
+                    )
+                }),
                 Ok(None) => return Ok(()),
                 Err(err) => return track_end(err),
             }
@@ -189,13 +341,10 @@ async fn next_object(mut subgroup: SubgroupReader) -> NextObject {
 async fn read_object(
     subgroup: &mut SubgroupReader,
 ) -> std::result::Result<Option<ReceivedObject>, ServeError> {
-    loop {
+    {
         let Some(mut object) = subgroup.next().await? else {
             return Ok(None);
         };
-        if object.status != ObjectStatus::NormalObject {
-            continue; // end-of-group / end-of-track markers carry no payload
-        }
         // One chunk (the common case) is handed over as is: no copy.
         let mut first: Option<Bytes> = None;
         let mut rest: Option<BytesMut> = None;
@@ -216,13 +365,17 @@ async fn read_object(
             (Some(single), None) => single,
             (None, None) => Bytes::new(),
         };
-        return Ok(Some(ReceivedObject {
-            group_id: subgroup.group_id,
-            subgroup_id: subgroup.subgroup_id,
-            object_id: object.object_id,
-            priority: subgroup.priority,
-            payload,
-        }));
+        Ok(Some(ReceivedObject {
+            status: Status::from_engine(object.status),
+            extensions: object::from_engine(&object.extension_headers),
+            ..ReceivedObject::new(
+                subgroup.group_id,
+                subgroup.subgroup_id,
+                object.object_id,
+                subgroup.priority,
+                payload,
+            )
+        }))
     }
 }
 

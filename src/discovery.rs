@@ -1,0 +1,234 @@
+//! Namespace discovery: SUBSCRIBE_NAMESPACE (draft 18 §10.18). The peer
+//! answers REQUEST_OK, then reports every namespace under the prefix as it
+//! appears (NAMESPACE) and disappears (NAMESPACE_DONE).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use moq_transport::coding::{KeyValuePairs, TrackNamespace, TrackNamespacePrefix};
+use moq_transport::message::RequestErrorCode;
+use moq_transport::serve::ServeError;
+use moq_transport::session::{NamespaceEvent, SessionError, SubscribeNamespace};
+
+use crate::error::{Code, Error, Result};
+use crate::names::Namespace;
+use crate::runtime::{block_on, runtime};
+use crate::session::{Session, Shared};
+
+/// Where a namespace watch's events go. Called on a runtime thread, one call at
+/// a time and in the order the peer sent them; `on_closed` exactly once and
+/// last (unless the `NamespaceWatch` is dropped first: then no further call).
+pub trait NamespaceHandler: Send + 'static {
+    /// A namespace under the prefix appeared (it is the full namespace, prefix
+    /// included). Namespaces that already exist when the watch starts are
+    /// reported this way too.
+    fn on_added(&mut self, namespace: Namespace);
+    /// A namespace reported by `on_added` went away.
+    fn on_removed(&mut self, namespace: Namespace);
+    /// The watch ended: the session closed, or the peer ended the request.
+    /// Always an error today: draft 18 gives the publisher no graceful way to
+    /// end a SUBSCRIBE_NAMESPACE, so every end the library can see is one.
+    fn on_closed(&mut self, result: Result<()>);
+}
+
+/// A live SUBSCRIBE_NAMESPACE. Dropping it cancels the request on the wire
+/// and aborts the task: the handler gets no further calls (not even
+/// `on_closed`). Like `Subscription`'s, the drop does not wait: a handler call
+/// already running on a runtime thread may still be finishing when it returns.
+pub struct NamespaceWatch {
+    prefix: Namespace,
+    task: tokio::task::AbortHandle,
+    _shared: Arc<Shared>,
+}
+
+impl NamespaceWatch {
+    pub fn prefix(&self) -> &Namespace {
+        &self.prefix
+    }
+}
+
+impl Drop for NamespaceWatch {
+    fn drop(&mut self) {
+        // Aborting drops the engine's SubscribeNamespace: its request stream is
+        // finished (FIN), which cancels the request (draft 18 §10.18), and the
+        // engine releases the prefix so it may be watched again.
+        self.task.abort();
+    }
+}
+
+impl Session {
+    /// Sends SUBSCRIBE_NAMESPACE for `prefix` and waits for the peer's answer,
+    /// bounded by the session's request timeout; then reports namespaces under
+    /// the prefix to `handler`.
+    ///
+    /// One session may not watch overlapping prefixes (one a prefix of the
+    /// other) at once: that is refused with `Code::Duplicate`.
+    pub fn subscribe_namespace(
+        &self,
+        prefix: &Namespace,
+        mut handler: Box<dyn NamespaceHandler>,
+    ) -> Result<NamespaceWatch> {
+        self.shared.check_open("Session::subscribe_namespace")?;
+        let engine_prefix = TrackNamespacePrefix {
+            fields: prefix.to_engine().fields,
+        };
+        let text = prefix.to_string();
+        let mut subscriber = self.subscriber.clone();
+        let watch = block_on(
+            "Session::subscribe_namespace",
+            self.shared.request_timeout,
+            async {
+                let watch = subscriber
+                    .subscribe_namespace(engine_prefix, KeyValuePairs::default())
+                    .await
+                    .map_err(|e| start_error(&e, &text))?;
+                watch.ok().await.map_err(|e| refused(&e, &text))?;
+                Ok(watch)
+            },
+        )?;
+        let task = runtime().spawn(async move {
+            let result = AssertUnwindSafe(deliver(&watch, handler.as_mut()))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::new(
+                        Code::Internal,
+                        "internal error while watching namespaces (a panic); please report this bug",
+                    ))
+                });
+            // Cancel on the wire (if still open) before reporting the end.
+            drop(watch);
+            handler.on_closed(result);
+        });
+        Ok(NamespaceWatch {
+            prefix: prefix.clone(),
+            task: task.abort_handle(),
+            _shared: self.shared.clone(),
+        })
+    }
+}
+
+async fn deliver(watch: &SubscribeNamespace, handler: &mut dyn NamespaceHandler) -> Result<()> {
+    loop {
+        match watch.next().await {
+            Ok(Some(NamespaceEvent::Added(ns))) => {
+                if let Some(ns) = from_wire(&ns) {
+                    handler.on_added(ns);
+                }
+            }
+            Ok(Some(NamespaceEvent::Removed(ns))) => {
+                if let Some(ns) = from_wire(&ns) {
+                    handler.on_removed(ns);
+                }
+            }
+            // The engine dropped the request's receive side: the peer finished
+            // or reset the response stream, or the session ended. The engine
+            // does not say which.
+            Ok(None) => {
+                return Err(Error::closed(
+                    "the namespace watch ended: the session closed or the peer ended the request",
+                ))
+            }
+            Err(err) => {
+                return Err(Error::from_serve(&err, "the namespace watch ended"));
+            }
+        }
+    }
+}
+
+/// The namespace as the library's type, or `None` (skipped, logged) when a
+/// field is not UTF-8: `Namespace` holds text only. The wire decoder already
+/// refuses empty fields and more than 32 of them.
+fn from_wire(ns: &TrackNamespace) -> Option<Namespace> {
+    let fields: Vec<&[u8]> = ns.fields.iter().map(|f| f.value.as_slice()).collect();
+    match Namespace::from_parts(&fields) {
+        Ok(ns) => Some(ns),
+        Err(err) => {
+            tracing::debug!(
+                namespace = %ns,
+                "skipping a discovered namespace the library cannot represent: {}",
+                err.message
+            );
+            None
+        }
+    }
+}
+
+fn start_error(err: &SessionError, prefix: &str) -> Error {
+    match err {
+        SessionError::Serve(ServeError::Duplicate) => Error::new(
+            Code::Duplicate,
+            format!(
+                "this session already watches a prefix overlapping \"{prefix}\"; MoQT allows one \
+                 SUBSCRIBE_NAMESPACE per overlapping prefix per session: drop the other watch, \
+                 or use a second session"
+            ),
+        ),
+        _ => Error::from_session(err, &format!("watching namespaces under \"{prefix}\"")),
+    }
+}
+
+fn refused(err: &ServeError, prefix: &str) -> Error {
+    let context = format!("the peer refused to report namespaces under \"{prefix}\"");
+    match err {
+        ServeError::Closed(code) => Error::new(
+            request_error_code(*code),
+            format!("{context} (REQUEST_ERROR code {code:#x})"),
+        ),
+        _ => Error::from_serve(err, &context),
+    }
+}
+
+/// Maps a REQUEST_ERROR code (draft 18 §10.6) to the library's error code.
+pub(crate) fn request_error_code(code: u64) -> Code {
+    const NOT_SUPPORTED: u64 = RequestErrorCode::NotSupported as u64;
+    const TIMEOUT: u64 = RequestErrorCode::Timeout as u64;
+    const DOES_NOT_EXIST: u64 = RequestErrorCode::DoesNotExist as u64;
+    const DUPLICATE: u64 = RequestErrorCode::DuplicateSubscription as u64;
+    const PREFIX_OVERLAP: u64 = RequestErrorCode::PrefixOverlap as u64;
+    const INTERNAL: u64 = RequestErrorCode::InternalError as u64;
+    match code {
+        NOT_SUPPORTED => Code::Unsupported,
+        TIMEOUT => Code::Timeout,
+        DOES_NOT_EXIST => Code::NotFound,
+        DUPLICATE | PREFIX_OVERLAP => Code::Duplicate,
+        INTERNAL => Code::Internal,
+        // As `Error::from_serve` reports any other REQUEST_ERROR: refused.
+        _ => Code::Closed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use moq_transport::coding::TupleField;
+
+    #[test]
+    fn wire_namespaces_that_are_not_text_are_skipped() {
+        let mut ns = TrackNamespace::new();
+        ns.add(TupleField::from_utf8("live"));
+        ns.add(TupleField::from_utf8("cam1"));
+        assert_eq!(from_wire(&ns).unwrap().parts(), ["live", "cam1"]);
+
+        let mut bad = TrackNamespace::new();
+        bad.add(TupleField::from_utf8("live"));
+        bad.add(TupleField {
+            value: vec![0xff, 0xfe],
+        });
+        assert!(from_wire(&bad).is_none());
+    }
+
+    #[test]
+    fn request_error_codes_map() {
+        assert_eq!(
+            request_error_code(RequestErrorCode::NotSupported as u64),
+            Code::Unsupported
+        );
+        assert_eq!(
+            request_error_code(RequestErrorCode::PrefixOverlap as u64),
+            Code::Duplicate
+        );
+        assert_eq!(request_error_code(0x1234), Code::Closed);
+    }
+}

@@ -1,0 +1,362 @@
+//! Publisher-initiated subscriptions (draft 18 §10.10 PUBLISH): offer one
+//! track to the peer without announcing a namespace, and the receiving side,
+//! where the peer offers a track to us.
+//!
+//! Sending: `Session::publish_track` sends PUBLISH and waits for REQUEST_OK;
+//! groups are then written exactly as with `TrackWriter` (same `GroupWriter`).
+//! moq-relay-ietf 0.8 accepts a PUBLISH as an exact track and serves the
+//! SUBSCRIBEs of other sessions from it.
+//!
+//! Receiving: `Session::on_publish` installs the one listener that answers the
+//! peer's PUBLISHes; an accepted track is delivered to an `ObjectHandler`
+//! like a subscription.
+
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use futures::FutureExt;
+use moq_transport::coding::KeyValuePairs;
+use moq_transport::message::PublishDoneCode;
+use moq_transport::serve::{self, ServeError, SubgroupsWriter};
+use moq_transport::session::{PublishReceived, SessionError};
+
+use crate::discovery::request_error_code;
+use crate::error::{Code, Error, Result};
+use crate::names::{self, Namespace};
+use crate::publish::GroupWriter;
+use crate::runtime::{block_on, runtime};
+use crate::session::{Session, Shared};
+use crate::subscribe::{deliver, ObjectHandler};
+
+// ------------------------------------------------------------------ sending
+
+/// A track offered with PUBLISH and accepted by the peer. Write groups with
+/// `begin_group`. Dropping it ends the track: the peer gets PUBLISH_DONE
+/// (TRACK_ENDED) after the objects already written.
+pub struct PublishedTrack {
+    shared: Arc<Shared>,
+    namespace: Namespace,
+    name: String,
+    subgroups: Mutex<SubgroupsWriter>,
+    /// Set when the peer stopped the subscription (or the session ended)
+    /// while this handle is alive.
+    ended: Arc<Mutex<Option<Error>>>,
+}
+
+impl Session {
+    /// Sends PUBLISH for one track (no PUBLISH_NAMESPACE needed) and waits for
+    /// the peer's answer, bounded by the session's request timeout.
+    ///
+    /// Errors: `Duplicate` if this session already publishes the track (or
+    /// serves a subscription to it) or the peer already has a publisher for
+    /// it; `Unsupported` if the peer does not support PUBLISH; `Timeout`.
+    pub fn publish_track(&self, namespace: &Namespace, name: &[u8]) -> Result<PublishedTrack> {
+        self.shared.check_open("Session::publish_track")?;
+        let name = names::track_name(namespace, name)?;
+        let full = format!("{namespace}/{name}");
+        let (writer, reader) = serve::Track::new(namespace.to_engine(), name.as_str()).produce();
+        let subgroups = writer
+            .subgroups()
+            .map_err(|e| Error::from_serve(&e, &format!("creating track \"{full}\"")))?;
+        let mut publisher = self.publisher.clone();
+        let published = block_on(
+            "Session::publish_track",
+            self.shared.request_timeout,
+            async {
+                // Dropping `published` on a timeout or error withdraws the PUBLISH.
+                let mut published = publisher
+                    .publish(reader, KeyValuePairs::default())
+                    .await
+                    .map_err(|e| publish_start_error(&e, &full))?;
+                published
+                    .ok()
+                    .await
+                    .map_err(|e| publish_refused(&e, &full))?;
+                Ok(published)
+            },
+        )?;
+        let ended = Arc::new(Mutex::new(None));
+        let serve_ended = ended.clone();
+        let serve_full = full.clone();
+        // Not aborted when the handle drops: it sends what was written, then
+        // PUBLISH_DONE, and ends with the session at the latest.
+        runtime().spawn(async move {
+            let result = AssertUnwindSafe(published.serve()).catch_unwind().await;
+            let error = match result {
+                Ok(Ok(())) => Error::closed(format!(
+                    "the peer stopped receiving \"{serve_full}\" (it ended the subscription)"
+                )),
+                Ok(Err(err)) => {
+                    Error::from_session(&err, &format!("publishing \"{serve_full}\" ended"))
+                }
+                Err(_) => Error::new(
+                    Code::Internal,
+                    "internal error while publishing (a panic); please report this bug",
+                ),
+            };
+            *serve_ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+        });
+        Ok(PublishedTrack {
+            shared: self.shared.clone(),
+            namespace: namespace.clone(),
+            name,
+            subgroups: Mutex::new(subgroups),
+            ended,
+        })
+    }
+}
+
+impl PublishedTrack {
+    pub fn namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Starts the next group (id = previous + 1, the first is 0) as one
+    /// subgroup. Fails once the peer has stopped receiving the track.
+    pub fn begin_group(&self, priority: u8) -> Result<GroupWriter> {
+        self.shared.check_open("PublishedTrack::begin_group")?;
+        if let Some(err) = self
+            .ended
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            return Err(err.clone());
+        }
+        let mut subgroups = self.subgroups.lock().unwrap_or_else(|e| e.into_inner());
+        let writer = subgroups.append(priority).map_err(|e| {
+            Error::from_serve(
+                &e,
+                &format!("starting a group on \"{}/{}\"", self.namespace, self.name),
+            )
+        })?;
+        Ok(GroupWriter::from_engine(self.shared.clone(), writer))
+    }
+}
+
+fn publish_start_error(err: &SessionError, full: &str) -> Error {
+    match err {
+        SessionError::Serve(ServeError::Duplicate) => Error::new(
+            Code::Duplicate,
+            format!(
+                "this session already publishes \"{full}\" (with PUBLISH, or serving a \
+                 SUBSCRIBE to it); destroy the other writer first"
+            ),
+        ),
+        _ => Error::from_session(err, &format!("publishing \"{full}\"")),
+    }
+}
+
+fn publish_refused(err: &ServeError, full: &str) -> Error {
+    let context = format!("the peer refused the PUBLISH of \"{full}\"");
+    match err {
+        ServeError::Closed(code) => {
+            let code_kind = request_error_code(*code);
+            let hint = match code_kind {
+                Code::Duplicate => ": another publisher already offers this track there",
+                Code::Unsupported => ": the peer does not support PUBLISH",
+                _ => "",
+            };
+            Error::new(
+                code_kind,
+                format!("{context} (REQUEST_ERROR code {code:#x}){hint}"),
+            )
+        }
+        _ => Error::from_serve(err, &context),
+    }
+}
+
+// ------------------------------------------------------------------ receiving
+
+/// Decides about each PUBLISH the peer sends. Called on a runtime thread, one
+/// PUBLISH at a time, in arrival order.
+pub trait PublishHandler: Send + 'static {
+    /// Return a handler to accept the track (REQUEST_OK; its objects then go to
+    /// that handler exactly as for a subscription, with one `on_closed`), or
+    /// `None` to reject it (REQUEST_ERROR UNINTERESTED).
+    fn on_publish(&mut self, namespace: &Namespace, track: &str) -> Option<Box<dyn ObjectHandler>>;
+}
+
+/// The session's PUBLISH listener. Dropping it stops accepting and aborts the
+/// delivery of every track it accepted (their handlers get no `on_closed`).
+/// Like `Subscription`'s, the drop does not wait: a handler call already
+/// running on a runtime thread may still be finishing when it returns.
+/// PUBLISHes that arrive while no listener exists wait in the engine,
+/// unanswered, until one is installed.
+///
+/// moq-transport 0.17 has no UNSUBSCRIBE for an accepted PUBLISH, so stopping
+/// delivery is local: the peer keeps sending until it ends the track or the
+/// session closes.
+pub struct PublishListener {
+    task: tokio::task::AbortHandle,
+    deliveries: Arc<Mutex<Deliveries>>,
+    shared: Arc<Shared>,
+}
+
+/// The delivery tasks of accepted tracks. `closed` is set by the listener's
+/// drop, under the lock, so a delivery the listener task is about to start
+/// at that moment is never started.
+#[derive(Default)]
+struct Deliveries {
+    closed: bool,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+/// Sessions that have a live listener, by the address of their `Shared` (kept
+/// alive by the listener, so the address cannot be reused meanwhile).
+fn listening() -> &'static Mutex<HashSet<usize>> {
+    static LISTENING: OnceLock<Mutex<HashSet<usize>>> = OnceLock::new();
+    LISTENING.get_or_init(Default::default)
+}
+
+fn session_key(shared: &Arc<Shared>) -> usize {
+    Arc::as_ptr(shared) as usize
+}
+
+impl Session {
+    /// Installs the handler for PUBLISH requests from the peer. One listener
+    /// per session: a second one while the first lives is `Duplicate`.
+    pub fn on_publish(&self, mut handler: Box<dyn PublishHandler>) -> Result<PublishListener> {
+        self.shared.check_open("Session::on_publish")?;
+        let key = session_key(&self.shared);
+        if !listening()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key)
+        {
+            return Err(Error::new(
+                Code::Duplicate,
+                "this session already has a PUBLISH listener; destroy it before installing \
+                 another",
+            ));
+        }
+        let deliveries: Arc<Mutex<Deliveries>> = Arc::default();
+        let task_deliveries = deliveries.clone();
+        let mut subscriber = self.subscriber.clone();
+        let task = runtime().spawn(async move {
+            while let Some(publish) = subscriber.publish_received().await {
+                let accepted = AssertUnwindSafe(async { offer(publish, handler.as_mut()) })
+                    .catch_unwind()
+                    .await;
+                let Ok(Some(delivery)) = accepted else {
+                    continue; // rejected (or the handler panicked: rejected too)
+                };
+                let mut list = task_deliveries.lock().unwrap_or_else(|e| e.into_inner());
+                if list.closed {
+                    return; // the listener is being dropped
+                }
+                list.tasks.retain(|d| !d.is_finished());
+                list.tasks.push(runtime().spawn(delivery).abort_handle());
+            }
+        });
+        Ok(PublishListener {
+            task: task.abort_handle(),
+            deliveries,
+            shared: self.shared.clone(),
+        })
+    }
+}
+
+impl Drop for PublishListener {
+    fn drop(&mut self) {
+        self.task.abort();
+        let mut deliveries = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        deliveries.closed = true;
+        for delivery in deliveries.tasks.drain(..) {
+            delivery.abort();
+        }
+        drop(deliveries);
+        listening()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&session_key(&self.shared));
+    }
+}
+
+/// Asks the handler about one PUBLISH; on acceptance answers REQUEST_OK and
+/// returns the delivery to run. Dropping `publish` unanswered rejects it.
+fn offer(
+    mut publish: PublishReceived,
+    handler: &mut dyn PublishHandler,
+) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+    let fields: Vec<&[u8]> = publish
+        .namespace()
+        .fields
+        .iter()
+        .map(|f| f.value.as_slice())
+        .collect();
+    let names = Namespace::from_parts(&fields).and_then(|ns| {
+        let track = names::track_name(&ns, publish.name().as_ref())?;
+        Ok((ns, track))
+    });
+    let (namespace, track) = match names {
+        Ok(names) => names,
+        Err(err) => {
+            tracing::debug!(
+                namespace = %publish.namespace(),
+                "rejecting a PUBLISH whose name the library cannot represent: {}",
+                err.message
+            );
+            return None;
+        }
+    };
+    let mut objects = handler.on_publish(&namespace, &track)?;
+    let full = format!("{namespace}/{track}");
+    let reader = match publish.ok(true) {
+        Ok(reader) => reader,
+        Err(err) => {
+            // The request is already gone (the peer withdrew it, or the
+            // session ended): report that to the handler the user gave us.
+            objects.on_closed(Err(Error::from_serve(
+                &err,
+                &format!("accepting the PUBLISH of \"{full}\""),
+            )));
+            return None;
+        }
+    };
+    Some(async move {
+        let result = AssertUnwindSafe(deliver(reader, objects.as_mut()))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::new(
+                    Code::Internal,
+                    "internal error while receiving a published track (a panic); please report \
+                     this bug",
+                ))
+            });
+        let result = match result {
+            Ok(()) => publish_end(&publish, &full).await,
+            Err(err) => Err(err),
+        };
+        objects.on_closed(result);
+    })
+}
+
+/// How an accepted PUBLISH ended, once its objects have all been delivered.
+/// The engine drops the track's writer on PUBLISH_DONE and on loss of the
+/// request stream alike; the status it recorded tells them apart.
+async fn publish_end(publish: &PublishReceived, full: &str) -> Result<()> {
+    match tokio::time::timeout(Duration::from_secs(1), publish.closed()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(ServeError::Closed(code))) if code == PublishDoneCode::InternalError as u64 => {
+            Err(Error::closed(format!(
+                "\"{full}\" ended without PUBLISH_DONE: the session closed or the publisher's \
+                 request stream was lost"
+            )))
+        }
+        Ok(Err(ServeError::Closed(code))) => Err(Error::closed(format!(
+            "the publisher ended \"{full}\" (PUBLISH_DONE code {code:#x})"
+        ))),
+        Ok(Err(err)) => Err(Error::from_serve(&err, &format!("receiving \"{full}\""))),
+        Err(_) => Err(Error::closed(format!(
+            "\"{full}\" ended without a status from the publisher"
+        ))),
+    }
+}

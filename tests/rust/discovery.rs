@@ -1,0 +1,590 @@
+//! Namespace discovery (SUBSCRIBE_NAMESPACE) and publisher-initiated PUBLISH,
+//! against a real moq-relay-ietf, plus the receiving side of PUBLISH against a
+//! moq-transport peer run by the test (the relay only sends PUBLISH in answer
+//! to SUBSCRIBE_TRACKS, which moq-transport 0.17 cannot send).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use moq_ffi::discovery::NamespaceHandler;
+use moq_ffi::publish_track::PublishHandler;
+use moq_ffi::{
+    Code, Error, Namespace, ObjectHandler, ReceivedObject, Session, SessionConfig, TlsOptions,
+};
+use support::{Process, Relay};
+
+const WAIT: Duration = Duration::from_secs(10);
+/// How long to watch for an event that must not come.
+const QUIET: Duration = Duration::from_millis(700);
+
+fn config(ca: &Path) -> SessionConfig {
+    SessionConfig {
+        tls: TlsOptions {
+            root_cert_files: vec![ca.to_path_buf()],
+            ..Default::default()
+        },
+        bind: "127.0.0.1:0".into(),
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(5),
+        ..Default::default()
+    }
+}
+
+fn connect(relay: &Relay) -> Session {
+    Session::connect(&relay.url(), config(&relay.ca_file()), Box::new(|_| {})).expect("connect")
+}
+
+fn ns(path: &str) -> Namespace {
+    Namespace::parse(path).unwrap()
+}
+
+// ------------------------------------------------------------------ namespace events
+
+#[derive(Debug)]
+enum NsEvent {
+    Added(String),
+    Removed(String),
+    Closed(Result<(), Error>),
+}
+
+struct NsChannel(mpsc::Sender<NsEvent>);
+
+impl NamespaceHandler for NsChannel {
+    fn on_added(&mut self, namespace: Namespace) {
+        let _ = self.0.send(NsEvent::Added(namespace.to_string()));
+    }
+    fn on_removed(&mut self, namespace: Namespace) {
+        let _ = self.0.send(NsEvent::Removed(namespace.to_string()));
+    }
+    fn on_closed(&mut self, result: Result<(), Error>) {
+        let _ = self.0.send(NsEvent::Closed(result));
+    }
+}
+
+fn ns_channel() -> (Box<NsChannel>, mpsc::Receiver<NsEvent>) {
+    let (tx, rx) = mpsc::channel();
+    (Box::new(NsChannel(tx)), rx)
+}
+
+fn next_ns(rx: &mpsc::Receiver<NsEvent>, what: &str) -> NsEvent {
+    rx.recv_timeout(WAIT)
+        .unwrap_or_else(|_| panic!("no namespace event within {WAIT:?} (waiting for {what})"))
+}
+
+fn expect_quiet(rx: &mpsc::Receiver<NsEvent>) {
+    if let Ok(event) = rx.recv_timeout(QUIET) {
+        panic!("unexpected namespace event: {event:?}");
+    }
+}
+
+#[test]
+fn namespaces_under_the_prefix_are_added_and_removed() {
+    let relay = Relay::start().expect("relay");
+    let publisher = connect(&relay);
+    let watcher = connect(&relay);
+
+    // Announced before the watch starts: reported as part of the snapshot.
+    let early = publisher.announce(&ns("disc/early")).expect("announce");
+
+    let (handler, rx) = ns_channel();
+    let watch = watcher
+        .subscribe_namespace(&ns("disc"), handler)
+        .expect("subscribe_namespace");
+    assert_eq!(watch.prefix(), &ns("disc"));
+    match next_ns(&rx, "disc/early") {
+        NsEvent::Added(n) => assert_eq!(n, "disc/early"),
+        other => panic!("expected disc/early added, got {other:?}"),
+    }
+
+    // Outside the prefix ("disco" is not the field "disc"), then inside it.
+    // The relay reports changes in order, so anything outside the prefix that
+    // leaked would arrive before the namespace inside it.
+    let _other = publisher.announce(&ns("other/x")).expect("announce");
+    let _disco = publisher.announce(&ns("disco/y")).expect("announce");
+    let room = publisher.announce(&ns("disc/room1/cam")).expect("announce");
+    match next_ns(&rx, "disc/room1/cam") {
+        NsEvent::Added(n) => assert_eq!(n, "disc/room1/cam"),
+        other => panic!("expected disc/room1/cam added, got {other:?}"),
+    }
+
+    // Withdrawn when the Announcement is dropped.
+    drop(room);
+    match next_ns(&rx, "disc/room1/cam removed") {
+        NsEvent::Removed(n) => assert_eq!(n, "disc/room1/cam"),
+        other => panic!("expected disc/room1/cam removed, got {other:?}"),
+    }
+    drop(early);
+    match next_ns(&rx, "disc/early removed") {
+        NsEvent::Removed(n) => assert_eq!(n, "disc/early"),
+        other => panic!("expected disc/early removed, got {other:?}"),
+    }
+    expect_quiet(&rx);
+
+    // After the watch is dropped the handler is never called again, not even
+    // with on_closed.
+    drop(watch);
+    let _late = publisher.announce(&ns("disc/late")).expect("announce");
+    match rx.recv_timeout(QUIET) {
+        Err(mpsc::RecvTimeoutError::Disconnected) => {} // handler released
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the dropped watch kept its handler"),
+        Ok(event) => panic!("event after the watch was dropped: {event:?}"),
+    }
+}
+
+#[test]
+fn overlapping_watch_is_duplicate_until_the_first_is_dropped() {
+    let relay = Relay::start().expect("relay");
+    let watcher = connect(&relay);
+    let publisher = connect(&relay);
+
+    let (handler, _rx) = ns_channel();
+    let first = watcher
+        .subscribe_namespace(&ns("ov/a"), handler)
+        .expect("first watch");
+    let (handler, _rx2) = ns_channel();
+    let err = watcher
+        .subscribe_namespace(&ns("ov"), handler)
+        .err()
+        .expect("an overlapping prefix must be refused");
+    assert_eq!(err.code, Code::Duplicate, "{err}");
+
+    // A disjoint prefix is fine meanwhile.
+    let (handler, _rx3) = ns_channel();
+    let _disjoint = watcher
+        .subscribe_namespace(&ns("elsewhere"), handler)
+        .expect("disjoint watch");
+
+    // Dropping the first releases the prefix (the cancel is processed by the
+    // session task, so allow it a moment).
+    drop(first);
+    let deadline = Instant::now() + WAIT;
+    let (watch, rx) = loop {
+        let (handler, rx) = ns_channel();
+        match watcher.subscribe_namespace(&ns("ov"), handler) {
+            Ok(watch) => break (watch, rx),
+            Err(e) if e.code == Code::Duplicate && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(e) => panic!("the prefix was not released after the drop: {e}"),
+        }
+    };
+    // And the new watch works.
+    let _a = publisher.announce(&ns("ov/a/b")).expect("announce");
+    match next_ns(&rx, "ov/a/b") {
+        NsEvent::Added(n) => assert_eq!(n, "ov/a/b"),
+        other => panic!("expected ov/a/b added, got {other:?}"),
+    }
+    drop(watch);
+}
+
+#[test]
+fn watch_reports_one_terminal_error_when_the_session_closes() {
+    let relay = Relay::start().expect("relay");
+    let watcher = connect(&relay);
+    let (handler, rx) = ns_channel();
+    let _watch = watcher
+        .subscribe_namespace(&ns("term"), handler)
+        .expect("subscribe_namespace");
+    watcher.close(0, "bye").expect("close");
+    match next_ns(&rx, "on_closed") {
+        NsEvent::Closed(Err(e)) => assert_eq!(e.code, Code::Closed, "{e}"),
+        other => panic!("expected an on_closed error, got {other:?}"),
+    }
+    // Exactly one terminal event, then the handler is released.
+    match rx.recv_timeout(WAIT) {
+        Err(mpsc::RecvTimeoutError::Disconnected) => {}
+        other => panic!("expected the handler to be released, got {other:?}"),
+    }
+    // A closed session refuses new watches.
+    let (handler, _rx) = ns_channel();
+    let err = watcher
+        .subscribe_namespace(&ns("term"), handler)
+        .err()
+        .expect("closed session");
+    assert_eq!(err.code, Code::Closed, "{err}");
+}
+
+// ------------------------------------------------------------------ objects
+
+#[derive(Debug)]
+enum Event {
+    Object(ReceivedObject),
+    Closed(Result<(), Error>),
+}
+
+struct Channel(mpsc::Sender<Event>);
+
+impl ObjectHandler for Channel {
+    fn on_object(&mut self, object: ReceivedObject) {
+        let _ = self.0.send(Event::Object(object));
+    }
+    fn on_closed(&mut self, result: Result<(), Error>) {
+        let _ = self.0.send(Event::Closed(result));
+    }
+}
+
+fn channel() -> (Box<Channel>, mpsc::Receiver<Event>) {
+    let (tx, rx) = mpsc::channel();
+    (Box::new(Channel(tx)), rx)
+}
+
+/// Waits for the object with `object_id` of `group`, skipping late warm-ups.
+fn receive_group(rx: &mpsc::Receiver<Event>, group: u64, count: u64, label: &str) {
+    let mut seen = 0;
+    while seen < count {
+        match rx.recv_timeout(WAIT).expect("no object within 10 s") {
+            Event::Object(o) if o.group_id != group => continue,
+            Event::Object(o) => {
+                assert_eq!(o.object_id, seen);
+                assert_eq!(o.payload, Bytes::from(format!("{label} {seen}")));
+                seen += 1;
+            }
+            Event::Closed(r) => panic!("closed early: {r:?}"),
+        }
+    }
+}
+
+fn expect_normal_end(rx: &mpsc::Receiver<Event>) {
+    loop {
+        match rx.recv_timeout(WAIT).expect("no terminal event") {
+            Event::Object(_) => continue,
+            Event::Closed(result) => {
+                assert!(result.is_ok(), "expected a normal end, got {result:?}");
+                return;
+            }
+        }
+    }
+}
+
+/// Sends one-object groups until one arrives (the first group after a
+/// subscription starts may be missed, DESIGN §1).
+fn warm_up(mut send: impl FnMut(), rx: &mpsc::Receiver<Event>) {
+    for _ in 0..20 {
+        send();
+        if let Ok(event) = rx.recv_timeout(Duration::from_millis(500)) {
+            match event {
+                Event::Object(o) => {
+                    assert_eq!(&o.payload[..], b"warm-up");
+                    while rx.try_recv().is_ok() {}
+                    return;
+                }
+                Event::Closed(r) => panic!("closed during warm-up: {r:?}"),
+            }
+        }
+    }
+    panic!("no warm-up object arrived");
+}
+
+#[test]
+fn published_track_reaches_a_subscriber_through_the_relay() {
+    let relay = Relay::start().expect("relay");
+    let publisher = connect(&relay);
+    let subscriber = connect(&relay);
+    let space = ns("pt/cam");
+
+    // PUBLISH alone, no PUBLISH_NAMESPACE: the relay accepts it as an exact track.
+    let track = publisher.publish_track(&space, b"video").expect("publish");
+    assert_eq!(track.name(), "video");
+    assert_eq!(track.namespace(), &space);
+
+    let (handler, rx) = channel();
+    let _subscription = subscriber
+        .subscribe(&space, b"video", handler)
+        .expect("subscribe to the published track");
+    warm_up(
+        || {
+            let g = track.begin_group(127).unwrap();
+            g.write(Bytes::from_static(b"warm-up")).unwrap();
+            g.finish().unwrap();
+        },
+        &rx,
+    );
+
+    let group = track.begin_group(127).unwrap();
+    for i in 0..50u32 {
+        group.write(Bytes::from(format!("pub {i}"))).unwrap();
+    }
+    group.finish().unwrap();
+    assert!(group.write(Bytes::from_static(b"late")).is_err());
+    receive_group(&rx, group.group_id(), 50, "pub");
+
+    // Dropping the track ends it: PUBLISH_DONE, which the relay passes on.
+    drop(track);
+    expect_normal_end(&rx);
+}
+
+#[test]
+fn second_publisher_of_a_track_is_duplicate() {
+    let relay = Relay::start().expect("relay");
+    let first = connect(&relay);
+    let second = connect(&relay);
+    let space = ns("dup/ns");
+    let _track = first.publish_track(&space, b"t").expect("publish");
+
+    // The same session again: refused locally.
+    let err = first
+        .publish_track(&space, b"t")
+        .err()
+        .expect("same session must be refused");
+    assert_eq!(err.code, Code::Duplicate, "{err}");
+
+    // Another session: the relay refuses it (REQUEST_ERROR DUPLICATE_SUBSCRIPTION).
+    let err = second
+        .publish_track(&space, b"t")
+        .err()
+        .expect("a second publisher must be refused");
+    assert_eq!(err.code, Code::Duplicate, "{err}");
+
+    // Bad names never reach the wire.
+    let err = first.publish_track(&space, b"").err().expect("empty name");
+    assert_eq!(err.code, Code::InvalidArgument, "{err}");
+}
+
+// ------------------------------------------------------------------ PUBLISH from a peer
+
+/// A moq-transport server on 127.0.0.1 (raw QUIC, moqt-18) that the library
+/// connects to; the test drives its Publisher and Subscriber directly.
+struct Peer {
+    rt: tokio::runtime::Runtime,
+    _certs: tempfile::TempDir,
+    client: Session,
+    publisher: moq_transport::session::Publisher,
+    subscriber: moq_transport::session::Subscriber,
+    _endpoint: web_transport_quinn::quinn::Endpoint,
+}
+
+fn gen_certs() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("moq-peer-certs.")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let mut gen = Process::spawn(
+        Path::new("/usr/bin/env"),
+        &[
+            "bash".into(),
+            support::gen_certs_script().into(),
+            dir.path().into(),
+        ],
+        &[],
+    )
+    .expect("gen-certs.sh");
+    let code = gen.wait_exit(Duration::from_secs(60));
+    assert_eq!(code, Some(0), "gen-certs.sh: {}", gen.stderr_text());
+    dir
+}
+
+fn start_peer() -> Peer {
+    use web_transport_quinn::quinn;
+    let certs = gen_certs();
+    let read = |name: &str| std::fs::read(certs.path().join(name)).unwrap();
+    let chain: Vec<_> = rustls_pemfile::certs(&mut &read("cert.pem")[..])
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = rustls_pemfile::private_key(&mut &read("key.pem")[..])
+        .unwrap()
+        .expect("a private key in key.pem");
+    let mut tls = rustls::ServerConfig::builder_with_provider(moq_ffi::tls::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    tls.alpn_protocols = vec![moq_transport::setup::DraftVersion::Draft18
+        .alpn_bytes()
+        .to_vec()];
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).unwrap();
+    let server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let endpoint = rt
+        .block_on(async { quinn::Endpoint::server(server, "127.0.0.1:0".parse().unwrap()) })
+        .unwrap();
+    let port = endpoint.local_addr().unwrap().port();
+    let accepting = endpoint.clone();
+    let accepted = rt.spawn(async move {
+        let conn = accepting.accept().await.expect("incoming").await.unwrap();
+        let wt = web_transport_quinn::Session::raw(
+            conn,
+            url::Url::parse("moqt://localhost").unwrap(),
+            web_transport_quinn::proto::ConnectResponse::default(),
+        );
+        let (session, publisher, subscriber) = moq_transport::session::Session::accept(
+            wt.into(),
+            None,
+            moq_transport::session::Transport::RawQuic,
+        )
+        .await
+        .expect("SETUP");
+        tokio::spawn(session.run());
+        (publisher.unwrap(), subscriber.unwrap())
+    });
+    let client = Session::connect(
+        &format!("moqt://localhost:{port}/"),
+        config(&certs.path().join("ca.pem")),
+        Box::new(|_| {}),
+    )
+    .expect("connect to the test peer");
+    let (publisher, subscriber) = rt
+        .block_on(async { tokio::time::timeout(WAIT, accepted).await })
+        .expect("peer accept timed out")
+        .unwrap();
+    Peer {
+        rt,
+        _certs: certs,
+        client,
+        publisher,
+        subscriber,
+        _endpoint: endpoint,
+    }
+}
+
+/// Accepts tracks named "wanted", rejects the rest; records what it was offered.
+struct Offers {
+    offered: mpsc::Sender<String>,
+    objects: mpsc::Sender<Event>,
+}
+
+impl PublishHandler for Offers {
+    fn on_publish(&mut self, namespace: &Namespace, track: &str) -> Option<Box<dyn ObjectHandler>> {
+        let _ = self.offered.send(format!("{namespace}/{track}"));
+        (track == "wanted")
+            .then(|| Box::new(Channel(self.objects.clone())) as Box<dyn ObjectHandler>)
+    }
+}
+
+#[test]
+fn publish_from_the_peer_is_offered_accepted_or_rejected() {
+    use moq_transport::coding::KeyValuePairs;
+    use moq_transport::serve::{ServeError, Track};
+
+    let peer = start_peer();
+    let (offered_tx, offered) = mpsc::channel();
+    let (objects_tx, rx) = mpsc::channel();
+    let listener = peer
+        .client
+        .on_publish(Box::new(Offers {
+            offered: offered_tx,
+            objects: objects_tx,
+        }))
+        .expect("on_publish");
+    let (again_tx, _) = mpsc::channel();
+    let (again_objects, _) = mpsc::channel();
+    let err = peer
+        .client
+        .on_publish(Box::new(Offers {
+            offered: again_tx,
+            objects: again_objects,
+        }))
+        .err()
+        .expect("one listener per session");
+    assert_eq!(err.code, Code::Duplicate, "{err}");
+
+    let space = moq_transport::coding::TrackNamespace::from_utf8_path("peer/ns");
+
+    // Rejected: the peer's PUBLISH gets REQUEST_ERROR.
+    let (_unwanted_writer, unwanted) = Track::new(space.clone(), "unwanted").produce();
+    let mut publisher = peer.publisher.clone();
+    let refused = peer.rt.block_on(async {
+        tokio::time::timeout(WAIT, async {
+            let mut published = publisher
+                .publish(unwanted, KeyValuePairs::default())
+                .await?;
+            Ok::<_, moq_transport::session::SessionError>(published.ok().await)
+        })
+        .await
+    });
+    let refused = refused
+        .expect("no answer to the PUBLISH")
+        .expect("PUBLISH sent");
+    assert!(
+        matches!(refused, Err(ServeError::Closed(_))),
+        "expected a REQUEST_ERROR, got {refused:?}"
+    );
+    assert_eq!(offered.recv_timeout(WAIT).unwrap(), "peer/ns/unwanted");
+
+    // Accepted: objects arrive at the handler, PUBLISH_DONE ends it normally.
+    let (writer, wanted) = Track::new(space, "wanted").produce();
+    let mut subgroups = writer.subgroups().unwrap();
+    let mut publisher = peer.publisher.clone();
+    let published = peer.rt.block_on(async {
+        tokio::time::timeout(WAIT, async {
+            let mut published = publisher.publish(wanted, KeyValuePairs::default()).await?;
+            published.ok().await?;
+            Ok::<_, moq_transport::session::SessionError>(published)
+        })
+        .await
+    });
+    let published = published
+        .expect("no answer to the PUBLISH")
+        .expect("PUBLISH accepted");
+    assert_eq!(offered.recv_timeout(WAIT).unwrap(), "peer/ns/wanted");
+    let serving = peer.rt.spawn(published.serve());
+
+    warm_up(
+        || {
+            let mut g = subgroups.append(127).unwrap();
+            g.write(Bytes::from_static(b"warm-up")).unwrap();
+        },
+        &rx,
+    );
+    let mut group = subgroups.append(127).unwrap();
+    let group_id = group.group_id;
+    for i in 0..5u32 {
+        group.write(Bytes::from(format!("peer {i}"))).unwrap();
+    }
+    drop(group);
+    receive_group(&rx, group_id, 5, "peer");
+    drop(subgroups); // ends the track: the peer sends PUBLISH_DONE
+    expect_normal_end(&rx);
+    let _ = peer
+        .rt
+        .block_on(async { tokio::time::timeout(WAIT, serving).await });
+
+    // Without a listener nothing answers; the peer's PUBLISH stays pending.
+    drop(listener);
+    let (_w, late) = Track::new(
+        moq_transport::coding::TrackNamespace::from_utf8_path("peer/ns"),
+        "late",
+    )
+    .produce();
+    let mut publisher = peer.publisher.clone();
+    let pending = peer.rt.block_on(async {
+        tokio::time::timeout(QUIET, async {
+            let mut published = publisher.publish(late, KeyValuePairs::default()).await?;
+            Ok::<_, moq_transport::session::SessionError>(published.ok().await)
+        })
+        .await
+    });
+    assert!(pending.is_err(), "a PUBLISH was answered with no listener");
+    assert!(offered.try_recv().is_err());
+}
+
+#[test]
+fn publish_to_a_peer_that_refuses_it_fails() {
+    let peer = start_peer();
+    let mut subscriber = peer.subscriber.clone();
+    // The peer rejects every PUBLISH it receives (dropping it answers
+    // REQUEST_ERROR UNINTERESTED).
+    peer.rt.spawn(async move {
+        while let Some(publish) = subscriber.publish_received().await {
+            drop(publish);
+        }
+    });
+    let err = peer
+        .client
+        .publish_track(&ns("peer/out"), b"t")
+        .err()
+        .expect("the peer refused the PUBLISH");
+    assert_eq!(err.code, Code::Closed, "{err}");
+    assert!(err.message.contains("refused"), "{err}");
+}
