@@ -7,11 +7,15 @@ use std::time::Duration;
 
 use cxx::{CxxString, CxxVector, UniquePtr};
 
+use crate::discovery::{NamespaceHandler, NamespaceWatch};
 use crate::error::{Code, Error, Result};
 use crate::names::Namespace;
-use crate::publish::{Announcement, GroupWriter, TrackWriter};
+use crate::publish::{Announcement, DatagramWriter, GroupWriter, TrackWriter};
+use crate::publish_track::{PublishHandler, PublishListener, PublishedTrack};
 use crate::session::{Session, SessionConfig};
-use crate::subscribe::{ObjectHandler, ReceivedObject, Subscription};
+use crate::subscribe::{
+    Filter, GroupOrder, ObjectHandler, ReceivedObject, SubscribeOptions, Subscription,
+};
 use crate::tls::TlsOptions;
 use crate::{bytes as shared_bytes, log, runtime};
 
@@ -55,11 +59,29 @@ mod ffi {
         max_object_size: u64,
     }
 
+    /// `moq::SubscribeOptions`; see subscribe.rs for the meaning.
+    struct SubscribeParams {
+        /// 0 latest object, 1 next group, 2 absolute start, 3 absolute range.
+        filter: u8,
+        start_group: u64,
+        start_object: u64,
+        end_group: u64,
+        /// 0 publisher, 1 ascending, 2 descending.
+        group_order: u8,
+        forward: bool,
+        priority: u8,
+        /// 0 = none.
+        delivery_timeout_ms: u64,
+        /// 0 = none.
+        rendezvous_timeout_ms: u64,
+    }
+
     struct ObjectHeader {
         group_id: u64,
         subgroup_id: u64,
         object_id: u64,
         priority: u8,
+        datagram: bool,
     }
 
     extern "Rust" {
@@ -67,6 +89,7 @@ mod ffi {
         type AnnouncementBox;
         type TrackWriterBox;
         type GroupWriterBox;
+        type DatagramWriterBox;
         type SubscriptionBox;
         type PayloadBox;
 
@@ -89,6 +112,7 @@ mod ffi {
             session: &SessionBox,
             ns: &CxxVector<CxxString>,
             track: &[u8],
+            params: &SubscribeParams,
             events: UniquePtr<SubscriptionEvents>,
             status: &mut Status,
         ) -> Box<SubscriptionBox>;
@@ -98,6 +122,19 @@ mod ffi {
             name: &[u8],
             status: &mut Status,
         ) -> Box<TrackWriterBox>;
+        fn announcement_create_datagram_track(
+            announcement: &AnnouncementBox,
+            name: &[u8],
+            status: &mut Status,
+        ) -> Box<DatagramWriterBox>;
+        fn datagram_max_payload(writer: &DatagramWriterBox) -> usize;
+        fn datagram_write(
+            writer: &DatagramWriterBox,
+            group_id: u64,
+            object_id: u64,
+            priority: u8,
+            payload: UniquePtr<PayloadOwner>,
+        ) -> Status;
         fn track_begin_group(
             track: &TrackWriterBox,
             priority: u8,
@@ -130,6 +167,70 @@ mod ffi {
         fn data(self: &PayloadOwner) -> &[u8];
         fn log_message(level: u8, message: &str);
     }
+
+    // ---------------------------------------------------------- namespace discovery
+    // SUBSCRIBE_NAMESPACE (discovery.rs): cpp/include/moq/discovery.hpp.
+
+    extern "Rust" {
+        type NamespaceWatchBox;
+
+        fn session_subscribe_namespace(
+            session: &SessionBox,
+            prefix: &CxxVector<CxxString>,
+            events: UniquePtr<NamespaceEvents>,
+            status: &mut Status,
+        ) -> Box<NamespaceWatchBox>;
+    }
+
+    unsafe extern "C++" {
+        include!("moq-ffi/cpp/src/bridge.hpp");
+
+        /// Receives a namespace watch's events and terminal event.
+        type NamespaceEvents;
+
+        fn on_added(self: &NamespaceEvents, ns: Vec<String>);
+        fn on_removed(self: &NamespaceEvents, ns: Vec<String>);
+        fn on_closed(self: &NamespaceEvents, status: &Status);
+    }
+
+    // ---------------------------------------------------------- single-track PUBLISH
+    // PUBLISH sent and received (publish_track.rs): cpp/include/moq/publish_track.hpp.
+
+    extern "Rust" {
+        type PublishedTrackBox;
+        type PublishListenerBox;
+
+        fn session_publish_track(
+            session: &SessionBox,
+            ns: &CxxVector<CxxString>,
+            name: &[u8],
+            status: &mut Status,
+        ) -> Box<PublishedTrackBox>;
+        fn published_track_begin_group(
+            track: &PublishedTrackBox,
+            priority: u8,
+            status: &mut Status,
+        ) -> Box<GroupWriterBox>;
+        fn session_on_publish(
+            session: &SessionBox,
+            events: UniquePtr<PublishEvents>,
+            status: &mut Status,
+        ) -> Box<PublishListenerBox>;
+    }
+
+    unsafe extern "C++" {
+        include!("moq-ffi/cpp/src/bridge.hpp");
+
+        /// Decides about the peer's PUBLISHes; an accepted track's objects go
+        /// to the `SubscriptionEvents` it returns (null = reject).
+        type PublishEvents;
+
+        fn on_publish(
+            self: &PublishEvents,
+            ns: Vec<String>,
+            track: &str,
+        ) -> UniquePtr<SubscriptionEvents>;
+    }
 }
 
 // SAFETY: the C++ types guard their own state with a mutex (SessionEvents,
@@ -151,6 +252,7 @@ const _: () = {
     send_sync::<Announcement>();
     send_sync::<TrackWriter>();
     send_sync::<GroupWriter>();
+    send_sync::<DatagramWriter>();
     send_sync::<Subscription>();
     send_sync::<bytes::Bytes>();
 };
@@ -159,6 +261,7 @@ pub struct SessionBox(Option<Session>);
 pub struct AnnouncementBox(Option<Announcement>);
 pub struct TrackWriterBox(Option<TrackWriter>);
 pub struct GroupWriterBox(Option<GroupWriter>);
+pub struct DatagramWriterBox(Option<DatagramWriter>);
 pub struct SubscriptionBox(#[allow(dead_code)] Option<Subscription>);
 pub struct PayloadBox(bytes::Bytes);
 
@@ -356,6 +459,7 @@ impl ObjectHandler for CppObjectHandler {
                 subgroup_id: object.subgroup_id,
                 object_id: object.object_id,
                 priority: object.priority,
+                datagram: object.datagram,
             };
             events.on_object(&header, Box::new(PayloadBox(object.payload)));
         }
@@ -372,6 +476,7 @@ fn session_subscribe(
     session: &SessionBox,
     ns: &CxxVector<CxxString>,
     track: &[u8],
+    params: &ffi::SubscribeParams,
     events: UniquePtr<ffi::SubscriptionEvents>,
     status: &mut ffi::Status,
 ) -> Box<SubscriptionBox> {
@@ -380,11 +485,52 @@ fn session_subscribe(
             .0
             .as_ref()
             .ok_or_else(|| moved_from("Session::subscribe"))?;
-        session.subscribe(
+        session.subscribe_with(
             &namespace_of(ns)?,
             track,
+            &subscribe_options(params)?,
             Box::new(CppObjectHandler(events)),
         )
+    })
+}
+
+fn subscribe_options(p: &ffi::SubscribeParams) -> Result<SubscribeOptions> {
+    let optional = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
+    let filter = match p.filter {
+        0 => Filter::LatestObject,
+        1 => Filter::NextGroup,
+        2 => Filter::AbsoluteStart {
+            group: p.start_group,
+            object: p.start_object,
+        },
+        3 => Filter::AbsoluteRange {
+            start_group: p.start_group,
+            start_object: p.start_object,
+            end_group: p.end_group,
+        },
+        other => {
+            return Err(Error::invalid_argument(format!(
+                "unknown subscription filter type {other}"
+            )))
+        }
+    };
+    let group_order = match p.group_order {
+        0 => GroupOrder::Publisher,
+        1 => GroupOrder::Ascending,
+        2 => GroupOrder::Descending,
+        other => {
+            return Err(Error::invalid_argument(format!(
+                "unknown group order {other}"
+            )))
+        }
+    };
+    Ok(SubscribeOptions {
+        filter,
+        group_order,
+        forward: p.forward,
+        priority: p.priority,
+        delivery_timeout: optional(p.delivery_timeout_ms),
+        rendezvous_timeout: optional(p.rendezvous_timeout_ms),
     })
 }
 
@@ -400,6 +546,55 @@ fn announcement_create_track(
             .ok_or_else(|| moved_from("Announcement::create_track"))?
             .create_track(name)
     })
+}
+
+fn announcement_create_datagram_track(
+    announcement: &AnnouncementBox,
+    name: &[u8],
+    status: &mut ffi::Status,
+) -> Box<DatagramWriterBox> {
+    handle(
+        "Announcement::create_datagram_track",
+        status,
+        DatagramWriterBox,
+        || {
+            announcement
+                .0
+                .as_ref()
+                .ok_or_else(|| moved_from("Announcement::create_datagram_track"))?
+                .create_datagram_track(name)
+        },
+    )
+}
+
+fn datagram_max_payload(writer: &DatagramWriterBox) -> usize {
+    writer.0.as_ref().map_or(0, DatagramWriter::max_payload)
+}
+
+fn datagram_write(
+    writer: &DatagramWriterBox,
+    group_id: u64,
+    object_id: u64,
+    priority: u8,
+    payload: UniquePtr<ffi::PayloadOwner>,
+) -> ffi::Status {
+    status_of(&guarded("DatagramWriter::write", || {
+        let writer = writer
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("DatagramWriter::write"))?;
+        writer.write(group_id, object_id, priority, foreign_payload(payload)?)
+    }))
+}
+
+/// A C++ `moq::Bytes` as `Bytes`, without copying.
+fn foreign_payload(payload: UniquePtr<ffi::PayloadOwner>) -> Result<bytes::Bytes> {
+    if payload.is_null() {
+        return Err(Error::invalid_argument("payload is null"));
+    }
+    Ok(shared_bytes::from_foreign(payload, |owner| {
+        owner.as_ref().map_or(&[][..], |o| o.data())
+    }))
 }
 
 fn track_begin_group(
@@ -429,14 +624,7 @@ fn group_write_shared(
     payload: UniquePtr<ffi::PayloadOwner>,
 ) -> ffi::Status {
     status_of(&guarded("GroupWriter::write", || {
-        let group = group_of(group, "GroupWriter::write")?;
-        if payload.is_null() {
-            return Err(Error::invalid_argument("payload is null"));
-        }
-        let bytes = shared_bytes::from_foreign(payload, |owner| {
-            owner.as_ref().map_or(&[][..], |o| o.data())
-        });
-        group.write(bytes)
+        group_of(group, "GroupWriter::write")?.write(foreign_payload(payload)?)
     }))
 }
 
@@ -468,4 +656,146 @@ fn log_forward_to_cpp(enabled: bool) {
     } else {
         log::set_sink(None);
     }
+}
+
+// ------------------------------------------------------------------ namespace discovery
+
+// SAFETY: NamespaceEvents guards its state with a mutex (like SubscriptionEvents).
+unsafe impl Send for ffi::NamespaceEvents {}
+unsafe impl Sync for ffi::NamespaceEvents {}
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<NamespaceWatch>();
+};
+
+pub struct NamespaceWatchBox(#[allow(dead_code)] Option<NamespaceWatch>);
+
+/// Delivers a namespace watch's events to its C++ `NamespaceEvents`.
+struct CppNamespaceHandler(UniquePtr<ffi::NamespaceEvents>);
+
+impl NamespaceHandler for CppNamespaceHandler {
+    fn on_added(&mut self, namespace: Namespace) {
+        if let Some(events) = self.0.as_ref() {
+            events.on_added(namespace.parts().to_vec());
+        }
+    }
+
+    fn on_removed(&mut self, namespace: Namespace) {
+        if let Some(events) = self.0.as_ref() {
+            events.on_removed(namespace.parts().to_vec());
+        }
+    }
+
+    fn on_closed(&mut self, result: Result<()>) {
+        if let Some(events) = self.0.as_ref() {
+            events.on_closed(&status_of(&result));
+        }
+    }
+}
+
+fn session_subscribe_namespace(
+    session: &SessionBox,
+    prefix: &CxxVector<CxxString>,
+    events: UniquePtr<ffi::NamespaceEvents>,
+    status: &mut ffi::Status,
+) -> Box<NamespaceWatchBox> {
+    handle(
+        "Session::subscribe_namespace",
+        status,
+        NamespaceWatchBox,
+        || {
+            let session = session
+                .0
+                .as_ref()
+                .ok_or_else(|| moved_from("Session::subscribe_namespace"))?;
+            if events.is_null() {
+                return Err(Error::invalid_argument("namespace events are null"));
+            }
+            session.subscribe_namespace(
+                &namespace_of(prefix)?,
+                Box::new(CppNamespaceHandler(events)),
+            )
+        },
+    )
+}
+
+// ------------------------------------------------------------------ single-track PUBLISH
+
+// SAFETY: PublishEvents guards its state with a mutex (like SubscriptionEvents).
+unsafe impl Send for ffi::PublishEvents {}
+unsafe impl Sync for ffi::PublishEvents {}
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<PublishedTrack>();
+    send_sync::<PublishListener>();
+};
+
+pub struct PublishedTrackBox(Option<PublishedTrack>);
+pub struct PublishListenerBox(#[allow(dead_code)] Option<PublishListener>);
+
+fn session_publish_track(
+    session: &SessionBox,
+    ns: &CxxVector<CxxString>,
+    name: &[u8],
+    status: &mut ffi::Status,
+) -> Box<PublishedTrackBox> {
+    handle("Session::publish_track", status, PublishedTrackBox, || {
+        let session = session
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Session::publish_track"))?;
+        session.publish_track(&namespace_of(ns)?, name)
+    })
+}
+
+fn published_track_begin_group(
+    track: &PublishedTrackBox,
+    priority: u8,
+    status: &mut ffi::Status,
+) -> Box<GroupWriterBox> {
+    handle(
+        "PublishedTrack::begin_group",
+        status,
+        GroupWriterBox,
+        || {
+            track
+                .0
+                .as_ref()
+                .ok_or_else(|| moved_from("PublishedTrack::begin_group"))?
+                .begin_group(priority)
+        },
+    )
+}
+
+/// Asks the C++ `PublishEvents` about each PUBLISH from the peer.
+struct CppPublishHandler(UniquePtr<ffi::PublishEvents>);
+
+impl PublishHandler for CppPublishHandler {
+    fn on_publish(&mut self, namespace: &Namespace, track: &str) -> Option<Box<dyn ObjectHandler>> {
+        let events = self.0.as_ref()?;
+        let accepted = events.on_publish(namespace.parts().to_vec(), track);
+        if accepted.is_null() {
+            return None;
+        }
+        Some(Box::new(CppObjectHandler(accepted)))
+    }
+}
+
+fn session_on_publish(
+    session: &SessionBox,
+    events: UniquePtr<ffi::PublishEvents>,
+    status: &mut ffi::Status,
+) -> Box<PublishListenerBox> {
+    handle("Session::on_publish", status, PublishListenerBox, || {
+        let session = session
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Session::on_publish"))?;
+        if events.is_null() {
+            return Err(Error::invalid_argument("publish events are null"));
+        }
+        session.on_publish(Box::new(CppPublishHandler(events)))
+    })
 }

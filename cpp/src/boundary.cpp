@@ -35,6 +35,22 @@ void call_user(const std::function<void(SessionState, const Error*)>& callback, 
   guard("session on_state_change callback", [&] { callback(state, error); });
 }
 
+void call_user(const std::function<void(const Namespace&)>& callback, const Namespace& ns) noexcept {
+  guard("namespace watch callback", [&] { callback(ns); });
+}
+
+void call_user(const char* what, const std::function<void(const Status&)>& callback,
+               const Status& status) noexcept {
+  guard(what, [&] { callback(status); });
+}
+
+std::optional<AcceptedTrack> call_user(const PublishOfferHandler& handler, const Namespace& ns,
+                                       std::string_view track) noexcept {
+  std::optional<AcceptedTrack> answer;
+  guard("PUBLISH offer handler (the track is rejected)", [&] { answer = handler(ns, track); });
+  return answer;
+}
+
 void call_user(const LogHandler& handler, LogLevel level, std::string_view message) noexcept {
   try {
     handler(level, message);

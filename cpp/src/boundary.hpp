@@ -5,10 +5,13 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string_view>
 
 #include "moq/error.hpp"
 #include "moq/log.hpp"
+#include "moq/names.hpp"
+#include "moq/publish_track.hpp"
 #include "moq/session.hpp"
 #include "moq/subscribe.hpp"
 
@@ -20,6 +23,14 @@ void call_user(const std::function<void(const Status&)>& callback, const Status&
 void call_user(const std::function<void(SessionState, const Error*)>& callback, SessionState state,
                const Error* error) noexcept;
 void call_user(const LogHandler& handler, LogLevel level, std::string_view message) noexcept;
+void call_user(const std::function<void(const Namespace&)>& callback, const Namespace& ns) noexcept;
+/// A terminal-event callback of something other than a subscription; `what`
+/// names it in the log message.
+void call_user(const char* what, const std::function<void(const Status&)>& callback,
+               const Status& status) noexcept;
+/// The offer handler's answer; an exception rejects the track (nullopt).
+std::optional<AcceptedTrack> call_user(const PublishOfferHandler& handler, const Namespace& ns,
+                                       std::string_view track) noexcept;
 
 /// Writes a library log message (to the user's handler, or stderr for warn+).
 void log(LogLevel level, std::string_view message) noexcept;

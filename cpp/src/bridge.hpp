@@ -12,6 +12,8 @@ namespace moq {
 namespace detail {
 struct SessionCore;
 struct SubscriptionCore;
+struct NamespaceWatchCore;
+struct PublishListenerCore;
 }  // namespace detail
 
 namespace ffi {
@@ -41,6 +43,34 @@ class SubscriptionEvents {
 
  private:
   std::shared_ptr<detail::SubscriptionCore> core_;
+};
+
+/// Receives a namespace watch's events and terminal event from its one Rust task.
+class NamespaceEvents {
+ public:
+  explicit NamespaceEvents(std::shared_ptr<detail::NamespaceWatchCore> core) noexcept
+      : core_(std::move(core)) {}
+  ~NamespaceEvents();
+  void on_added(rust::Vec<rust::String> ns) const noexcept;
+  void on_removed(rust::Vec<rust::String> ns) const noexcept;
+  void on_closed(const Status& status) const noexcept;
+
+ private:
+  std::shared_ptr<detail::NamespaceWatchCore> core_;
+};
+
+/// Answers the peer's PUBLISHes from the PublishListener's one Rust task: a
+/// non-null result accepts the track and receives its objects.
+class PublishEvents {
+ public:
+  explicit PublishEvents(std::shared_ptr<detail::PublishListenerCore> core) noexcept
+      : core_(std::move(core)) {}
+  ~PublishEvents();
+  std::unique_ptr<SubscriptionEvents> on_publish(rust::Vec<rust::String> ns,
+                                                 rust::Str track) const noexcept;
+
+ private:
+  std::shared_ptr<detail::PublishListenerCore> core_;
 };
 
 /// Keeps a moq::Bytes alive while Rust sends it.

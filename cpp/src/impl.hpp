@@ -7,8 +7,10 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "moq-ffi/src/bridge.rs.h"
 #include "moq/moq.hpp"
@@ -80,6 +82,10 @@ struct GroupWriterImpl {
   uint64_t group_id;
 };
 
+struct DatagramWriterImpl {
+  rust::Box<ffi::DatagramWriterBox> box;
+};
+
 struct SubscriptionImpl {
   SubscriptionImpl(std::shared_ptr<SubscriptionCore> core, rust::Box<ffi::SubscriptionBox> box) noexcept
       : core(std::move(core)), box(std::move(box)) {}
@@ -88,6 +94,55 @@ struct SubscriptionImpl {
   ~SubscriptionImpl() { core->gate.close(); }
   std::shared_ptr<SubscriptionCore> core;
   rust::Box<ffi::SubscriptionBox> box;
+};
+
+struct NamespaceWatchCore {
+  CallbackGate gate;
+  std::mutex mutex;
+  // Set at creation; used and released only by the watch's one Rust task.
+  std::function<void(const Namespace&)> on_added;
+  std::function<void(const Namespace&)> on_removed;
+  std::function<void(const Status&)> on_closed;
+  std::optional<Status> terminal;
+};
+
+struct NamespaceWatchImpl {
+  NamespaceWatchImpl(std::shared_ptr<NamespaceWatchCore> core, rust::Box<ffi::NamespaceWatchBox> box,
+                     Namespace prefix) noexcept
+      : core(std::move(core)), box(std::move(box)), prefix(std::move(prefix)) {}
+  // As SubscriptionImpl: close the gate, then cancel the Rust watch.
+  ~NamespaceWatchImpl() { core->gate.close(); }
+  std::shared_ptr<NamespaceWatchCore> core;
+  rust::Box<ffi::NamespaceWatchBox> box;
+  Namespace prefix;
+};
+
+struct PublishedTrackImpl {
+  rust::Box<ffi::PublishedTrackBox> box;
+  Namespace ns;
+  std::string name;
+};
+
+struct PublishListenerCore {
+  /// Guards the offer handler.
+  CallbackGate gate;
+  std::mutex mutex;
+  /// Set by ~PublishListenerImpl: no track is accepted after it.
+  bool closed = false;
+  PublishOfferHandler on_offer;
+  /// The accepted tracks still delivering (each has its own gate).
+  std::vector<std::weak_ptr<SubscriptionCore>> tracks;
+};
+
+struct PublishListenerImpl {
+  PublishListenerImpl(std::shared_ptr<PublishListenerCore> core,
+                      rust::Box<ffi::PublishListenerBox> box) noexcept
+      : core(std::move(core)), box(std::move(box)) {}
+  // Refuses and waits out the offer handler and every accepted track's
+  // callbacks, then drops the Rust listener (which aborts the deliveries).
+  ~PublishListenerImpl();
+  std::shared_ptr<PublishListenerCore> core;
+  rust::Box<ffi::PublishListenerBox> box;
 };
 
 /// A fresh bridge status to pass as an out-parameter.
@@ -99,6 +154,10 @@ Error to_error(const ffi::Status& status) noexcept;
 Error moved_from(const char* what) noexcept;
 
 rust::Slice<const uint8_t> as_slice(std::string_view text) noexcept;
+
+/// A namespace the engine reports (already checked there); nullopt, logged,
+/// if it somehow is not a valid Namespace.
+std::optional<Namespace> namespace_from(rust::Vec<rust::String> parts) noexcept;
 
 }  // namespace detail
 }  // namespace moq

@@ -25,6 +25,33 @@ Result<TrackWriter> Announcement::create_track(std::string_view name) noexcept {
   return TrackWriter(std::make_unique<detail::TrackWriterImpl>(detail::TrackWriterImpl{std::move(box)}));
 }
 
+Result<DatagramWriter> Announcement::create_datagram_track(std::string_view name) noexcept {
+  if (!impl_) return detail::moved_from("Announcement::create_datagram_track");
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::DatagramWriterBox> box =
+      ffi::announcement_create_datagram_track(*impl_->box, detail::as_slice(name), status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  return DatagramWriter(
+      std::make_unique<detail::DatagramWriterImpl>(detail::DatagramWriterImpl{std::move(box)}));
+}
+
+DatagramWriter::DatagramWriter(std::unique_ptr<detail::DatagramWriterImpl> impl) noexcept
+    : impl_(std::move(impl)) {}
+DatagramWriter::DatagramWriter(DatagramWriter&&) noexcept = default;
+DatagramWriter& DatagramWriter::operator=(DatagramWriter&&) noexcept = default;
+DatagramWriter::~DatagramWriter() = default;
+
+Status DatagramWriter::write(uint64_t group_id, uint64_t object_id, Bytes payload,
+                             uint8_t priority) noexcept {
+  if (!impl_) return detail::moved_from("DatagramWriter::write");
+  return detail::to_status(ffi::datagram_write(*impl_->box, group_id, object_id, priority,
+                                               std::make_unique<ffi::PayloadOwner>(std::move(payload))));
+}
+
+std::size_t DatagramWriter::max_payload() const noexcept {
+  return impl_ ? ffi::datagram_max_payload(*impl_->box) : 0;
+}
+
 TrackWriter::TrackWriter(std::unique_ptr<detail::TrackWriterImpl> impl) noexcept
     : impl_(std::move(impl)) {}
 TrackWriter::TrackWriter(TrackWriter&&) noexcept = default;

@@ -30,7 +30,7 @@ void SubscriptionEvents::on_object(const ObjectHeader& header,
   rust::Slice<const uint8_t> data = payload_data(*payload);
   auto storage = std::make_shared<ReceivedStorage>(std::move(payload));
   Object object{header.group_id, header.subgroup_id, header.object_id, header.priority,
-                Bytes(std::move(storage), data.data(), data.size())};
+                Bytes(std::move(storage), data.data(), data.size()), header.datagram};
   auto& core = *core_;
   if (core.push) {
     // Only this subscription's Rust task calls here, so on_object is never
@@ -80,9 +80,23 @@ Result<Subscription> Session::subscribe_impl(const Namespace& ns, std::string_vi
   core->push = static_cast<bool>(on_object);
   core->on_object = std::move(on_object);
   core->max_queued = options.max_queued_objects;
+  if (options.delivery_timeout.count() < 0 || options.rendezvous_timeout.count() < 0) {
+    return Error(Errc::invalid_argument, "SubscribeOptions timeouts must not be negative");
+  }
+  const ffi::SubscribeParams params{
+      static_cast<uint8_t>(options.filter.type),
+      options.filter.start_group,
+      options.filter.start_object,
+      options.filter.end_group,
+      static_cast<uint8_t>(options.group_order),
+      options.forward,
+      options.priority,
+      static_cast<uint64_t>(options.delivery_timeout.count()),
+      static_cast<uint64_t>(options.rendezvous_timeout.count()),
+  };
   ffi::Status status = detail::new_status();
   rust::Box<ffi::SubscriptionBox> box =
-      ffi::session_subscribe(*impl_->box, ns.parts(), detail::as_slice(track),
+      ffi::session_subscribe(*impl_->box, ns.parts(), detail::as_slice(track), params,
                              std::make_unique<ffi::SubscriptionEvents>(core), status);
   if (status.code != ffi::Code::Ok) return detail::to_error(status);
   return Subscription(std::make_unique<detail::SubscriptionImpl>(std::move(core), std::move(box)));

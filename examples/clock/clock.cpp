@@ -5,9 +5,13 @@
 // is the minute, "YYYY-MM-DD HH:MM:"; objects 1.. are the seconds, "SS", one
 // per second. The subscriber prints "YYYY-MM-DD HH:MM:SS" per second object.
 //
-//   moq-clock [--publish] [--root ca.pem] [--pin SHA256] [--insecure]
-//             [--bind 127.0.0.1:0] [--namespace clock] [--track now]
-//             [--count N] [--wait SECONDS] URL
+// With --datagrams the publisher sends one datagram per second instead, with
+// the whole time "YYYY-MM-DD HH:MM:SS" (group id +1 per second, object 0), as
+// moq-clock-ietf --datagrams does; the subscriber prints datagrams as they are.
+//
+//   moq-clock [--publish [--datagrams]] [--root ca.pem] [--pin SHA256]
+//             [--insecure] [--bind 127.0.0.1:0] [--namespace clock]
+//             [--track now] [--count N] [--wait SECONDS] URL
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -30,6 +34,7 @@ void on_signal(int) { stop_requested = true; }
 struct Options {
   std::string url;
   bool publish = false;
+  bool datagrams = false;
   std::string ns = "clock";
   std::string track = "now";
   long count = 0;        // subscriber: exit after this many lines (0 = forever)
@@ -40,7 +45,7 @@ struct Options {
 int usage(const char* why) {
   std::fprintf(stderr,
                "moq-clock: %s\n"
-               "usage: moq-clock [--publish] [--root ca.pem] [--pin SHA256] [--insecure]\n"
+               "usage: moq-clock [--publish [--datagrams]] [--root ca.pem] [--pin SHA256] [--insecure]\n"
                "                 [--bind ADDR] [--namespace NS] [--track NAME] [--count N]\n"
                "                 [--wait SECONDS] URL\n",
                why);
@@ -61,6 +66,8 @@ bool parse_args(int argc, char** argv, Options& options, std::string& error) {
     const char* v = nullptr;
     if (arg == "--publish") {
       options.publish = true;
+    } else if (arg == "--datagrams") {
+      options.datagrams = true;
     } else if (arg == "--insecure") {
       options.session.tls.disable_verify = true;
     } else if (arg == "--root" || arg == "--pin" || arg == "--bind" || arg == "--namespace" ||
@@ -102,12 +109,44 @@ std::string format(const std::tm& tm, const char* fmt) {
   return std::string(buffer, n);
 }
 
+void sleep_until_next_second(std::time_t now) {
+  auto next = std::chrono::system_clock::from_time_t(now + 1);
+  while (!stop_requested && std::chrono::system_clock::now() < next) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+int run_datagram_publisher(moq::Announcement& announcement, const moq::Namespace& ns,
+                           const Options& options) {
+  auto track = announcement.create_datagram_track(options.track);
+  if (!track) {
+    std::fprintf(stderr, "moq-clock: create_datagram_track failed: %s\n", track.error().message().c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "moq-clock: publishing %s/%s as datagrams\n", ns.to_string().c_str(),
+               options.track.c_str());
+  std::time_t now = std::time(nullptr);
+  for (uint64_t group = static_cast<uint64_t>(utc(now).tm_min); !stop_requested; ++group) {
+    std::string text = format(utc(now), "%Y-%m-%d %H:%M:%S");
+    if (auto st = track->write(group, 0, moq::Bytes::copy(text)); !st) {
+      std::fprintf(stderr, "moq-clock: %s\n", st.error().message().c_str());
+      return 1;
+    }
+    std::printf("%s\n", text.c_str());
+    std::fflush(stdout);
+    sleep_until_next_second(now);
+    now = std::time(nullptr);
+  }
+  return 0;
+}
+
 int run_publisher(moq::Session& session, const moq::Namespace& ns, const Options& options) {
   auto announcement = session.announce(ns);
   if (!announcement) {
     std::fprintf(stderr, "moq-clock: announce failed: %s\n", announcement.error().message().c_str());
     return 1;
   }
+  if (options.datagrams) return run_datagram_publisher(*announcement, ns, options);
   auto track = announcement->create_track(options.track);
   if (!track) {
     std::fprintf(stderr, "moq-clock: create_track failed: %s\n", track.error().message().c_str());
@@ -138,11 +177,7 @@ int run_publisher(moq::Session& session, const moq::Namespace& ns, const Options
       }
       std::printf("%s%s\n", base.c_str(), seconds.c_str());
       std::fflush(stdout);
-      // Sleep to the start of the next second.
-      auto next = std::chrono::system_clock::from_time_t(now + 1);
-      while (!stop_requested && std::chrono::system_clock::now() < next) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
+      sleep_until_next_second(now);
       now = std::time(nullptr);
     }
     group->finish();
@@ -157,6 +192,12 @@ int run_subscriber(moq::Session& session, const moq::Namespace& ns, const Option
   std::atomic<bool> ended{false};
   auto on_object = [&](const moq::Object& object) {
     std::lock_guard<std::mutex> lock(mutex);
+    if (object.datagram) {  // the whole time in one datagram
+      std::printf("%s\n", object.payload.to_string().c_str());
+      std::fflush(stdout);
+      ++printed;
+      return;
+    }
     if (object.object_id == 0) {
       bases[object.group_id] = object.payload.to_string();
       while (bases.size() > 4) bases.erase(bases.begin());

@@ -62,4 +62,34 @@ TEST_F(ClockInterop, CppSubscriberPrintsTimesFromRustClockPublisher) {
   EXPECT_EQ(subscriber->exit_status(), 0) << subscriber->stderr_text();
 }
 
+TEST_F(ClockInterop, RustClockSubscriberPrintsDatagramTimesFromCppPublisher) {
+  std::string error;
+  auto publisher = start_cpp_clock(*relay_, {"--publish", "--datagrams"}, &error);
+  ASSERT_TRUE(publisher) << error;
+  ASSERT_TRUE(relay_->process().wait_for_stderr_line("registering namespace", 15s))
+      << "the C++ publisher never announced:\n" << publisher->stderr_text();
+
+  auto subscriber = moq_test::start_clock(*relay_, {}, &error);
+  ASSERT_TRUE(subscriber) << error;
+  bool got = subscriber->wait_for_stdout_lines(moq_test::is_clock_line, 2, 15s);
+  EXPECT_TRUE(got) << "moq-clock-ietf printed no datagram times.\nstdout:\n"
+                   << subscriber->stdout_text() << "\nstderr:\n" << subscriber->stderr_text()
+                   << "\npublisher stderr:\n" << publisher->stderr_text();
+}
+
+TEST_F(ClockInterop, CppSubscriberPrintsDatagramTimesFromRustClockPublisher) {
+  std::string error;
+  auto publisher = moq_test::start_clock(*relay_, {"--publish", "--datagrams"}, &error);
+  ASSERT_TRUE(publisher) << error;
+  ASSERT_TRUE(relay_->process().wait_for_stderr_line("registering namespace", 15s))
+      << "moq-clock-ietf never announced:\n" << publisher->stderr_text();
+
+  auto subscriber = start_cpp_clock(*relay_, {"--count", "2"}, &error);
+  ASSERT_TRUE(subscriber) << error;
+  bool got = subscriber->wait_for_stdout_lines(moq_test::is_clock_line, 2, 15s);
+  EXPECT_TRUE(got) << "the C++ subscriber printed no datagram times.\nstdout:\n"
+                   << subscriber->stdout_text() << "\nstderr:\n" << subscriber->stderr_text();
+  EXPECT_TRUE(subscriber->wait_exit(10s));
+}
+
 }  // namespace

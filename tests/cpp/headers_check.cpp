@@ -41,6 +41,13 @@ namespace {
   moq::Result<moq::Object> obj(moq::Object{});
   moq::Result<moq::Namespace> ns = moq::Namespace::parse("a/b");
   n += sub.has_value() + ann.has_value() + track.has_value() + group.has_value() + obj.has_value();
+  moq::Result<moq::NamespaceWatch> watch(moq::Error(moq::Errc::closed, "x"));
+  moq::Result<moq::PublishedTrack> published(moq::Error(moq::Errc::closed, "x"));
+  moq::Result<moq::PublishListener> listener(moq::Error(moq::Errc::closed, "x"));
+  moq::PublishOfferHandler offer = [](const moq::Namespace&, std::string_view) {
+    return std::optional<moq::AcceptedTrack>(moq::AcceptedTrack{});
+  };
+  n += watch.has_value() + published.has_value() + listener.has_value() + static_cast<bool>(offer);
   n += static_cast<int>(ns.has_value() && ns.value() == ns.value());
   moq::set_log_handler(nullptr);
   n += static_cast<int>(std::string(moq::to_string(moq::Errc::would_block)).size());

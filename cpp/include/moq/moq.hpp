@@ -4,10 +4,12 @@
 #pragma once
 
 #include "moq/bytes.hpp"
+#include "moq/discovery.hpp"
 #include "moq/error.hpp"
 #include "moq/log.hpp"
 #include "moq/names.hpp"
 #include "moq/publish.hpp"
+#include "moq/publish_track.hpp"
 #include "moq/session.hpp"
 #include "moq/subscribe.hpp"
 #include "moq/tls.hpp"

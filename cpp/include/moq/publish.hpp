@@ -1,6 +1,7 @@
 // moq/publish.hpp — announcing a namespace and writing tracks.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -15,10 +16,12 @@ namespace detail {
 struct AnnouncementImpl;
 struct TrackWriterImpl;
 struct GroupWriterImpl;
+struct DatagramWriterImpl;
 }  // namespace detail
 
 class TrackWriter;
 class GroupWriter;
+class DatagramWriter;
 
 /// A namespace this session publishes (an accepted PUBLISH_NAMESPACE).
 /// Destroying it withdraws the namespace. Move-only; a moved-from
@@ -36,6 +39,10 @@ class Announcement {
   /// soon as this returns. Errors: invalid_argument (empty or non-UTF-8 name,
   /// too long), duplicate (a live TrackWriter has that name), closed.
   Result<TrackWriter> create_track(std::string_view name) noexcept;
+
+  /// Creates a track whose objects travel as QUIC datagrams: each object in
+  /// one datagram, unreliable and unordered. Same errors as create_track.
+  Result<DatagramWriter> create_datagram_track(std::string_view name) noexcept;
 
  private:
   friend class Session;
@@ -83,8 +90,32 @@ class GroupWriter {
 
  private:
   friend class TrackWriter;
+  friend class PublishedTrack;
   explicit GroupWriter(std::unique_ptr<detail::GroupWriterImpl> impl) noexcept;
   std::unique_ptr<detail::GroupWriterImpl> impl_;
+};
+
+/// A track sent as QUIC datagrams. Destroying it ends the track.
+/// Move-only; moved-from is inert. Any call from any thread.
+class DatagramWriter {
+ public:
+  DatagramWriter(DatagramWriter&&) noexcept;
+  DatagramWriter& operator=(DatagramWriter&&) noexcept;
+  ~DatagramWriter();
+
+  /// Sends one object as one datagram. Never blocks, never copies `payload`.
+  /// Datagrams may be lost, and if several are written faster than they are
+  /// sent only the latest is kept. You choose the ids (e.g. one group per
+  /// object). Errors: payload_too_large (above max_payload(); the message
+  /// says the limit), closed (session gone).
+  Status write(uint64_t group_id, uint64_t object_id, Bytes payload, uint8_t priority = 127) noexcept;
+  /// The largest payload one datagram carries on this connection (bytes).
+  std::size_t max_payload() const noexcept;
+
+ private:
+  friend class Announcement;
+  explicit DatagramWriter(std::unique_ptr<detail::DatagramWriterImpl> impl) noexcept;
+  std::unique_ptr<detail::DatagramWriterImpl> impl_;
 };
 
 }  // namespace moq

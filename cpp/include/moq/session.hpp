@@ -9,9 +9,11 @@
 #include <string>
 #include <string_view>
 
+#include "moq/discovery.hpp"
 #include "moq/error.hpp"
 #include "moq/names.hpp"
 #include "moq/publish.hpp"
+#include "moq/publish_track.hpp"
 #include "moq/subscribe.hpp"
 #include "moq/tls.hpp"
 
@@ -94,6 +96,42 @@ class Session {
   /// Subscription::try_next or Subscription::next.
   Result<Subscription> subscribe(const Namespace& ns, std::string_view track,
                                  SubscribeOptions options = {}) noexcept;
+
+  /// Watches the namespaces under `prefix` (SUBSCRIBE_NAMESPACE, see
+  /// moq/discovery.hpp) and waits for the peer's answer. `on_added` is called
+  /// for every namespace under the prefix (the full namespace, prefix
+  /// included), also for those that exist when the watch starts; `on_removed`
+  /// when one of them goes away (optional: may be empty). Both run on a
+  /// library thread, one call at a time, in the order the peer sent them. The
+  /// returned NamespaceWatch owns the callbacks; destroy it to stop.
+  /// Errors: invalid_argument (empty on_added, moved-from), duplicate (this
+  /// session already watches a prefix that overlaps this one: one is a prefix
+  /// of the other), unsupported / not_found / closed (the peer refused),
+  /// closed (session ended), timeout, would_block (called from a moq callback).
+  Result<NamespaceWatch> subscribe_namespace(
+      const Namespace& prefix, std::function<void(const Namespace&)> on_added,
+      std::function<void(const Namespace&)> on_removed = {}) noexcept;
+
+  /// Offers the track `name` in `ns` to the peer with PUBLISH (no announce()
+  /// needed) and waits for its answer. See moq/publish_track.hpp.
+  /// Errors: invalid_argument (empty, non-UTF-8 or too long name; moved-from),
+  /// duplicate (this session already publishes the track, or the peer already
+  /// has a publisher for it), unsupported (the peer does not support
+  /// PUBLISH), closed (the peer refused it, or the session ended), timeout,
+  /// would_block (called from a moq callback).
+  Result<PublishedTrack> publish_track(const Namespace& ns, std::string_view name) noexcept;
+
+  /// Installs the handler for tracks the peer offers with PUBLISH (see
+  /// moq/publish_track.hpp): `on_offer` accepts or rejects each one. Never
+  /// blocks. One listener per session. The returned PublishListener owns the
+  /// handler and every accepted track's callbacks; destroy it to stop.
+  /// Note: moq-relay-ietf 0.8 never sends PUBLISH to a client of this
+  /// library (only in answer to SUBSCRIBE_TRACKS, which this library cannot
+  /// send), so through that relay the handler is never called; a direct peer
+  /// that sends PUBLISH does reach it.
+  /// Errors: invalid_argument (empty on_offer, moved-from), duplicate (this
+  /// session already has a live PublishListener), closed (session ended).
+  Result<PublishListener> on_publish(PublishOfferHandler on_offer) noexcept;
 
  private:
   explicit Session(std::unique_ptr<detail::SessionImpl> impl) noexcept;

@@ -20,9 +20,51 @@ struct Object {
   uint64_t object_id = 0;
   uint8_t priority = 0;  ///< publisher priority; lower is more important
   Bytes payload;         ///< shares the received buffer; keep it as long as you like
+  bool datagram = false; ///< arrived as a QUIC datagram rather than on a subgroup stream
 };
 
+/// Which objects a subscription starts with (and, for a range, ends with).
+struct SubscribeFilter {
+  enum class Type {
+    latest_object,   ///< from the latest object the publisher has (default)
+    next_group,      ///< from the start of the next group
+    absolute_start,  ///< from start_group/start_object on
+    absolute_range,  ///< from start_group/start_object through the end of end_group
+  };
+  Type type = Type::latest_object;
+  uint64_t start_group = 0;
+  uint64_t start_object = 0;
+  uint64_t end_group = 0;
+
+  static SubscribeFilter latest_object() noexcept { return {}; }
+  static SubscribeFilter next_group() noexcept { return {Type::next_group, 0, 0, 0}; }
+  static SubscribeFilter absolute_start(uint64_t group, uint64_t object = 0) noexcept {
+    return {Type::absolute_start, group, object, 0};
+  }
+  static SubscribeFilter absolute_range(uint64_t start_group, uint64_t start_object,
+                                        uint64_t end_group) noexcept {
+    return {Type::absolute_range, start_group, start_object, end_group};
+  }
+};
+
+/// Order in which a publisher with several groups at hand sends them.
+enum class GroupOrder { publisher, ascending, descending };
+
+/// SUBSCRIBE parameters (draft 18 §10.2) and local delivery settings.
 struct SubscribeOptions {
+  SubscribeFilter filter;
+  GroupOrder group_order = GroupOrder::publisher;
+  /// false: the publisher does not forward objects.
+  bool forward = true;
+  /// Subscriber priority; lower is more important.
+  uint8_t priority = 128;
+  /// Objects not delivered within this time may be dropped. 0 = no limit.
+  std::chrono::milliseconds delivery_timeout{0};
+  /// Lets the relay hold the SUBSCRIBE this long for a publisher that has not
+  /// appeared yet, instead of answering not_found at once; subscribe() then
+  /// blocks until the publisher appears (at most this plus request_timeout).
+  /// 0 = answer at once.
+  std::chrono::milliseconds rendezvous_timeout{0};
   /// Pull mode only: the most objects queued before the oldest are dropped
   /// (counted by Subscription::dropped()). 0 = no limit.
   std::size_t max_queued_objects = 0;

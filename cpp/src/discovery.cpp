@@ -1,0 +1,126 @@
+// Namespace watches (SUBSCRIBE_NAMESPACE): moq/discovery.hpp.
+#include "boundary.hpp"
+#include "impl.hpp"
+
+namespace moq {
+namespace detail {
+
+std::optional<Namespace> namespace_from(rust::Vec<rust::String> parts) noexcept {
+  std::vector<std::string> fields;
+  fields.reserve(parts.size());
+  for (const auto& part : parts) fields.emplace_back(part);
+  Result<Namespace> ns = Namespace::from_parts(std::move(fields));
+  if (!ns) {
+    detail::log(LogLevel::warn, "ignoring a namespace from the peer: " + ns.error().message());
+    return std::nullopt;
+  }
+  return std::move(ns).value();
+}
+
+}  // namespace detail
+
+namespace ffi {
+
+NamespaceEvents::~NamespaceEvents() = default;
+
+// Only this watch's Rust task calls on_added / on_removed / on_closed, one at
+// a time; the callbacks are set before it starts and released by on_closed.
+void NamespaceEvents::on_added(rust::Vec<rust::String> ns) const noexcept {
+  auto& core = *core_;
+  if (!core.on_added) return;
+  std::optional<Namespace> added = detail::namespace_from(std::move(ns));
+  if (added && core.gate.enter()) {
+    detail::call_user(core.on_added, *added);
+    core.gate.leave();
+  }
+}
+
+void NamespaceEvents::on_removed(rust::Vec<rust::String> ns) const noexcept {
+  auto& core = *core_;
+  if (!core.on_removed) return;
+  std::optional<Namespace> removed = detail::namespace_from(std::move(ns));
+  if (removed && core.gate.enter()) {
+    detail::call_user(core.on_removed, *removed);
+    core.gate.leave();
+  }
+}
+
+void NamespaceEvents::on_closed(const Status& status) const noexcept {
+  auto& core = *core_;
+  std::function<void(const moq::Status&)> callback;
+  std::function<void(const Namespace&)> on_added;
+  std::function<void(const Namespace&)> on_removed;
+  moq::Status terminal = detail::to_status(status);
+  {
+    std::lock_guard<std::mutex> lock(core.mutex);
+    core.terminal = terminal;
+    callback = std::move(core.on_closed);
+    core.on_closed = nullptr;
+    on_added = std::move(core.on_added);
+    core.on_added = nullptr;
+    on_removed = std::move(core.on_removed);
+    core.on_removed = nullptr;
+  }
+  if (callback && core.gate.enter()) {
+    detail::call_user("namespace watch on_closed callback", callback, terminal);
+    core.gate.leave();
+  }
+  // The user's callbacks are released here, after the terminal event.
+}
+
+}  // namespace ffi
+
+Result<NamespaceWatch> Session::subscribe_namespace(
+    const Namespace& prefix, std::function<void(const Namespace&)> on_added,
+    std::function<void(const Namespace&)> on_removed) noexcept {
+  if (!impl_) return detail::moved_from("Session::subscribe_namespace");
+  if (!on_added) {
+    return Error(Errc::invalid_argument,
+                 "Session::subscribe_namespace: the on_added callback is empty; pass one (only "
+                 "on_removed may be empty)");
+  }
+  auto core = std::make_shared<detail::NamespaceWatchCore>();
+  core->on_added = std::move(on_added);
+  core->on_removed = std::move(on_removed);
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::NamespaceWatchBox> box = ffi::session_subscribe_namespace(
+      *impl_->box, prefix.parts(), std::make_unique<ffi::NamespaceEvents>(core), status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  return NamespaceWatch(
+      std::make_unique<detail::NamespaceWatchImpl>(std::move(core), std::move(box), prefix));
+}
+
+NamespaceWatch::NamespaceWatch(std::unique_ptr<detail::NamespaceWatchImpl> impl) noexcept
+    : impl_(std::move(impl)) {}
+NamespaceWatch::NamespaceWatch(NamespaceWatch&&) noexcept = default;
+NamespaceWatch& NamespaceWatch::operator=(NamespaceWatch&&) noexcept = default;
+NamespaceWatch::~NamespaceWatch() = default;
+
+const Namespace& NamespaceWatch::prefix() const noexcept {
+  static const Namespace none = Namespace::parse("moved-from").value();
+  return impl_ ? impl_->prefix : none;
+}
+
+void NamespaceWatch::on_closed(std::function<void(const Status&)> callback) noexcept {
+  if (!impl_ || !callback) return;
+  auto& core = *impl_->core;
+  std::optional<Status> terminal;
+  {
+    std::lock_guard<std::mutex> lock(core.mutex);
+    if (!core.terminal) {
+      core.on_closed = std::move(callback);
+      return;
+    }
+    terminal = core.terminal;
+  }
+  // Already ended: this callback still sees the terminal event, once, now.
+  detail::call_user("namespace watch on_closed callback", callback, *terminal);
+}
+
+bool NamespaceWatch::closed() const noexcept {
+  if (!impl_) return true;
+  std::lock_guard<std::mutex> lock(impl_->core->mutex);
+  return impl_->core->terminal.has_value();
+}
+
+}  // namespace moq

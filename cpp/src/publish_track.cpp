@@ -1,0 +1,128 @@
+// Single-track PUBLISH, sent and received: moq/publish_track.hpp.
+#include <algorithm>
+
+#include "boundary.hpp"
+#include "impl.hpp"
+
+namespace moq {
+
+namespace detail {
+
+PublishListenerImpl::~PublishListenerImpl() {
+  core->gate.close();
+  std::vector<std::weak_ptr<SubscriptionCore>> tracks;
+  {
+    std::lock_guard<std::mutex> lock(core->mutex);
+    core->closed = true;
+    tracks.swap(core->tracks);
+  }
+  for (auto& weak : tracks) {
+    if (auto track = weak.lock()) track->gate.close();
+  }
+  // `box` is dropped after this body: the Rust listener aborts the deliveries.
+}
+
+}  // namespace detail
+
+namespace ffi {
+
+PublishEvents::~PublishEvents() = default;
+
+std::unique_ptr<SubscriptionEvents> PublishEvents::on_publish(rust::Vec<rust::String> ns,
+                                                              rust::Str track) const noexcept {
+  auto& core = *core_;
+  std::optional<Namespace> offered = detail::namespace_from(std::move(ns));
+  if (!offered) return nullptr;
+  // The whole decision runs inside the gate, so ~PublishListener either waits
+  // for it or (when it runs inside the handler) makes it reject.
+  if (!core.gate.enter()) return nullptr;
+  std::unique_ptr<SubscriptionEvents> events;
+  {
+    std::optional<AcceptedTrack> answer =
+        detail::call_user(core.on_offer, *offered, std::string_view(track.data(), track.size()));
+    if (answer && !answer->on_object) {
+      detail::log(LogLevel::warn,
+                  "the PUBLISH offer handler accepted \"" + offered->to_string() + "/" +
+                      std::string(track) +
+                      "\" without an on_object callback; the track is rejected");
+    } else if (answer) {
+      auto accepted = std::make_shared<detail::SubscriptionCore>();
+      accepted->push = true;
+      accepted->on_object = std::move(answer->on_object);
+      accepted->on_closed = std::move(answer->on_closed);
+      std::lock_guard<std::mutex> lock(core.mutex);
+      if (!core.closed) {
+        core.tracks.erase(std::remove_if(core.tracks.begin(), core.tracks.end(),
+                                         [](const auto& t) { return t.expired(); }),
+                          core.tracks.end());
+        core.tracks.push_back(accepted);
+        events = std::make_unique<SubscriptionEvents>(std::move(accepted));
+      }
+    }
+  }
+  core.gate.leave();
+  return events;
+}
+
+}  // namespace ffi
+
+Result<PublishedTrack> Session::publish_track(const Namespace& ns, std::string_view name) noexcept {
+  if (!impl_) return detail::moved_from("Session::publish_track");
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::PublishedTrackBox> box =
+      ffi::session_publish_track(*impl_->box, ns.parts(), detail::as_slice(name), status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  return PublishedTrack(std::make_unique<detail::PublishedTrackImpl>(
+      detail::PublishedTrackImpl{std::move(box), ns, std::string(name)}));
+}
+
+Result<PublishListener> Session::on_publish(PublishOfferHandler on_offer) noexcept {
+  if (!impl_) return detail::moved_from("Session::on_publish");
+  if (!on_offer) {
+    return Error(Errc::invalid_argument,
+                 "Session::on_publish: the offer handler is empty; pass one that returns an "
+                 "AcceptedTrack (accept) or std::nullopt (reject)");
+  }
+  auto core = std::make_shared<detail::PublishListenerCore>();
+  core->on_offer = std::move(on_offer);
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::PublishListenerBox> box =
+      ffi::session_on_publish(*impl_->box, std::make_unique<ffi::PublishEvents>(core), status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  return PublishListener(
+      std::make_unique<detail::PublishListenerImpl>(std::move(core), std::move(box)));
+}
+
+PublishedTrack::PublishedTrack(std::unique_ptr<detail::PublishedTrackImpl> impl) noexcept
+    : impl_(std::move(impl)) {}
+PublishedTrack::PublishedTrack(PublishedTrack&&) noexcept = default;
+PublishedTrack& PublishedTrack::operator=(PublishedTrack&&) noexcept = default;
+PublishedTrack::~PublishedTrack() = default;
+
+const Namespace& PublishedTrack::ns() const noexcept {
+  static const Namespace none = Namespace::parse("moved-from").value();
+  return impl_ ? impl_->ns : none;
+}
+
+std::string_view PublishedTrack::name() const noexcept {
+  return impl_ ? std::string_view(impl_->name) : std::string_view();
+}
+
+Result<GroupWriter> PublishedTrack::begin_group(uint8_t priority) noexcept {
+  if (!impl_) return detail::moved_from("PublishedTrack::begin_group");
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::GroupWriterBox> box =
+      ffi::published_track_begin_group(*impl_->box, priority, status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  uint64_t id = ffi::group_id(*box);
+  return GroupWriter(
+      std::make_unique<detail::GroupWriterImpl>(detail::GroupWriterImpl{std::move(box), id}));
+}
+
+PublishListener::PublishListener(std::unique_ptr<detail::PublishListenerImpl> impl) noexcept
+    : impl_(std::move(impl)) {}
+PublishListener::PublishListener(PublishListener&&) noexcept = default;
+PublishListener& PublishListener::operator=(PublishListener&&) noexcept = default;
+PublishListener::~PublishListener() = default;
+
+}  // namespace moq
