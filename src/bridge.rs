@@ -9,8 +9,12 @@ use cxx::{CxxString, CxxVector, UniquePtr};
 
 use crate::discovery::{NamespaceHandler, NamespaceWatch};
 use crate::error::{Code, Error, Result};
+use crate::history::HistoryLimits;
 use crate::names::Namespace;
-use crate::publish::{Announcement, DatagramWriter, GroupWriter, TrackWriter};
+use crate::object::{Extension, ExtensionValue, Status as ObjectStatus};
+use crate::publish::{
+    Announcement, DatagramWriter, GroupWriter, ObjectWriter, TrackOptions, TrackWriter,
+};
 use crate::publish_track::{PublishHandler, PublishListener, PublishedTrack};
 use crate::session::{Session, SessionConfig};
 use crate::subscribe::{
@@ -82,6 +86,34 @@ mod ffi {
         object_id: u64,
         priority: u8,
         datagram: bool,
+        /// 0 normal, 1 end of group, 2 end of track.
+        status: u8,
+        extensions: Vec<ObjectExtension>,
+    }
+
+    /// `moq::Extension`: even keys carry `number`, odd keys `bytes`.
+    struct ObjectExtension {
+        key: u64,
+        number: u64,
+        bytes: Vec<u8>,
+    }
+
+    /// Where the next object goes and what it carries (`moq::ObjectOptions`).
+    struct ObjectParams {
+        has_object_id: bool,
+        object_id: u64,
+        extensions: Vec<ObjectExtension>,
+    }
+
+    /// `moq::SessionStats`.
+    struct SessionCounters {
+        rtt_us: u64,
+        bytes_sent: u64,
+        bytes_received: u64,
+        packets_sent: u64,
+        packets_received: u64,
+        packets_lost: u64,
+        bytes_lost: u64,
     }
 
     extern "Rust" {
@@ -89,6 +121,7 @@ mod ffi {
         type AnnouncementBox;
         type TrackWriterBox;
         type GroupWriterBox;
+        type ObjectWriterBox;
         type DatagramWriterBox;
         type SubscriptionBox;
         type PayloadBox;
@@ -103,6 +136,12 @@ mod ffi {
         ) -> Box<SessionBox>;
         fn session_is_closed(session: &SessionBox) -> bool;
         fn session_close(session: &SessionBox, code: u64, reason: &[u8]) -> Status;
+        fn session_stats(session: &SessionBox, status: &mut Status) -> SessionCounters;
+        fn session_track_status(
+            session: &SessionBox,
+            ns: &CxxVector<CxxString>,
+            track: &[u8],
+        ) -> Status;
         fn session_announce(
             session: &SessionBox,
             ns: &CxxVector<CxxString>,
@@ -117,9 +156,12 @@ mod ffi {
             status: &mut Status,
         ) -> Box<SubscriptionBox>;
 
+        /// `history_max_groups` 0 = no history.
         fn announcement_create_track(
             announcement: &AnnouncementBox,
             name: &[u8],
+            history_max_groups: u64,
+            history_max_bytes: u64,
             status: &mut Status,
         ) -> Box<TrackWriterBox>;
         fn announcement_create_datagram_track(
@@ -144,6 +186,32 @@ mod ffi {
         fn group_write_shared(group: &GroupWriterBox, payload: UniquePtr<PayloadOwner>) -> Status;
         fn group_write_received(group: &GroupWriterBox, payload: &PayloadBox) -> Status;
         fn group_finish(group: &GroupWriterBox) -> Status;
+        fn track_begin_subgroup(
+            track: &TrackWriterBox,
+            group_id: u64,
+            subgroup_id: u64,
+            priority: u8,
+            status: &mut Status,
+        ) -> Box<GroupWriterBox>;
+        fn group_write_object(
+            group: &GroupWriterBox,
+            params: &ObjectParams,
+            payload: UniquePtr<PayloadOwner>,
+        ) -> Status;
+        fn group_begin_object(
+            group: &GroupWriterBox,
+            params: &ObjectParams,
+            size: u64,
+            status: &mut Status,
+        ) -> Box<ObjectWriterBox>;
+        /// `kind`: 1 end of group, 2 end of track.
+        fn group_write_marker(
+            group: &GroupWriterBox,
+            kind: u8,
+            has_object_id: bool,
+            object_id: u64,
+        ) -> Status;
+        fn object_write(object: &ObjectWriterBox, chunk: UniquePtr<PayloadOwner>) -> Status;
 
         fn payload_data(payload: &PayloadBox) -> &[u8];
 
@@ -252,6 +320,7 @@ const _: () = {
     send_sync::<Announcement>();
     send_sync::<TrackWriter>();
     send_sync::<GroupWriter>();
+    send_sync::<ObjectWriter>();
     send_sync::<DatagramWriter>();
     send_sync::<Subscription>();
     send_sync::<bytes::Bytes>();
@@ -261,6 +330,7 @@ pub struct SessionBox(Option<Session>);
 pub struct AnnouncementBox(Option<Announcement>);
 pub struct TrackWriterBox(Option<TrackWriter>);
 pub struct GroupWriterBox(Option<GroupWriter>);
+pub struct ObjectWriterBox(Option<ObjectWriter>);
 pub struct DatagramWriterBox(Option<DatagramWriter>);
 pub struct SubscriptionBox(#[allow(dead_code)] Option<Subscription>);
 pub struct PayloadBox(bytes::Bytes);
@@ -460,6 +530,12 @@ impl ObjectHandler for CppObjectHandler {
                 object_id: object.object_id,
                 priority: object.priority,
                 datagram: object.datagram,
+                status: match object.status {
+                    ObjectStatus::Normal => 0,
+                    ObjectStatus::EndOfGroup => 1,
+                    ObjectStatus::EndOfTrack => 2,
+                },
+                extensions: object.extensions.iter().map(extension_to_ffi).collect(),
             };
             events.on_object(&header, Box::new(PayloadBox(object.payload)));
         }
@@ -537,14 +613,20 @@ fn subscribe_options(p: &ffi::SubscribeParams) -> Result<SubscribeOptions> {
 fn announcement_create_track(
     announcement: &AnnouncementBox,
     name: &[u8],
+    history_max_groups: u64,
+    history_max_bytes: u64,
     status: &mut ffi::Status,
 ) -> Box<TrackWriterBox> {
     handle("Announcement::create_track", status, TrackWriterBox, || {
-        announcement
+        let announcement = announcement
             .0
             .as_ref()
-            .ok_or_else(|| moved_from("Announcement::create_track"))?
-            .create_track(name)
+            .ok_or_else(|| moved_from("Announcement::create_track"))?;
+        let history = (history_max_groups > 0).then(|| HistoryLimits {
+            max_groups: usize::try_from(history_max_groups).unwrap_or(usize::MAX),
+            max_bytes: usize::try_from(history_max_bytes).unwrap_or(usize::MAX),
+        });
+        announcement.create_track_with(name, &TrackOptions { history })
     })
 }
 
@@ -631,6 +713,173 @@ fn group_write_shared(
 fn group_write_received(group: &GroupWriterBox, payload: &PayloadBox) -> ffi::Status {
     status_of(&guarded("GroupWriter::write", || {
         group_of(group, "GroupWriter::write")?.write(payload.0.clone())
+    }))
+}
+
+fn session_stats(session: &SessionBox, status: &mut ffi::Status) -> ffi::SessionCounters {
+    let result = guarded("Session::stats", || {
+        let session = session
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Session::stats"))?;
+        Ok(session.stats())
+    });
+    *status = status_of(&result.as_ref().map(|_| ()).map_err(Clone::clone));
+    let stats = result.unwrap_or_default();
+    ffi::SessionCounters {
+        rtt_us: u64::try_from(stats.rtt.as_micros()).unwrap_or(u64::MAX),
+        bytes_sent: stats.bytes_sent,
+        bytes_received: stats.bytes_received,
+        packets_sent: stats.packets_sent,
+        packets_received: stats.packets_received,
+        packets_lost: stats.packets_lost,
+        bytes_lost: stats.bytes_lost,
+    }
+}
+
+fn session_track_status(
+    session: &SessionBox,
+    ns: &CxxVector<CxxString>,
+    track: &[u8],
+) -> ffi::Status {
+    status_of(&guarded("Session::track_status", || {
+        session
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Session::track_status"))?
+            .track_status(&namespace_of(ns)?, track)
+    }))
+}
+
+fn track_begin_subgroup(
+    track: &TrackWriterBox,
+    group_id: u64,
+    subgroup_id: u64,
+    priority: u8,
+    status: &mut ffi::Status,
+) -> Box<GroupWriterBox> {
+    handle(
+        "TrackWriter::begin_subgroup",
+        status,
+        GroupWriterBox,
+        || {
+            track
+                .0
+                .as_ref()
+                .ok_or_else(|| moved_from("TrackWriter::begin_subgroup"))?
+                .begin_subgroup(group_id, subgroup_id, priority)
+        },
+    )
+}
+
+fn extension_to_ffi(ext: &Extension) -> ffi::ObjectExtension {
+    match &ext.value {
+        ExtensionValue::Number(n) => ffi::ObjectExtension {
+            key: ext.key,
+            number: *n,
+            bytes: Vec::new(),
+        },
+        ExtensionValue::Bytes(b) => ffi::ObjectExtension {
+            key: ext.key,
+            number: 0,
+            bytes: b.clone(),
+        },
+    }
+}
+
+/// Even keys carry numbers, odd keys bytes (MoQT): a value in the other field
+/// is a mistake worth reporting, not something to drop silently.
+fn extensions_from_ffi(extensions: &[ffi::ObjectExtension]) -> Result<Vec<Extension>> {
+    extensions
+        .iter()
+        .map(|e| {
+            let value = if e.key % 2 == 0 {
+                if !e.bytes.is_empty() {
+                    return Err(Error::invalid_argument(format!(
+                        "extension key {} is even, so it carries a number: set `number`, not \
+                         `bytes` (MoQT: even keys carry numbers, odd keys bytes)",
+                        e.key
+                    )));
+                }
+                ExtensionValue::Number(e.number)
+            } else {
+                if e.number != 0 {
+                    return Err(Error::invalid_argument(format!(
+                        "extension key {} is odd, so it carries bytes: set `bytes`, not \
+                         `number` (MoQT: even keys carry numbers, odd keys bytes)",
+                        e.key
+                    )));
+                }
+                ExtensionValue::Bytes(e.bytes.clone())
+            };
+            Ok(Extension { key: e.key, value })
+        })
+        .collect()
+}
+
+fn object_id_of(params: &ffi::ObjectParams) -> Option<u64> {
+    params.has_object_id.then_some(params.object_id)
+}
+
+fn group_write_object(
+    group: &GroupWriterBox,
+    params: &ffi::ObjectParams,
+    payload: UniquePtr<ffi::PayloadOwner>,
+) -> ffi::Status {
+    status_of(&guarded("GroupWriter::write", || {
+        group_of(group, "GroupWriter::write")?.write_object(
+            object_id_of(params),
+            foreign_payload(payload)?,
+            &extensions_from_ffi(&params.extensions)?,
+        )
+    }))
+}
+
+fn group_begin_object(
+    group: &GroupWriterBox,
+    params: &ffi::ObjectParams,
+    size: u64,
+    status: &mut ffi::Status,
+) -> Box<ObjectWriterBox> {
+    handle("GroupWriter::begin_object", status, ObjectWriterBox, || {
+        let size = usize::try_from(size)
+            .map_err(|_| Error::invalid_argument("object size does not fit in memory"))?;
+        group_of(group, "GroupWriter::begin_object")?.begin_object(
+            object_id_of(params),
+            size,
+            &extensions_from_ffi(&params.extensions)?,
+        )
+    })
+}
+
+fn group_write_marker(
+    group: &GroupWriterBox,
+    kind: u8,
+    has_object_id: bool,
+    object_id: u64,
+) -> ffi::Status {
+    status_of(&guarded("GroupWriter::end_group", || {
+        let status = match kind {
+            1 => ObjectStatus::EndOfGroup,
+            2 => ObjectStatus::EndOfTrack,
+            other => {
+                return Err(Error::invalid_argument(format!(
+                    "unknown marker kind {other}"
+                )))
+            }
+        };
+        group_of(group, "GroupWriter::end_group")?
+            .write_marker(status, has_object_id.then_some(object_id))
+    }))
+}
+
+fn object_write(object: &ObjectWriterBox, chunk: UniquePtr<ffi::PayloadOwner>) -> ffi::Status {
+    status_of(&guarded("ObjectWriter::write", || {
+        object
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("ObjectWriter::write"))?
+            .write(foreign_payload(chunk)?)
     }))
 }
 

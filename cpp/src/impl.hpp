@@ -82,6 +82,10 @@ struct GroupWriterImpl {
   uint64_t group_id;
 };
 
+struct ObjectWriterImpl {
+  rust::Box<ffi::ObjectWriterBox> box;
+};
+
 struct DatagramWriterImpl {
   rust::Box<ffi::DatagramWriterBox> box;
 };
@@ -154,6 +158,11 @@ Error to_error(const ffi::Status& status) noexcept;
 Error moved_from(const char* what) noexcept;
 
 rust::Slice<const uint8_t> as_slice(std::string_view text) noexcept;
+
+/// Object options / extensions across the bridge (extension bytes are copied:
+/// they are small metadata).
+ffi::ObjectParams to_ffi(const ObjectOptions& options) noexcept;
+std::vector<Extension> from_ffi(const rust::Vec<ffi::ObjectExtension>& extensions) noexcept;
 
 /// A namespace the engine reports (already checked there); nullopt, logged,
 /// if it somehow is not a valid Namespace.

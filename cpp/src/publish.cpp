@@ -16,11 +16,52 @@ const Namespace& Announcement::ns() const noexcept {
   return impl_ ? impl_->ns : none;
 }
 
+namespace detail {
+
+ffi::ObjectParams to_ffi(const ObjectOptions& options) noexcept {
+  ffi::ObjectParams params{options.object_id.has_value(), options.object_id.value_or(0), {}};
+  params.extensions.reserve(options.extensions.size());
+  for (const auto& ext : options.extensions) {
+    rust::Vec<uint8_t> bytes;
+    bytes.reserve(ext.bytes.size());
+    for (char c : ext.bytes) bytes.push_back(static_cast<uint8_t>(c));
+    params.extensions.push_back(ffi::ObjectExtension{ext.key, ext.number, std::move(bytes)});
+  }
+  return params;
+}
+
+std::vector<Extension> from_ffi(const rust::Vec<ffi::ObjectExtension>& extensions) noexcept {
+  std::vector<Extension> out;
+  out.reserve(extensions.size());
+  for (const auto& ext : extensions) {
+    out.push_back(Extension{ext.key, ext.number,
+                            std::string(reinterpret_cast<const char*>(ext.bytes.data()), ext.bytes.size())});
+  }
+  return out;
+}
+
+}  // namespace detail
+
 Result<TrackWriter> Announcement::create_track(std::string_view name) noexcept {
+  return create_track(name, TrackOptions{});
+}
+
+Result<TrackWriter> Announcement::create_track(std::string_view name,
+                                               const TrackOptions& options) noexcept {
   if (!impl_) return detail::moved_from("Announcement::create_track");
+  uint64_t max_groups = 0;
+  uint64_t max_bytes = 0;
+  if (options.history) {
+    if (options.history->max_groups == 0 || options.history->max_bytes == 0) {
+      return Error(Errc::invalid_argument,
+                   "TrackOptions::history limits must be positive (omit history to keep none)");
+    }
+    max_groups = options.history->max_groups;
+    max_bytes = options.history->max_bytes;
+  }
   ffi::Status status = detail::new_status();
-  rust::Box<ffi::TrackWriterBox> box =
-      ffi::announcement_create_track(*impl_->box, detail::as_slice(name), status);
+  rust::Box<ffi::TrackWriterBox> box = ffi::announcement_create_track(
+      *impl_->box, detail::as_slice(name), max_groups, max_bytes, status);
   if (status.code != ffi::Code::Ok) return detail::to_error(status);
   return TrackWriter(std::make_unique<detail::TrackWriterImpl>(detail::TrackWriterImpl{std::move(box)}));
 }
@@ -67,6 +108,17 @@ Result<GroupWriter> TrackWriter::begin_group(uint8_t priority) noexcept {
   return GroupWriter(std::make_unique<detail::GroupWriterImpl>(detail::GroupWriterImpl{std::move(box), id}));
 }
 
+Result<GroupWriter> TrackWriter::begin_subgroup(uint64_t group_id, uint64_t subgroup_id,
+                                                uint8_t priority) noexcept {
+  if (!impl_) return detail::moved_from("TrackWriter::begin_subgroup");
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::GroupWriterBox> box =
+      ffi::track_begin_subgroup(*impl_->box, group_id, subgroup_id, priority, status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  uint64_t id = ffi::group_id(*box);
+  return GroupWriter(std::make_unique<detail::GroupWriterImpl>(detail::GroupWriterImpl{std::move(box), id}));
+}
+
 GroupWriter::GroupWriter(std::unique_ptr<detail::GroupWriterImpl> impl) noexcept
     : impl_(std::move(impl)) {}
 GroupWriter::GroupWriter(GroupWriter&&) noexcept = default;
@@ -81,6 +133,45 @@ Status GroupWriter::write(Bytes payload) noexcept {
   }
   return detail::to_status(
       ffi::group_write_shared(*impl_->box, std::make_unique<ffi::PayloadOwner>(std::move(payload))));
+}
+
+Status GroupWriter::write(Bytes payload, const ObjectOptions& options) noexcept {
+  if (!impl_) return detail::moved_from("GroupWriter::write");
+  return detail::to_status(ffi::group_write_object(
+      *impl_->box, detail::to_ffi(options), std::make_unique<ffi::PayloadOwner>(std::move(payload))));
+}
+
+Result<ObjectWriter> GroupWriter::begin_object(std::size_t size, const ObjectOptions& options) noexcept {
+  if (!impl_) return detail::moved_from("GroupWriter::begin_object");
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::ObjectWriterBox> box =
+      ffi::group_begin_object(*impl_->box, detail::to_ffi(options), size, status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  return ObjectWriter(std::make_unique<detail::ObjectWriterImpl>(detail::ObjectWriterImpl{std::move(box)}));
+}
+
+Status GroupWriter::end_group(std::optional<uint64_t> object_id) noexcept {
+  if (!impl_) return detail::moved_from("GroupWriter::end_group");
+  return detail::to_status(
+      ffi::group_write_marker(*impl_->box, 1, object_id.has_value(), object_id.value_or(0)));
+}
+
+Status GroupWriter::end_track(std::optional<uint64_t> object_id) noexcept {
+  if (!impl_) return detail::moved_from("GroupWriter::end_track");
+  return detail::to_status(
+      ffi::group_write_marker(*impl_->box, 2, object_id.has_value(), object_id.value_or(0)));
+}
+
+ObjectWriter::ObjectWriter(std::unique_ptr<detail::ObjectWriterImpl> impl) noexcept
+    : impl_(std::move(impl)) {}
+ObjectWriter::ObjectWriter(ObjectWriter&&) noexcept = default;
+ObjectWriter& ObjectWriter::operator=(ObjectWriter&&) noexcept = default;
+ObjectWriter::~ObjectWriter() = default;
+
+Status ObjectWriter::write(Bytes chunk) noexcept {
+  if (!impl_) return detail::moved_from("ObjectWriter::write");
+  return detail::to_status(
+      ffi::object_write(*impl_->box, std::make_unique<ffi::PayloadOwner>(std::move(chunk))));
 }
 
 Status GroupWriter::finish() noexcept {

@@ -117,6 +117,27 @@ Status Session::close(uint64_t code, std::string_view reason) noexcept {
   return detail::to_status(ffi::session_close(*impl_->box, code, detail::as_slice(reason)));
 }
 
+Result<SessionStats> Session::stats() const noexcept {
+  if (!impl_) return detail::moved_from("Session::stats");
+  ffi::Status status = detail::new_status();
+  ffi::SessionCounters c = ffi::session_stats(*impl_->box, status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  SessionStats stats;
+  stats.rtt = std::chrono::microseconds(static_cast<int64_t>(c.rtt_us));
+  stats.bytes_sent = c.bytes_sent;
+  stats.bytes_received = c.bytes_received;
+  stats.packets_sent = c.packets_sent;
+  stats.packets_received = c.packets_received;
+  stats.packets_lost = c.packets_lost;
+  stats.bytes_lost = c.bytes_lost;
+  return stats;
+}
+
+Status Session::track_status(const Namespace& ns, std::string_view track) noexcept {
+  if (!impl_) return detail::moved_from("Session::track_status");
+  return detail::to_status(ffi::session_track_status(*impl_->box, ns.parts(), detail::as_slice(track)));
+}
+
 Result<Announcement> Session::announce(const Namespace& ns) noexcept {
   if (!impl_) return detail::moved_from("Session::announce");
   ffi::Status status = detail::new_status();

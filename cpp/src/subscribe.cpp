@@ -29,8 +29,17 @@ void SubscriptionEvents::on_object(const ObjectHeader& header,
                                    rust::Box<PayloadBox> payload) const noexcept {
   rust::Slice<const uint8_t> data = payload_data(*payload);
   auto storage = std::make_shared<ReceivedStorage>(std::move(payload));
-  Object object{header.group_id, header.subgroup_id, header.object_id, header.priority,
-                Bytes(std::move(storage), data.data(), data.size()), header.datagram};
+  Object object;
+  object.group_id = header.group_id;
+  object.subgroup_id = header.subgroup_id;
+  object.object_id = header.object_id;
+  object.priority = header.priority;
+  object.payload = Bytes(std::move(storage), data.data(), data.size());
+  object.datagram = header.datagram;
+  object.status = header.status == 1   ? ObjectStatus::end_of_group
+                  : header.status == 2 ? ObjectStatus::end_of_track
+                                       : ObjectStatus::normal;
+  if (!header.extensions.empty()) object.extensions = detail::from_ffi(header.extensions);
   auto& core = *core_;
   if (core.push) {
     // Only this subscription's Rust task calls here, so on_object is never

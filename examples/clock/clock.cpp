@@ -147,7 +147,11 @@ int run_publisher(moq::Session& session, const moq::Namespace& ns, const Options
     return 1;
   }
   if (options.datagrams) return run_datagram_publisher(*announcement, ns, options);
-  auto track = announcement->create_track(options.track);
+  // Keep the last minutes so FETCH (e.g. moq-clock-ietf --join-groups) is
+  // answered, as moq-clock-ietf --publish does (8 groups by default).
+  moq::TrackOptions track_options;
+  track_options.history = moq::HistoryLimits{8, 1024 * 1024};
+  auto track = announcement->create_track(options.track, track_options);
   if (!track) {
     std::fprintf(stderr, "moq-clock: create_track failed: %s\n", track.error().message().c_str());
     return 1;

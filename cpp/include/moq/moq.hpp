@@ -8,6 +8,7 @@
 #include "moq/error.hpp"
 #include "moq/log.hpp"
 #include "moq/names.hpp"
+#include "moq/object.hpp"
 #include "moq/publish.hpp"
 #include "moq/publish_track.hpp"
 #include "moq/session.hpp"

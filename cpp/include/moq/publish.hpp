@@ -4,11 +4,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "moq/bytes.hpp"
 #include "moq/error.hpp"
 #include "moq/names.hpp"
+#include "moq/object.hpp"
 
 namespace moq {
 
@@ -16,12 +18,28 @@ namespace detail {
 struct AnnouncementImpl;
 struct TrackWriterImpl;
 struct GroupWriterImpl;
+struct ObjectWriterImpl;
 struct DatagramWriterImpl;
 }  // namespace detail
 
 class TrackWriter;
 class GroupWriter;
+class ObjectWriter;
 class DatagramWriter;
+
+/// Bounds of a track's retained history; whole groups are evicted, oldest
+/// first, until both hold. A group larger than max_bytes is not retained.
+struct HistoryLimits {
+  std::size_t max_groups = 8;
+  std::size_t max_bytes = 32 * 1024 * 1024;
+};
+
+/// How a track is published.
+struct TrackOptions {
+  /// Keep the newest groups so FETCH (standalone and joining) for this track
+  /// is answered from them. Empty: FETCH for the track gets not_found.
+  std::optional<HistoryLimits> history;
+};
 
 /// A namespace this session publishes (an accepted PUBLISH_NAMESPACE).
 /// Destroying it withdraws the namespace. Move-only; a moved-from
@@ -39,6 +57,9 @@ class Announcement {
   /// soon as this returns. Errors: invalid_argument (empty or non-UTF-8 name,
   /// too long), duplicate (a live TrackWriter has that name), closed.
   Result<TrackWriter> create_track(std::string_view name) noexcept;
+  /// create_track with options (e.g. history for FETCH). Also
+  /// invalid_argument for history limits of 0.
+  Result<TrackWriter> create_track(std::string_view name, const TrackOptions& options) noexcept;
 
   /// Creates a track whose objects travel as QUIC datagrams: each object in
   /// one datagram, unreliable and unordered. Same errors as create_track.
@@ -64,6 +85,12 @@ class TrackWriter {
   /// Errors: closed (session gone).
   Result<GroupWriter> begin_group(uint8_t priority = 127) noexcept;
 
+  /// Opens subgroup `subgroup_id` of group `group_id` explicitly (its own
+  /// QUIC stream). Several subgroups, of one or several groups, may be open
+  /// at once. Errors: closed.
+  Result<GroupWriter> begin_subgroup(uint64_t group_id, uint64_t subgroup_id,
+                                     uint8_t priority = 127) noexcept;
+
  private:
   friend class Announcement;
   explicit TrackWriter(std::unique_ptr<detail::TrackWriterImpl> impl) noexcept;
@@ -84,6 +111,19 @@ class GroupWriter {
   /// (above SessionConfig::max_object_size), closed (group finished or
   /// session gone).
   Status write(Bytes payload) noexcept;
+  /// Appends one object with an explicit id and/or extension headers.
+  /// Also invalid_argument: an id not above the last one written, an
+  /// extension whose value kind does not match its key's parity.
+  Status write(Bytes payload, const ObjectOptions& options) noexcept;
+  /// Starts an object of exactly `size` bytes to be written in chunks with
+  /// ObjectWriter::write. Same errors as write.
+  Result<ObjectWriter> begin_object(std::size_t size, const ObjectOptions& options = {}) noexcept;
+  /// Writes an end-of-group marker (no payload) with the next object id, or
+  /// `object_id`.
+  Status end_group(std::optional<uint64_t> object_id = std::nullopt) noexcept;
+  /// Writes an end-of-track marker (no payload) with the next object id, or
+  /// `object_id`.
+  Status end_track(std::optional<uint64_t> object_id = std::nullopt) noexcept;
   /// Ends the group. Later writes fail with Errc::closed.
   Status finish() noexcept;
   uint64_t group_id() const noexcept;
@@ -93,6 +133,25 @@ class GroupWriter {
   friend class PublishedTrack;
   explicit GroupWriter(std::unique_ptr<detail::GroupWriterImpl> impl) noexcept;
   std::unique_ptr<detail::GroupWriterImpl> impl_;
+};
+
+/// One object written in chunks (GroupWriter::begin_object). The chunks must
+/// add up to the size given; an object destroyed short is reset on the wire.
+/// Move-only; moved-from is inert. Any call from any thread.
+class ObjectWriter {
+ public:
+  ObjectWriter(ObjectWriter&&) noexcept;
+  ObjectWriter& operator=(ObjectWriter&&) noexcept;
+  ~ObjectWriter();
+
+  /// Appends a chunk, without copying it. Errors: invalid_argument (the chunk
+  /// overruns the object's size), closed.
+  Status write(Bytes chunk) noexcept;
+
+ private:
+  friend class GroupWriter;
+  explicit ObjectWriter(std::unique_ptr<detail::ObjectWriterImpl> impl) noexcept;
+  std::unique_ptr<detail::ObjectWriterImpl> impl_;
 };
 
 /// A track sent as QUIC datagrams. Destroying it ends the track.

@@ -21,6 +21,17 @@ namespace moq {
 
 enum class SessionState { connecting, connected, closed };
 
+/// QUIC counters of a session's connection.
+struct SessionStats {
+  std::chrono::microseconds rtt{0};  ///< smoothed round-trip time
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t packets_sent = 0;
+  uint64_t packets_received = 0;
+  uint64_t packets_lost = 0;
+  uint64_t bytes_lost = 0;
+};
+
 struct SessionConfig {
   TlsConfig tls;
   /// Bound on Session::connect (QUIC + TLS + WebTransport + MoQT SETUP).
@@ -78,6 +89,17 @@ class Session {
   /// `reason` (UTF-8, at most 1024 bytes). Never blocks. Errors: closed if
   /// already closed, invalid_argument for a bad reason or code > 2^32-1.
   Status close(uint64_t code = 0, std::string_view reason = {}) noexcept;
+
+  /// QUIC statistics of the session's connection. Never blocks; works on a
+  /// closed session too (final counters). Errors: invalid_argument (moved-from).
+  Result<SessionStats> stats() const noexcept;
+
+  /// TRACK_STATUS is not available: the engine (moq-transport 0.17) sends the
+  /// request but never delivers the reply. Always returns Errc::unsupported
+  /// (or invalid_argument / closed for bad input or a closed session) rather
+  /// than waiting for an answer that cannot come. To learn a track's largest
+  /// location, subscribe with SubscribeFilter::latest_object().
+  Status track_status(const Namespace& ns, std::string_view track) noexcept;
 
   /// Announces `ns` (PUBLISH_NAMESPACE) and waits for the peer's OK.
   /// Errors: closed, timeout, would_block, duplicate, protocol.

@@ -10,18 +10,9 @@
 
 #include "moq/bytes.hpp"
 #include "moq/error.hpp"
+#include "moq/object.hpp"
 
 namespace moq {
-
-/// One received object.
-struct Object {
-  uint64_t group_id = 0;
-  uint64_t subgroup_id = 0;
-  uint64_t object_id = 0;
-  uint8_t priority = 0;  ///< publisher priority; lower is more important
-  Bytes payload;         ///< shares the received buffer; keep it as long as you like
-  bool datagram = false; ///< arrived as a QUIC datagram rather than on a subgroup stream
-};
 
 /// Which objects a subscription starts with (and, for a range, ends with).
 struct SubscribeFilter {

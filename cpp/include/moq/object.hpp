@@ -1,0 +1,50 @@
+// moq/object.hpp — MoQT objects: what a subscriber receives and the options a
+// publisher writes them with.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "moq/bytes.hpp"
+
+namespace moq {
+
+/// An object's status (draft 18 §10.2.1.1). Markers carry no payload.
+enum class ObjectStatus {
+  normal,
+  end_of_group,  ///< no object of this group at or after this object id will exist
+  end_of_track,  ///< no object at or after this location will exist in the track
+};
+
+/// An object extension header. MoQT gives even keys a number value (`number`)
+/// and odd keys a byte-string value (`bytes`); the other field is unused.
+struct Extension {
+  uint64_t key = 0;
+  uint64_t number = 0;
+  std::string bytes;
+};
+
+/// One received object.
+struct Object {
+  uint64_t group_id = 0;
+  uint64_t subgroup_id = 0;
+  uint64_t object_id = 0;
+  uint8_t priority = 0;  ///< publisher priority; lower is more important
+  Bytes payload;         ///< shares the received buffer; keep it as long as you like
+  bool datagram = false; ///< arrived as a QUIC datagram rather than on a subgroup stream
+  ObjectStatus status = ObjectStatus::normal;  ///< markers have an empty payload
+  std::vector<Extension> extensions;
+};
+
+/// How GroupWriter writes one object.
+struct ObjectOptions {
+  /// The object id; empty = the next one (previous + 1, the first is 0). Ids
+  /// must increase within a subgroup; skipped ids are gaps.
+  std::optional<uint64_t> object_id;
+  /// Extension headers (even keys: number, odd keys: bytes).
+  std::vector<Extension> extensions;
+};
+
+}  // namespace moq

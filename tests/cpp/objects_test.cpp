@@ -1,0 +1,150 @@
+// Object-level publishing against the real relay: explicit subgroups and ids,
+// chunked objects, markers, extension headers; session stats; TRACK_STATUS.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "test_util.hpp"
+
+namespace {
+
+using namespace moq_test;
+
+const moq::Object* find(const std::vector<moq::Object>& objects, uint64_t group, uint64_t subgroup,
+                        uint64_t id) {
+  for (const auto& o : objects)
+    if (o.group_id == group && o.subgroup_id == subgroup && o.object_id == id) return &o;
+  return nullptr;
+}
+
+TEST(Objects, SubgroupsIdsChunksMarkersAndExtensionsArriveAsWritten) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  ASSERT_TRUE(pub.track);
+  auto session = connect_to(*relay);
+  ASSERT_MOQ_OK(session);
+  Collector collector;
+  auto sub = session->subscribe(ns, "t", collector.callback());
+  ASSERT_MOQ_OK(sub);
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return collector.size() > 0; }));
+  const uint64_t group = collector.objects().back().group_id + 10;
+
+  auto a = pub.track->begin_subgroup(group, 0, 1);
+  auto b = pub.track->begin_subgroup(group, 1, 1);
+  ASSERT_MOQ_OK(a);
+  ASSERT_MOQ_OK(b);
+  moq::ObjectOptions with_extensions;
+  with_extensions.extensions = {moq::Extension{2, 42, {}}, moq::Extension{0x3d, 0, "meta"}};
+  ASSERT_MOQ_OK(a->write(moq::Bytes::copy("a0"), with_extensions));
+  ASSERT_MOQ_OK(b->write(moq::Bytes::copy("b0")));
+  moq::ObjectOptions id5;
+  id5.object_id = 5;
+  ASSERT_MOQ_OK(a->write(moq::Bytes::copy("a5"), id5));
+  moq::ObjectOptions id3;
+  id3.object_id = 3;
+  auto backwards = a->write(moq::Bytes::copy("x"), id3);
+  ASSERT_FALSE(backwards);
+  EXPECT_EQ(backwards.error().code(), moq::Errc::invalid_argument);
+  moq::ObjectOptions bad_parity;
+  bad_parity.extensions = {moq::Extension{3, 7, {}}};  // odd key with a number
+  auto parity = a->write(moq::Bytes::copy("x"), bad_parity);
+  ASSERT_FALSE(parity);
+  EXPECT_EQ(parity.error().code(), moq::Errc::invalid_argument);
+  {
+    auto chunked = a->begin_object(6);
+    ASSERT_MOQ_OK(chunked);
+    ASSERT_MOQ_OK(chunked->write(moq::Bytes::copy("abc")));
+    auto overrun = chunked->write(moq::Bytes::copy("defg"));
+    ASSERT_FALSE(overrun);
+    EXPECT_EQ(overrun.error().code(), moq::Errc::invalid_argument);
+    ASSERT_MOQ_OK(chunked->write(moq::Bytes::copy("def")));
+  }
+  ASSERT_MOQ_OK(a->end_group());
+  ASSERT_MOQ_OK(a->finish());
+  ASSERT_MOQ_OK(b->finish());
+
+  ASSERT_TRUE(collector.wait([&](const std::vector<moq::Object>& v) {
+    return std::count_if(v.begin(), v.end(), [&](const moq::Object& o) { return o.group_id == group; }) >= 5;
+  })) << "not all objects of group " << group << " arrived";
+  auto objects = collector.objects();
+  const auto* a0 = find(objects, group, 0, 0);
+  const auto* b0 = find(objects, group, 1, 0);
+  const auto* a5 = find(objects, group, 0, 5);
+  const auto* a6 = find(objects, group, 0, 6);
+  const auto* marker = find(objects, group, 0, 7);
+  ASSERT_TRUE(a0 && b0 && a5 && a6 && marker);
+  EXPECT_EQ(a0->payload.to_string(), "a0");
+  ASSERT_EQ(a0->extensions.size(), 2u);
+  EXPECT_EQ(a0->extensions[0].key, 2u);
+  EXPECT_EQ(a0->extensions[0].number, 42u);
+  EXPECT_EQ(a0->extensions[1].key, 0x3du);
+  EXPECT_EQ(a0->extensions[1].bytes, "meta");
+  EXPECT_EQ(b0->payload.to_string(), "b0");
+  EXPECT_EQ(a5->payload.to_string(), "a5");
+  EXPECT_EQ(a6->payload.to_string(), "abcdef");
+  EXPECT_EQ(a6->status, moq::ObjectStatus::normal);
+  EXPECT_EQ(marker->status, moq::ObjectStatus::end_of_group);
+  EXPECT_TRUE(marker->payload.empty());
+}
+
+TEST(Objects, HistoryLimitsMustBePositive) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto session = connect_to(*relay);
+  ASSERT_MOQ_OK(session);
+  auto announcement = session->announce(test_namespace());
+  ASSERT_MOQ_OK(announcement);
+  moq::TrackOptions options;
+  options.history = moq::HistoryLimits{0, 1024};
+  auto track = announcement->create_track("t", options);
+  ASSERT_FALSE(track);
+  EXPECT_EQ(track.error().code(), moq::Errc::invalid_argument);
+  options.history = moq::HistoryLimits{};
+  ASSERT_MOQ_OK(announcement->create_track("t", options));
+}
+
+TEST(Session, StatsCountRealTraffic) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  ASSERT_TRUE(pub.track);
+  auto session = connect_to(*relay);
+  ASSERT_MOQ_OK(session);
+  auto before = session->stats();
+  ASSERT_MOQ_OK(before);
+  EXPECT_GT(before->packets_received, 0u);
+  EXPECT_GT(before->rtt.count(), 0);
+  Collector collector;
+  auto sub = session->subscribe(ns, "t", collector.callback());
+  ASSERT_MOQ_OK(sub);
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return collector.size() > 0; }));
+  ASSERT_TRUE(write_group(*pub.track, {std::string(256 * 1024, 'x')}));
+  ASSERT_TRUE(collector.wait([](const std::vector<moq::Object>& v) {
+    return !v.empty() && v.back().payload.size() == 256 * 1024;
+  }));
+  auto after = session->stats();
+  ASSERT_MOQ_OK(after);
+  EXPECT_GE(after->bytes_received, before->bytes_received + 256 * 1024);
+  moq::Session moved = std::move(*session);
+  auto inert = session->stats();  // NOLINT(bugprone-use-after-move)
+  ASSERT_FALSE(inert);
+  EXPECT_EQ(inert.error().code(), moq::Errc::invalid_argument);
+}
+
+TEST(Session, TrackStatusIsReportedUnsupported) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto session = connect_to(*relay);
+  ASSERT_MOQ_OK(session);
+  auto status = session->track_status(test_namespace(), "t");
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code(), moq::Errc::unsupported);
+  EXPECT_NE(status.error().message().find("TRACK_STATUS"), std::string::npos);
+}
+
+}  // namespace
