@@ -1,5 +1,5 @@
-//! Publishing: announce a namespace (PUBLISH_NAMESPACE), create tracks in it,
-//! write groups of objects.
+//! Publishing: announce a namespace (PUBLISH_NAMESPACE), create tracks in it
+//! (up front or when a subscriber asks for them), write groups of objects.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,8 @@ use moq_transport::serve::{
     self, Datagram, DatagramsWriter, ServeError, Subgroup, SubgroupObjectWriter, SubgroupWriter,
     SubgroupsWriter, TracksReader, TracksWriter,
 };
-use moq_transport::session::Publisher;
+use moq_transport::session::{PublishNamespace, SessionError, Subscribed};
+use tokio::sync::oneshot;
 
 use crate::error::{Code, Error, Result};
 use crate::history::{History, HistoryLimits, HistoryRegistration};
@@ -22,10 +23,23 @@ use crate::session::{Session, Shared};
 
 /// An accepted PUBLISH_NAMESPACE. Dropping it withdraws the namespace.
 pub struct Announcement {
+    publication: Publication,
+    serving: tokio::task::AbortHandle,
+}
+
+/// Decides about a SUBSCRIBE for a track of the namespace that does not
+/// exist: `accept` the request (creating the track) or drop it (the
+/// subscriber gets NotFound). Called on a runtime thread.
+pub type TrackRequestHandler = Arc<dyn Fn(TrackRequest) + Send + Sync>;
+
+/// The namespace's tracks, shared by the announcement, its serving task and
+/// pending track requests.
+#[derive(Clone)]
+struct Publication {
     shared: Arc<Shared>,
     namespace: Namespace,
     tracks: Arc<Mutex<Tracks>>,
-    serving: tokio::task::AbortHandle,
+    on_request: Arc<Mutex<Option<TrackRequestHandler>>>,
 }
 
 /// The engine's track table plus the names of tracks that have a live writer.
@@ -40,8 +54,7 @@ impl Session {
     pub fn announce(&self, namespace: &Namespace) -> Result<Announcement> {
         self.shared.check_open("Session::announce")?;
         let (writer, request, reader) = serve::Tracks::new(namespace.to_engine()).produce();
-        // Without a TracksRequest, SUBSCRIBEs for tracks that do not exist are
-        // answered NotFound at once instead of waiting for someone to create them.
+        // Requests for unknown tracks are answered by `serve_one`, not queued.
         drop(request);
         let mut publisher = self.publisher.clone();
         let ns_text = namespace.to_string();
@@ -58,16 +71,20 @@ impl Session {
             })?;
             Ok(publish_ns)
         })?;
-        let serving = runtime()
-            .spawn(serve_subscriptions(publish_ns, reader))
-            .abort_handle();
-        Ok(Announcement {
+        let publication = Publication {
             shared: self.shared.clone(),
             namespace: namespace.clone(),
             tracks: Arc::new(Mutex::new(Tracks {
                 writer,
                 live: HashSet::new(),
             })),
+            on_request: Arc::new(Mutex::new(None)),
+        };
+        let serving = runtime()
+            .spawn(serve_subscriptions(publish_ns, reader, publication.clone()))
+            .abort_handle();
+        Ok(Announcement {
+            publication,
             serving,
         })
     }
@@ -76,15 +93,16 @@ impl Session {
 /// Answers the SUBSCRIBEs the peer forwards for this namespace until the
 /// announcement is withdrawn (task aborted) or the session ends.
 async fn serve_subscriptions(
-    publish_ns: moq_transport::session::PublishNamespace,
+    publish_ns: PublishNamespace,
     tracks: TracksReader,
+    publication: Publication,
 ) {
     let mut serving = FuturesUnordered::new();
     loop {
         tokio::select! {
             next = publish_ns.subscribed() => match next {
                 Ok(Some(subscribed)) => {
-                    serving.push(Publisher::serve_subscribe(subscribed, tracks.clone()));
+                    serving.push(serve_one(subscribed, tracks.clone(), publication.clone()));
                 }
                 Ok(None) | Err(_) => break,
             },
@@ -99,9 +117,49 @@ async fn serve_subscriptions(
     while serving.next().await.is_some() {}
 }
 
+/// Serves one SUBSCRIBE: from the track if it exists, else from a track the
+/// request handler creates for it, else NotFound.
+async fn serve_one(
+    subscribed: Subscribed,
+    mut tracks: TracksReader,
+    publication: Publication,
+) -> std::result::Result<(), SessionError> {
+    let namespace = subscribed.info.track_namespace.clone();
+    let name = subscribed.info.track_name.clone();
+    if let Some(track) = tracks.get_track_reader(&namespace, &name) {
+        return subscribed.serve(track).await;
+    }
+    let handler = publication
+        .on_request
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let text = String::from_utf8(name.as_bytes().to_vec()).ok();
+    if let (Some(handler), Some(text)) = (handler, text) {
+        let (decided, decision) = oneshot::channel();
+        handler(TrackRequest {
+            publication: publication.clone(),
+            name: text,
+            decided: Some(decided),
+        });
+        let waited = tokio::time::timeout(publication.shared.request_timeout, decision).await;
+        if let Ok(Ok(true)) = waited {
+            if let Some(track) = tracks.get_track_reader(&namespace, &name) {
+                return subscribed.serve(track).await;
+            }
+        }
+    }
+    subscribed.close(ServeError::not_found_ctx(format!(
+        "the publisher has no track \"{}/{}\"",
+        publication.namespace,
+        String::from_utf8_lossy(name.as_bytes())
+    )))?;
+    Ok(())
+}
+
 impl Announcement {
     pub fn namespace(&self) -> &Namespace {
-        &self.namespace
+        &self.publication.namespace
     }
 
     /// Creates a track in this namespace, published as subgroup streams.
@@ -111,7 +169,43 @@ impl Announcement {
 
     /// `create_track` with options (history for FETCH).
     pub fn create_track_with(&self, name: &[u8], options: &TrackOptions) -> Result<TrackWriter> {
-        self.shared.check_open("Announcement::create_track")?;
+        self.publication
+            .shared
+            .check_open("Announcement::create_track")?;
+        self.publication.create_track(name, options)
+    }
+
+    /// Creates a track in this namespace whose objects travel as QUIC
+    /// datagrams: unreliable, unordered, each object alone in one datagram.
+    pub fn create_datagram_track(&self, name: &[u8]) -> Result<DatagramWriter> {
+        let publication = &self.publication;
+        publication
+            .shared
+            .check_open("Announcement::create_datagram_track")?;
+        let (entry, track) = publication.register(name)?;
+        let datagrams = track
+            .datagrams()
+            .map_err(|e| Error::from_serve(&e, &format!("creating track \"{entry}\"")))?;
+        Ok(DatagramWriter {
+            shared: publication.shared.clone(),
+            entry,
+            datagrams: Mutex::new(datagrams),
+        })
+    }
+
+    /// Installs (or with None removes) the handler for SUBSCRIBEs to tracks
+    /// that do not exist. Without one they get NotFound at once.
+    pub fn on_track_requested(&self, handler: Option<TrackRequestHandler>) {
+        *self
+            .publication
+            .on_request
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = handler;
+    }
+}
+
+impl Publication {
+    fn create_track(&self, name: &[u8], options: &TrackOptions) -> Result<TrackWriter> {
         let history = match options.history {
             Some(limits) => {
                 let history = History::new(limits)?;
@@ -132,22 +226,6 @@ impl Announcement {
             entry,
             subgroups: Mutex::new(subgroups),
             history,
-        })
-    }
-
-    /// Creates a track in this namespace whose objects travel as QUIC
-    /// datagrams: unreliable, unordered, each object alone in one datagram.
-    pub fn create_datagram_track(&self, name: &[u8]) -> Result<DatagramWriter> {
-        self.shared
-            .check_open("Announcement::create_datagram_track")?;
-        let (entry, track) = self.register(name)?;
-        let datagrams = track
-            .datagrams()
-            .map_err(|e| Error::from_serve(&e, &format!("creating track \"{entry}\"")))?;
-        Ok(DatagramWriter {
-            shared: self.shared.clone(),
-            entry,
-            datagrams: Mutex::new(datagrams),
         })
     }
 
@@ -175,6 +253,41 @@ impl Announcement {
             name,
         };
         Ok((entry, track))
+    }
+}
+
+/// A subscriber asked for a track that does not exist. `accept` creates it
+/// and serves the subscriber from it; dropping the request refuses it (the
+/// subscriber gets NotFound). Answer within the session's request timeout.
+pub struct TrackRequest {
+    publication: Publication,
+    name: String,
+    decided: Option<oneshot::Sender<bool>>,
+}
+
+impl TrackRequest {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Creates the requested track (like `Announcement::create_track_with`).
+    pub fn accept(mut self, options: &TrackOptions) -> Result<TrackWriter> {
+        self.publication.shared.check_open("TrackRequest::accept")?;
+        let track = self
+            .publication
+            .create_track(self.name.as_bytes(), options)?;
+        if let Some(decided) = self.decided.take() {
+            let _ = decided.send(true);
+        }
+        Ok(track)
+    }
+}
+
+impl Drop for TrackRequest {
+    fn drop(&mut self) {
+        if let Some(decided) = self.decided.take() {
+            let _ = decided.send(false);
+        }
     }
 }
 

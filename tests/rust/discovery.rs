@@ -3,6 +3,8 @@
 //! moq-transport peer run by the test (the relay only sends PUBLISH in answer
 //! to SUBSCRIBE_TRACKS, which moq-transport 0.17 cannot send).
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -12,33 +14,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{channel, config_with_ca, connect, Channel, Event, WAIT};
 use moq_ffi::discovery::NamespaceHandler;
 use moq_ffi::publish_track::PublishHandler;
-use moq_ffi::{
-    Code, Error, Namespace, ObjectHandler, ReceivedObject, Session, SessionConfig, TlsOptions,
-};
+use moq_ffi::{Code, Error, Namespace, ObjectHandler, Session};
 use support::{Process, Relay};
 
-const WAIT: Duration = Duration::from_secs(10);
 /// How long to watch for an event that must not come.
 const QUIET: Duration = Duration::from_millis(700);
-
-fn config(ca: &Path) -> SessionConfig {
-    SessionConfig {
-        tls: TlsOptions {
-            root_cert_files: vec![ca.to_path_buf()],
-            ..Default::default()
-        },
-        bind: "127.0.0.1:0".into(),
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(5),
-        ..Default::default()
-    }
-}
-
-fn connect(relay: &Relay) -> Session {
-    Session::connect(&relay.url(), config(&relay.ca_file()), Box::new(|_| {})).expect("connect")
-}
 
 fn ns(path: &str) -> Namespace {
     Namespace::parse(path).unwrap()
@@ -211,28 +194,6 @@ fn watch_reports_one_terminal_error_when_the_session_closes() {
 }
 
 // ------------------------------------------------------------------ objects
-
-#[derive(Debug)]
-enum Event {
-    Object(ReceivedObject),
-    Closed(Result<(), Error>),
-}
-
-struct Channel(mpsc::Sender<Event>);
-
-impl ObjectHandler for Channel {
-    fn on_object(&mut self, object: ReceivedObject) {
-        let _ = self.0.send(Event::Object(object));
-    }
-    fn on_closed(&mut self, result: Result<(), Error>) {
-        let _ = self.0.send(Event::Closed(result));
-    }
-}
-
-fn channel() -> (Box<Channel>, mpsc::Receiver<Event>) {
-    let (tx, rx) = mpsc::channel();
-    (Box::new(Channel(tx)), rx)
-}
 
 /// Waits for the object with `object_id` of `group`, skipping late warm-ups.
 fn receive_group(rx: &mpsc::Receiver<Event>, group: u64, count: u64, label: &str) {
@@ -430,7 +391,7 @@ fn start_peer() -> Peer {
     });
     let client = Session::connect(
         &format!("moqt://localhost:{port}/"),
-        config(&certs.path().join("ca.pem")),
+        config_with_ca(&certs.path().join("ca.pem")),
         Box::new(|_| {}),
     )
     .expect("connect to the test peer");

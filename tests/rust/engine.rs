@@ -1,5 +1,7 @@
 //! Engine tests against a real moq-relay-ietf started on 127.0.0.1.
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -7,58 +9,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use moq_ffi::{
-    Code, Error, Namespace, ObjectHandler, ReceivedObject, Session, SessionConfig, TlsOptions,
-};
+use common::{channel, config, connect, next_object, warm_up, Event, WAIT};
+use moq_ffi::{Code, Error, Namespace, ObjectHandler, ReceivedObject, Session, SessionConfig};
 use support::Relay;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn config(relay: &Relay) -> SessionConfig {
-    SessionConfig {
-        tls: TlsOptions {
-            root_cert_files: vec![relay.ca_file()],
-            ..Default::default()
-        },
-        bind: "127.0.0.1:0".into(),
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(5),
-        ..Default::default()
-    }
-}
-
-fn connect(relay: &Relay) -> Session {
-    Session::connect(&relay.url(), config(relay), Box::new(|_| {})).expect("connect")
-}
-
-enum Event {
-    Object(ReceivedObject),
-    Closed(Result<(), Error>),
-}
-
-/// Forwards subscription events to a channel the test reads with timeouts.
-struct Channel(mpsc::Sender<Event>);
-
-impl ObjectHandler for Channel {
-    fn on_object(&mut self, object: ReceivedObject) {
-        let _ = self.0.send(Event::Object(object));
-    }
-    fn on_closed(&mut self, result: Result<(), Error>) {
-        let _ = self.0.send(Event::Closed(result));
-    }
-}
-
-fn channel() -> (Box<Channel>, mpsc::Receiver<Event>) {
-    let (tx, rx) = mpsc::channel();
-    (Box::new(Channel(tx)), rx)
-}
-
-fn next_object(rx: &mpsc::Receiver<Event>) -> ReceivedObject {
-    match rx.recv_timeout(WAIT).expect("no event within 10 s") {
-        Event::Object(o) => o,
-        Event::Closed(r) => panic!("subscription closed early: {r:?}"),
-    }
-}
 
 #[test]
 fn publish_subscribe_round_trip_and_normal_end() {
@@ -402,20 +355,6 @@ fn large_and_many_objects_arrive_complete_in_order() {
     }
 }
 
-/// Sends one-object groups until `rx` yields an object, to get past the first
-/// group a fresh subscription may miss. Returns the group id that arrived.
-fn warm_up(track: &moq_ffi::TrackWriter, rx: &mpsc::Receiver<Event>) -> u64 {
-    for _ in 0..20 {
-        let group = track.begin_group(1).unwrap();
-        group.write(Bytes::from_static(b"warm")).unwrap();
-        group.finish().unwrap();
-        if let Ok(Event::Object(o)) = rx.recv_timeout(Duration::from_millis(500)) {
-            return o.group_id;
-        }
-    }
-    panic!("no warm-up object arrived");
-}
-
 #[test]
 fn rendezvous_subscription_waits_for_a_late_publisher() {
     let relay = Relay::start().expect("relay");
@@ -702,4 +641,46 @@ fn subgroups_object_ids_chunks_markers_and_extensions() {
     assert_eq!(find(0, 7).status, Status::EndOfGroup);
     assert!(find(0, 7).payload.is_empty());
     assert_eq!(find(0, 6).status, Status::Normal);
+}
+
+#[test]
+fn tracks_created_on_demand_or_refused() {
+    let relay = Relay::start().expect("relay");
+    let publisher = connect(&relay);
+    let subscriber = connect(&relay);
+    let ns = Namespace::parse("test/on-demand").unwrap();
+    let announcement = publisher.announce(&ns).unwrap();
+    let (made_tx, made_rx) = mpsc::channel::<moq_ffi::TrackWriter>();
+    let made_tx = std::sync::Mutex::new(made_tx);
+    announcement.on_track_requested(Some(std::sync::Arc::new(
+        move |request: moq_ffi::publish::TrackRequest| {
+            if request.name().starts_with("ok-") {
+                let track = request.accept(&Default::default()).expect("accept");
+                let _ = made_tx.lock().unwrap().send(track);
+            } // other names: dropped = refused
+        },
+    )));
+
+    let (handler, rx) = channel();
+    let _sub = subscriber
+        .subscribe(&ns, b"ok-1", handler)
+        .expect("created on demand");
+    let track = made_rx
+        .recv_timeout(WAIT)
+        .expect("the handler made the track");
+    assert_eq!(track.name(), "ok-1");
+    let group = track.begin_group(1).unwrap();
+    group.write(Bytes::from_static(b"hello")).unwrap();
+    group.finish().unwrap();
+    assert_eq!(next_object(&rx).payload, Bytes::from_static(b"hello"));
+
+    let (handler, _rx) = channel();
+    let err = subscriber.subscribe(&ns, b"nope", handler).err().unwrap();
+    assert_eq!(err.code, Code::NotFound, "{err}");
+
+    // Without a handler, unknown tracks are refused at once again.
+    announcement.on_track_requested(None);
+    let (handler, _rx) = channel();
+    let err = subscriber.subscribe(&ns, b"ok-2", handler).err().unwrap();
+    assert_eq!(err.code, Code::NotFound, "{err}");
 }

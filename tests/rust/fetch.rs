@@ -2,6 +2,8 @@
 //! moq-clock-ietf publisher, standalone fetch from our own publisher's history,
 //! moq-clock-ietf's joining subscriber against our publisher, unknown tracks.
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "support/mod.rs"]
 mod support;
 
@@ -14,51 +16,9 @@ use moq_ffi::fetch::{Fetch, FetchRange};
 use moq_ffi::history::HistoryLimits;
 use moq_ffi::publish::TrackOptions;
 
-use moq_ffi::{
-    Code, Error, Namespace, ObjectHandler, ReceivedObject, Session, SessionConfig, TlsOptions,
-};
+use common::{channel, connect, Event, WAIT};
+use moq_ffi::{Code, Error, Namespace, ReceivedObject, Session};
 use support::{is_clock_line, start_clock, Relay};
-
-const WAIT: Duration = Duration::from_secs(10);
-
-fn config(relay: &Relay) -> SessionConfig {
-    SessionConfig {
-        tls: TlsOptions {
-            root_cert_files: vec![relay.ca_file()],
-            ..Default::default()
-        },
-        bind: "127.0.0.1:0".into(),
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: Duration::from_secs(5),
-        ..Default::default()
-    }
-}
-
-fn connect(relay: &Relay) -> Session {
-    Session::connect(&relay.url(), config(relay), Box::new(|_| {})).expect("connect")
-}
-
-#[derive(Debug)]
-enum Event {
-    Object(ReceivedObject),
-    Closed(Result<(), Error>),
-}
-
-struct Channel(mpsc::Sender<Event>);
-
-impl ObjectHandler for Channel {
-    fn on_object(&mut self, object: ReceivedObject) {
-        let _ = self.0.send(Event::Object(object));
-    }
-    fn on_closed(&mut self, result: Result<(), Error>) {
-        let _ = self.0.send(Event::Closed(result));
-    }
-}
-
-fn channel() -> (Box<Channel>, mpsc::Receiver<Event>) {
-    let (tx, rx) = mpsc::channel();
-    (Box::new(Channel(tx)), rx)
-}
 
 /// Every object until the terminal event, which must come within `WAIT` of
 /// the previous event.
