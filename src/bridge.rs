@@ -3,17 +3,20 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cxx::{CxxString, CxxVector, UniquePtr};
 
 use crate::discovery::{NamespaceHandler, NamespaceWatch};
 use crate::error::{Code, Error, Result};
+use crate::fetch::{Fetch, FetchRange};
 use crate::history::HistoryLimits;
 use crate::names::Namespace;
 use crate::object::{Extension, ExtensionValue, Status as ObjectStatus};
 use crate::publish::{
-    Announcement, DatagramWriter, GroupWriter, ObjectWriter, TrackOptions, TrackWriter,
+    Announcement, DatagramWriter, GroupWriter, ObjectWriter, TrackOptions, TrackRequest,
+    TrackWriter,
 };
 use crate::publish_track::{PublishHandler, PublishListener, PublishedTrack};
 use crate::session::{Session, SessionConfig};
@@ -299,6 +302,76 @@ mod ffi {
             track: &str,
         ) -> UniquePtr<SubscriptionEvents>;
     }
+
+    // ---------------------------------------------------------- FETCH
+    // Standalone and joining FETCH (fetch.rs): cpp/include/moq/fetch.hpp. The
+    // objects and the terminal event go to a `SubscriptionEvents`, like a
+    // subscription's.
+
+    /// `moq::FetchRange`: both ends inclusive; `has_end_object` false = the
+    /// whole end group.
+    struct FetchParams {
+        start_group: u64,
+        start_object: u64,
+        end_group: u64,
+        has_end_object: bool,
+        end_object: u64,
+    }
+
+    /// Where the publisher's response ends (from FETCH_OK), inclusive;
+    /// `has_end_object` false = the whole end group.
+    struct FetchEnd {
+        end_group: u64,
+        has_end_object: bool,
+        end_object: u64,
+        end_of_track: bool,
+    }
+
+    extern "Rust" {
+        type FetchBox;
+
+        fn session_fetch(
+            session: &SessionBox,
+            ns: &CxxVector<CxxString>,
+            track: &[u8],
+            range: &FetchParams,
+            events: UniquePtr<SubscriptionEvents>,
+            status: &mut Status,
+        ) -> Box<FetchBox>;
+        fn session_joining_fetch(
+            session: &SessionBox,
+            subscription: &SubscriptionBox,
+            groups_before: u64,
+            events: UniquePtr<SubscriptionEvents>,
+            status: &mut Status,
+        ) -> Box<FetchBox>;
+        fn fetch_end(fetch: &FetchBox) -> FetchEnd;
+    }
+
+    // Tracks on demand (publish.rs `TrackRequest`).
+    extern "Rust" {
+        type TrackRequestBox;
+
+        /// Null `events` removes the handler.
+        fn announcement_on_track_requested(
+            announcement: &AnnouncementBox,
+            events: UniquePtr<TrackRequestEvents>,
+        ) -> Status;
+        fn track_request_name(request: &TrackRequestBox) -> &str;
+        /// `history_max_groups` 0 = no history.
+        fn track_request_accept(
+            request: &TrackRequestBox,
+            history_max_groups: u64,
+            history_max_bytes: u64,
+            status: &mut Status,
+        ) -> Box<TrackWriterBox>;
+    }
+
+    unsafe extern "C++" {
+        /// Receives requests for tracks that do not exist.
+        type TrackRequestEvents;
+        fn on_track_requested(self: &TrackRequestEvents, request: Box<TrackRequestBox>);
+    }
 }
 
 // SAFETY: the C++ types guard their own state with a mutex (SessionEvents,
@@ -332,7 +405,7 @@ pub struct TrackWriterBox(Option<TrackWriter>);
 pub struct GroupWriterBox(Option<GroupWriter>);
 pub struct ObjectWriterBox(Option<ObjectWriter>);
 pub struct DatagramWriterBox(Option<DatagramWriter>);
-pub struct SubscriptionBox(#[allow(dead_code)] Option<Subscription>);
+pub struct SubscriptionBox(Option<Subscription>);
 pub struct PayloadBox(bytes::Bytes);
 
 fn code_of(code: Code) -> ffi::Code {
@@ -622,11 +695,7 @@ fn announcement_create_track(
             .0
             .as_ref()
             .ok_or_else(|| moved_from("Announcement::create_track"))?;
-        let history = (history_max_groups > 0).then(|| HistoryLimits {
-            max_groups: usize::try_from(history_max_groups).unwrap_or(usize::MAX),
-            max_bytes: usize::try_from(history_max_bytes).unwrap_or(usize::MAX),
-        });
-        announcement.create_track_with(name, &TrackOptions { history })
+        announcement.create_track_with(name, &track_options(history_max_groups, history_max_bytes))
     })
 }
 
@@ -714,6 +783,16 @@ fn group_write_received(group: &GroupWriterBox, payload: &PayloadBox) -> ffi::St
     status_of(&guarded("GroupWriter::write", || {
         group_of(group, "GroupWriter::write")?.write(payload.0.clone())
     }))
+}
+
+/// Track options from the bridge's flat form (`max_groups` 0 = no history).
+fn track_options(history_max_groups: u64, history_max_bytes: u64) -> TrackOptions {
+    TrackOptions {
+        history: (history_max_groups > 0).then(|| HistoryLimits {
+            max_groups: usize::try_from(history_max_groups).unwrap_or(usize::MAX),
+            max_bytes: usize::try_from(history_max_bytes).unwrap_or(usize::MAX),
+        }),
+    }
 }
 
 fn session_stats(session: &SessionBox, status: &mut ffi::Status) -> ffi::SessionCounters {
@@ -1046,5 +1125,151 @@ fn session_on_publish(
             return Err(Error::invalid_argument("publish events are null"));
         }
         session.on_publish(Box::new(CppPublishHandler(events)))
+    })
+}
+
+// ------------------------------------------------------------------ FETCH
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Fetch>();
+};
+
+pub struct FetchBox(Option<Fetch>);
+
+fn session_fetch(
+    session: &SessionBox,
+    ns: &CxxVector<CxxString>,
+    track: &[u8],
+    range: &ffi::FetchParams,
+    events: UniquePtr<ffi::SubscriptionEvents>,
+    status: &mut ffi::Status,
+) -> Box<FetchBox> {
+    handle("Session::fetch", status, FetchBox, || {
+        let session = session
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Session::fetch"))?;
+        if events.is_null() {
+            return Err(Error::invalid_argument("fetch events are null"));
+        }
+        let range = FetchRange {
+            start_group: range.start_group,
+            start_object: range.start_object,
+            end_group: range.end_group,
+            end_object: range.has_end_object.then_some(range.end_object),
+        };
+        session.fetch(
+            &namespace_of(ns)?,
+            track,
+            range,
+            Box::new(CppObjectHandler(events)),
+        )
+    })
+}
+
+fn session_joining_fetch(
+    session: &SessionBox,
+    subscription: &SubscriptionBox,
+    groups_before: u64,
+    events: UniquePtr<ffi::SubscriptionEvents>,
+    status: &mut ffi::Status,
+) -> Box<FetchBox> {
+    handle("Session::joining_fetch", status, FetchBox, || {
+        let session = session
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Session::joining_fetch"))?;
+        let subscription = subscription.0.as_ref().ok_or_else(|| {
+            Error::invalid_argument(
+                "Session::joining_fetch: the subscription is an empty handle (moved-from or \
+                 failed to create); pass a live subscription of this session",
+            )
+        })?;
+        if events.is_null() {
+            return Err(Error::invalid_argument("fetch events are null"));
+        }
+        session.joining_fetch(
+            subscription,
+            groups_before,
+            Box::new(CppObjectHandler(events)),
+        )
+    })
+}
+
+fn fetch_end(fetch: &FetchBox) -> ffi::FetchEnd {
+    match fetch.0.as_ref() {
+        Some(f) => ffi::FetchEnd {
+            end_group: f.end_group(),
+            has_end_object: f.end_object().is_some(),
+            end_object: f.end_object().unwrap_or(0),
+            end_of_track: f.end_of_track(),
+        },
+        None => ffi::FetchEnd {
+            end_group: 0,
+            has_end_object: false,
+            end_object: 0,
+            end_of_track: false,
+        },
+    }
+}
+
+// ------------------------------------------------------------ tracks on demand
+
+// SAFETY: TrackRequestEvents only holds a shared_ptr to a core whose state is
+// guarded by its own mutex and callback gate.
+unsafe impl Send for ffi::TrackRequestEvents {}
+unsafe impl Sync for ffi::TrackRequestEvents {}
+
+/// A pending request; taken by `accept`, refused when dropped untaken.
+pub struct TrackRequestBox {
+    name: String,
+    request: Mutex<Option<TrackRequest>>,
+}
+
+fn announcement_on_track_requested(
+    announcement: &AnnouncementBox,
+    events: UniquePtr<ffi::TrackRequestEvents>,
+) -> ffi::Status {
+    status_of(&guarded("Announcement::on_track_requested", || {
+        let announcement = announcement
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Announcement::on_track_requested"))?;
+        if events.is_null() {
+            announcement.on_track_requested(None);
+            return Ok(());
+        }
+        let events = Arc::new(events);
+        announcement.on_track_requested(Some(Arc::new(move |request: TrackRequest| {
+            if let Some(events) = events.as_ref().as_ref() {
+                events.on_track_requested(Box::new(TrackRequestBox {
+                    name: request.name().to_owned(),
+                    request: Mutex::new(Some(request)),
+                }));
+            }
+        })));
+        Ok(())
+    }))
+}
+
+fn track_request_name(request: &TrackRequestBox) -> &str {
+    &request.name
+}
+
+fn track_request_accept(
+    request: &TrackRequestBox,
+    history_max_groups: u64,
+    history_max_bytes: u64,
+    status: &mut ffi::Status,
+) -> Box<TrackWriterBox> {
+    handle("TrackRequest::accept", status, TrackWriterBox, || {
+        let pending = request
+            .request
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| Error::invalid_argument("this track request was already accepted"))?;
+        pending.accept(&track_options(history_max_groups, history_max_bytes))
     })
 }

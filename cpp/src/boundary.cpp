@@ -44,6 +44,10 @@ void call_user(const char* what, const std::function<void(const Status&)>& callb
   guard(what, [&] { callback(status); });
 }
 
+void call_user(const std::function<void(TrackRequest)>& handler, TrackRequest request) noexcept {
+  guard("track request handler (the request is refused)", [&] { handler(std::move(request)); });
+}
+
 std::optional<AcceptedTrack> call_user(const PublishOfferHandler& handler, const Namespace& ns,
                                        std::string_view track) noexcept {
   std::optional<AcceptedTrack> answer;

@@ -31,6 +31,7 @@ void call_user(const char* what, const std::function<void(const Status&)>& callb
 /// The offer handler's answer; an exception rejects the track (nullopt).
 std::optional<AcceptedTrack> call_user(const PublishOfferHandler& handler, const Namespace& ns,
                                        std::string_view track) noexcept;
+void call_user(const std::function<void(TrackRequest)>& handler, TrackRequest request) noexcept;
 
 /// Writes a library log message (to the user's handler, or stderr for warn+).
 void log(LogLevel level, std::string_view message) noexcept;

@@ -12,6 +12,7 @@ namespace moq {
 namespace detail {
 struct SessionCore;
 struct SubscriptionCore;
+struct AnnouncementCore;
 struct NamespaceWatchCore;
 struct PublishListenerCore;
 }  // namespace detail
@@ -71,6 +72,19 @@ class PublishEvents {
 
  private:
   std::shared_ptr<detail::PublishListenerCore> core_;
+};
+
+struct TrackRequestBox;
+
+/// Receives an announcement's requests for tracks that do not exist.
+class TrackRequestEvents {
+ public:
+  explicit TrackRequestEvents(std::shared_ptr<detail::AnnouncementCore> core) noexcept
+      : core_(std::move(core)) {}
+  void on_track_requested(rust::Box<TrackRequestBox> request) const noexcept;
+
+ private:
+  std::shared_ptr<detail::AnnouncementCore> core_;
 };
 
 /// Keeps a moq::Bytes alive while Rust sends it.

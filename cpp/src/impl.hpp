@@ -68,9 +68,27 @@ struct SessionImpl {
   std::shared_ptr<SessionCore> core;
 };
 
+struct AnnouncementCore {
+  CallbackGate gate;
+  std::mutex mutex;
+  std::function<void(TrackRequest)> on_track_requested;
+};
+
 struct AnnouncementImpl {
+  AnnouncementImpl(rust::Box<ffi::AnnouncementBox> box, Namespace ns) noexcept
+      : box(std::move(box)), ns(std::move(ns)) {}
+  // No request callback runs once this returns; then the Rust side (and its
+  // handler) goes.
+  ~AnnouncementImpl() {
+    if (core) core->gate.close();
+  }
   rust::Box<ffi::AnnouncementBox> box;
   Namespace ns;
+  std::shared_ptr<AnnouncementCore> core;  // made when a handler is first set
+};
+
+struct TrackRequestImpl {
+  rust::Box<ffi::TrackRequestBox> box;
 };
 
 struct TrackWriterImpl {

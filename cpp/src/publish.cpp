@@ -1,3 +1,6 @@
+#include <utility>
+
+#include "boundary.hpp"
 #include "impl.hpp"
 
 namespace moq {
@@ -42,6 +45,18 @@ std::vector<Extension> from_ffi(const rust::Vec<ffi::ObjectExtension>& extension
 
 }  // namespace detail
 
+namespace detail {
+/// TrackOptions::history in the bridge's flat form ({0, 0} = no history).
+Result<std::pair<uint64_t, uint64_t>> history_limits(const TrackOptions& options) noexcept {
+  if (!options.history) return std::pair<uint64_t, uint64_t>{0, 0};
+  if (options.history->max_groups == 0 || options.history->max_bytes == 0) {
+    return Error(Errc::invalid_argument,
+                 "TrackOptions::history limits must be positive (omit history to keep none)");
+  }
+  return std::pair<uint64_t, uint64_t>{options.history->max_groups, options.history->max_bytes};
+}
+}  // namespace detail
+
 Result<TrackWriter> Announcement::create_track(std::string_view name) noexcept {
   return create_track(name, TrackOptions{});
 }
@@ -49,19 +64,72 @@ Result<TrackWriter> Announcement::create_track(std::string_view name) noexcept {
 Result<TrackWriter> Announcement::create_track(std::string_view name,
                                                const TrackOptions& options) noexcept {
   if (!impl_) return detail::moved_from("Announcement::create_track");
-  uint64_t max_groups = 0;
-  uint64_t max_bytes = 0;
-  if (options.history) {
-    if (options.history->max_groups == 0 || options.history->max_bytes == 0) {
-      return Error(Errc::invalid_argument,
-                   "TrackOptions::history limits must be positive (omit history to keep none)");
-    }
-    max_groups = options.history->max_groups;
-    max_bytes = options.history->max_bytes;
-  }
+  auto history = detail::history_limits(options);
+  if (!history) return history.error();
+  auto [max_groups, max_bytes] = *history;
   ffi::Status status = detail::new_status();
   rust::Box<ffi::TrackWriterBox> box = ffi::announcement_create_track(
       *impl_->box, detail::as_slice(name), max_groups, max_bytes, status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  return TrackWriter(std::make_unique<detail::TrackWriterImpl>(detail::TrackWriterImpl{std::move(box)}));
+}
+
+void Announcement::on_track_requested(std::function<void(TrackRequest)> handler) noexcept {
+  if (!impl_) return;
+  if (!handler) {
+    ffi::announcement_on_track_requested(*impl_->box, nullptr);
+    return;
+  }
+  if (!impl_->core) {
+    impl_->core = std::make_shared<detail::AnnouncementCore>();
+    {
+      std::lock_guard<std::mutex> lock(impl_->core->mutex);
+      impl_->core->on_track_requested = std::move(handler);
+    }
+    ffi::announcement_on_track_requested(*impl_->box,
+                                         std::make_unique<ffi::TrackRequestEvents>(impl_->core));
+    return;
+  }
+  std::lock_guard<std::mutex> lock(impl_->core->mutex);
+  impl_->core->on_track_requested = std::move(handler);
+}
+
+namespace ffi {
+void TrackRequestEvents::on_track_requested(rust::Box<TrackRequestBox> request) const noexcept {
+  TrackRequest wrapped(std::make_unique<detail::TrackRequestImpl>(detail::TrackRequestImpl{std::move(request)}));
+  std::function<void(TrackRequest)> handler;
+  {
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    handler = core_->on_track_requested;
+  }
+  if (handler && core_->gate.enter()) {
+    detail::call_user(handler, std::move(wrapped));
+    core_->gate.leave();
+  }
+  // Not handed over: `wrapped` is destroyed here, which refuses the request.
+}
+}  // namespace ffi
+
+TrackRequest::TrackRequest(std::unique_ptr<detail::TrackRequestImpl> impl) noexcept
+    : impl_(std::move(impl)) {}
+TrackRequest::TrackRequest(TrackRequest&&) noexcept = default;
+TrackRequest& TrackRequest::operator=(TrackRequest&&) noexcept = default;
+TrackRequest::~TrackRequest() = default;
+
+std::string_view TrackRequest::name() const noexcept {
+  if (!impl_) return {};
+  rust::Str name = ffi::track_request_name(*impl_->box);
+  return std::string_view(name.data(), name.size());
+}
+
+Result<TrackWriter> TrackRequest::accept(const TrackOptions& options) noexcept {
+  if (!impl_) return detail::moved_from("TrackRequest::accept");
+  auto history = detail::history_limits(options);
+  if (!history) return history.error();
+  auto [max_groups, max_bytes] = *history;
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::TrackWriterBox> box =
+      ffi::track_request_accept(*impl_->box, max_groups, max_bytes, status);
   if (status.code != ffi::Code::Ok) return detail::to_error(status);
   return TrackWriter(std::make_unique<detail::TrackWriterImpl>(detail::TrackWriterImpl{std::move(box)}));
 }

@@ -143,7 +143,7 @@ Result<Announcement> Session::announce(const Namespace& ns) noexcept {
   ffi::Status status = detail::new_status();
   rust::Box<ffi::AnnouncementBox> box = ffi::session_announce(*impl_->box, ns.parts(), status);
   if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return Announcement(std::make_unique<detail::AnnouncementImpl>(detail::AnnouncementImpl{std::move(box), ns}));
+  return Announcement(std::make_unique<detail::AnnouncementImpl>(std::move(box), ns));
 }
 
 }  // namespace moq

@@ -9,19 +9,31 @@
 // the whole time "YYYY-MM-DD HH:MM:SS" (group id +1 per second, object 0), as
 // moq-clock-ietf --datagrams does; the subscriber prints datagrams as they are.
 //
+// With --join-groups N the subscriber subscribes, then fetches the history
+// before its joining location with a joining FETCH (the current minute from
+// its first second, plus N earlier minutes), prints that history, then
+// continues live without printing a time twice, as moq-clock-ietf
+// --join-groups does. The publisher keeps its last minutes for FETCH.
+//
 //   moq-clock [--publish [--datagrams]] [--root ca.pem] [--pin SHA256]
 //             [--insecure] [--bind 127.0.0.1:0] [--namespace clock]
-//             [--track now] [--count N] [--wait SECONDS] URL
+//             [--track now] [--count N] [--wait SECONDS] [--join-groups N] URL
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <moq/moq.hpp>
 
@@ -39,6 +51,7 @@ struct Options {
   std::string track = "now";
   long count = 0;        // subscriber: exit after this many lines (0 = forever)
   long wait_seconds = 30;  // subscriber: how long to retry while the track does not exist yet
+  long join_groups = -1;   // subscriber: >= 0 = joining FETCH of this many earlier groups
   moq::SessionConfig session;
 };
 
@@ -47,7 +60,7 @@ int usage(const char* why) {
                "moq-clock: %s\n"
                "usage: moq-clock [--publish [--datagrams]] [--root ca.pem] [--pin SHA256] [--insecure]\n"
                "                 [--bind ADDR] [--namespace NS] [--track NAME] [--count N]\n"
-               "                 [--wait SECONDS] URL\n",
+               "                 [--wait SECONDS] [--join-groups N] URL\n",
                why);
   return 2;
 }
@@ -71,7 +84,7 @@ bool parse_args(int argc, char** argv, Options& options, std::string& error) {
     } else if (arg == "--insecure") {
       options.session.tls.disable_verify = true;
     } else if (arg == "--root" || arg == "--pin" || arg == "--bind" || arg == "--namespace" ||
-               arg == "--track" || arg == "--count" || arg == "--wait") {
+               arg == "--track" || arg == "--count" || arg == "--wait" || arg == "--join-groups") {
       if (!(v = value(arg.c_str()))) return false;
       if (arg == "--root") options.session.tls.root_cert_files.push_back(v);
       if (arg == "--pin") options.session.tls.server_cert_sha256.push_back(v);
@@ -80,6 +93,14 @@ bool parse_args(int argc, char** argv, Options& options, std::string& error) {
       if (arg == "--track") options.track = v;
       if (arg == "--count") options.count = std::strtol(v, nullptr, 10);
       if (arg == "--wait") options.wait_seconds = std::strtol(v, nullptr, 10);
+      if (arg == "--join-groups") {
+        char* end = nullptr;
+        options.join_groups = std::strtol(v, &end, 10);
+        if (*v == '\0' || *end != '\0' || options.join_groups < 0) {
+          error = "--join-groups needs a number >= 0";
+          return false;
+        }
+      }
     } else if (!arg.empty() && arg[0] == '-') {
       error = "unknown option " + arg;
       return false;
@@ -189,7 +210,153 @@ int run_publisher(moq::Session& session, const moq::Namespace& ns, const Options
   return 0;
 }
 
+// Subscribes, retrying while the publisher is not there yet (within --wait).
+moq::Result<moq::Subscription> subscribe_when_published(
+    moq::Session& session, const moq::Namespace& ns, const Options& options,
+    const std::function<void(const moq::Object&)>& on_object) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.wait_seconds);
+  moq::Result<moq::Subscription> subscription =
+      moq::Error(moq::Errc::not_found, "not subscribed yet");
+  while (!stop_requested) {
+    subscription = session.subscribe(ns, options.track, on_object);
+    if (subscription || subscription.error().code() != moq::Errc::not_found ||
+        std::chrono::steady_clock::now() >= deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return subscription;
+}
+
+// --join-groups N: history by joining FETCH, then live, each time printed once.
+int run_joined_subscriber(moq::Session& session, const moq::Namespace& ns, const Options& options) {
+  using Location = std::pair<uint64_t, uint64_t>;
+  std::mutex mutex;
+  std::map<uint64_t, std::string> bases;  // group id -> "YYYY-MM-DD HH:MM:"
+  std::atomic<long> printed{0};
+  std::atomic<bool> ended{false};
+  bool history_done = false;         // guarded by mutex
+  Location joining{0, 0};            // guarded by mutex; valid once history_done
+  std::vector<moq::Object> pending;  // live objects that arrived during the fetch
+
+  // Prints one clock object (mutex held).
+  auto print = [&](const moq::Object& object) {
+    if (object.object_id == 0) {
+      bases[object.group_id] = object.payload.to_string();
+      while (bases.size() > 4) bases.erase(bases.begin());
+      return;
+    }
+    auto base = bases.find(object.group_id);
+    if (base == bases.end()) return;
+    std::printf("%s%s\n", base->second.c_str(), object.payload.to_string().c_str());
+    std::fflush(stdout);
+    ++printed;
+  };
+  auto on_live = [&](const moq::Object& object) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!history_done) {
+      pending.push_back(object);
+      return;
+    }
+    // Live delivery may repeat objects up to the joining location: the
+    // history already printed them.
+    if (Location(object.group_id, object.object_id) > joining) print(object);
+  };
+
+  auto subscription = subscribe_when_published(session, ns, options, on_live);
+  if (!subscription) {
+    std::fprintf(stderr, "moq-clock: subscribe failed: %s\n", subscription.error().message().c_str());
+    return 1;
+  }
+
+  // Joins with up to --join-groups earlier groups (fewer if the track has
+  // fewer: asking before group 0 is refused). A relay that was not yet
+  // forwarding the track gives the first SUBSCRIBE no joining location:
+  // then wait for one live object and subscribe again, once.
+  // Declared before the Fetch, so they outlive its callbacks.
+  std::mutex fetch_mutex;
+  std::condition_variable fetch_done;
+  std::optional<moq::Status> fetch_status;
+  moq::Result<moq::Fetch> fetch = moq::Error(moq::Errc::not_found, "not fetched yet");
+  auto on_history = [&](const moq::Object& object) {
+    std::lock_guard<std::mutex> lock(mutex);
+    print(object);
+  };
+  for (int attempt = 0; attempt < 2 && !fetch; ++attempt) {
+    for (long groups = options.join_groups; groups >= 0; --groups) {
+      fetch = session.joining_fetch(*subscription, static_cast<uint64_t>(groups), on_history);
+      if (fetch || fetch.error().code() != moq::Errc::not_found) break;
+    }
+    if (fetch || attempt == 1 || fetch.error().code() != moq::Errc::not_found) break;
+    std::fprintf(stderr, "moq-clock: cannot join yet (%s); subscribing again once objects flow\n",
+                 fetch.error().message().c_str());
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!pending.empty()) break;
+      }
+      if (stop_requested || std::chrono::steady_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    subscription = moq::Error(moq::Errc::closed, "unsubscribed");  // unsubscribes
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      pending.clear();  // warm-up objects are not printed
+    }
+    subscription = subscribe_when_published(session, ns, options, on_live);
+    if (!subscription) {
+      std::fprintf(stderr, "moq-clock: subscribe failed: %s\n",
+                   subscription.error().message().c_str());
+      return 1;
+    }
+  }
+  if (!fetch) {
+    std::fprintf(stderr, "moq-clock: joining fetch failed: %s\n", fetch.error().message().c_str());
+    return 1;
+  }
+  fetch->on_closed([&](const moq::Status& status) {
+    std::lock_guard<std::mutex> lock(fetch_mutex);
+    fetch_status = status;
+    fetch_done.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> lock(fetch_mutex);
+    if (!fetch_done.wait_for(lock, std::chrono::seconds(10), [&] { return fetch_status.has_value(); })) {
+      std::fprintf(stderr, "moq-clock: the joining fetch did not end within 10 s\n");
+      return 1;
+    }
+    if (!*fetch_status) {
+      std::fprintf(stderr, "moq-clock: joining fetch ended: %s\n",
+                   fetch_status->error().message().c_str());
+      return 1;
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    joining = Location(fetch->end_group(), fetch->end_object().value_or(UINT64_MAX));
+    history_done = true;
+    std::fprintf(stderr, "moq-clock: history complete through group %llu object %llu (%ld times); "
+                 "continuing live\n",
+                 static_cast<unsigned long long>(joining.first),
+                 static_cast<unsigned long long>(joining.second), printed.load());
+    for (const auto& object : pending) {
+      if (Location(object.group_id, object.object_id) > joining) print(object);
+    }
+    pending.clear();
+  }
+  subscription->on_closed([&](const moq::Status& status) {
+    if (!status) std::fprintf(stderr, "moq-clock: subscription ended: %s\n", status.error().message().c_str());
+    ended = true;
+  });
+  while (!stop_requested && !ended && (options.count == 0 || printed < options.count)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return 0;
+}
+
 int run_subscriber(moq::Session& session, const moq::Namespace& ns, const Options& options) {
+  if (options.join_groups >= 0) return run_joined_subscriber(session, ns, options);
   std::mutex mutex;
   std::map<uint64_t, std::string> bases;  // group id -> "YYYY-MM-DD HH:MM:"
   std::atomic<long> printed{0};

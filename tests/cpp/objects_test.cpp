@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 
 #include "test_util.hpp"
 
@@ -145,6 +147,78 @@ TEST(Session, TrackStatusIsReportedUnsupported) {
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code(), moq::Errc::unsupported);
   EXPECT_NE(status.error().message().find("TRACK_STATUS"), std::string::npos);
+}
+
+TEST(TracksOnDemand, HandlerCreatesOrRefusesRequestedTracks) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto ns = test_namespace();
+  auto publisher = connect_to(*relay);
+  ASSERT_MOQ_OK(publisher);
+  auto announcement = publisher->announce(ns);
+  ASSERT_MOQ_OK(announcement);
+
+  std::mutex mutex;
+  std::vector<moq::TrackWriter> made;
+  std::vector<std::string> asked;
+  announcement->on_track_requested([&](moq::TrackRequest request) {
+    std::lock_guard<std::mutex> lock(mutex);
+    asked.emplace_back(request.name());
+    if (request.name().rfind("ok-", 0) == 0) {
+      auto track = request.accept();
+      if (track) made.push_back(std::move(*track));
+    }  // other names: the request is dropped, which refuses it
+  });
+
+  auto subscriber = connect_to(*relay);
+  ASSERT_MOQ_OK(subscriber);
+  Collector collector;
+  auto sub = subscriber->subscribe(ns, "ok-1", collector.callback());
+  ASSERT_MOQ_OK(sub);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ASSERT_EQ(made.size(), 1u);
+    ASSERT_TRUE(write_group(made.front(), {"hello"}));
+  }
+  ASSERT_TRUE(collector.wait_count(1));
+  EXPECT_EQ(collector.objects().front().payload.to_string(), "hello");
+
+  auto refused = subscriber->subscribe(ns, "nope", [](const moq::Object&) {});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), moq::Errc::not_found);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    EXPECT_EQ(asked, (std::vector<std::string>{"ok-1", "nope"}));
+  }
+
+  // Without a handler, unknown tracks are not_found at once again.
+  announcement->on_track_requested(nullptr);
+  auto none = subscriber->subscribe(ns, "ok-2", [](const moq::Object&) {});
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code(), moq::Errc::not_found);
+  std::lock_guard<std::mutex> lock(mutex);
+  EXPECT_EQ(asked.size(), 2u);
+}
+
+TEST(TracksOnDemand, HandlerIsNotRunningAfterTheAnnouncementIsDestroyed) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto ns = test_namespace();
+  auto publisher = connect_to(*relay);
+  ASSERT_MOQ_OK(publisher);
+  auto announcement = publisher->announce(ns);
+  ASSERT_MOQ_OK(announcement);
+  std::atomic<int> calls{0};
+  announcement->on_track_requested([&](moq::TrackRequest) { ++calls; });
+  auto subscriber = connect_to(*relay);
+  ASSERT_MOQ_OK(subscriber);
+  auto first = subscriber->subscribe(ns, "a", [](const moq::Object&) {});
+  EXPECT_FALSE(first);
+  EXPECT_EQ(calls.load(), 1);
+  { auto gone = std::move(*announcement); }
+  auto later = subscriber->subscribe(ns, "b", [](const moq::Object&) {});
+  EXPECT_FALSE(later);
+  EXPECT_EQ(calls.load(), 1);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "moq/bytes.hpp"
 #include "moq/discovery.hpp"
 #include "moq/error.hpp"
+#include "moq/fetch.hpp"
 #include "moq/log.hpp"
 #include "moq/names.hpp"
 #include "moq/object.hpp"

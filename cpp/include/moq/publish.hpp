@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -14,11 +15,16 @@
 
 namespace moq {
 
+namespace ffi {
+class TrackRequestEvents;
+}
+
 namespace detail {
 struct AnnouncementImpl;
 struct TrackWriterImpl;
 struct GroupWriterImpl;
 struct ObjectWriterImpl;
+struct TrackRequestImpl;
 struct DatagramWriterImpl;
 }  // namespace detail
 
@@ -26,6 +32,7 @@ class TrackWriter;
 class GroupWriter;
 class ObjectWriter;
 class DatagramWriter;
+class TrackRequest;
 
 /// Bounds of a track's retained history; whole groups are evicted, oldest
 /// first, until both hold. A group larger than max_bytes is not retained.
@@ -65,6 +72,16 @@ class Announcement {
   /// one datagram, unreliable and unordered. Same errors as create_track.
   Result<DatagramWriter> create_datagram_track(std::string_view name) noexcept;
 
+  /// Tracks on demand: `handler` is called with each SUBSCRIBE for a track of
+  /// this namespace that does not exist; it accepts the request (creating the
+  /// track, which then serves that subscriber) or lets it go (the subscriber
+  /// gets not_found). It runs on a library thread, one request at a time, and
+  /// may keep the TrackRequest to answer later, within the session's
+  /// request_timeout. An empty handler removes it: unknown tracks get
+  /// not_found at once. When the Announcement's destructor returns, the
+  /// handler is not running and will not run.
+  void on_track_requested(std::function<void(TrackRequest)> handler) noexcept;
+
  private:
   friend class Session;
   explicit Announcement(std::unique_ptr<detail::AnnouncementImpl> impl) noexcept;
@@ -92,6 +109,7 @@ class TrackWriter {
                                      uint8_t priority = 127) noexcept;
 
  private:
+  friend class TrackRequest;
   friend class Announcement;
   explicit TrackWriter(std::unique_ptr<detail::TrackWriterImpl> impl) noexcept;
   std::unique_ptr<detail::TrackWriterImpl> impl_;
@@ -133,6 +151,28 @@ class GroupWriter {
   friend class PublishedTrack;
   explicit GroupWriter(std::unique_ptr<detail::GroupWriterImpl> impl) noexcept;
   std::unique_ptr<detail::GroupWriterImpl> impl_;
+};
+
+/// A subscriber's request for a track that does not exist (see
+/// Announcement::on_track_requested). Destroying it without accept() refuses
+/// it: the subscriber gets not_found. Move-only. Any thread.
+class TrackRequest {
+ public:
+  TrackRequest(TrackRequest&&) noexcept;
+  TrackRequest& operator=(TrackRequest&&) noexcept;
+  ~TrackRequest();
+
+  /// The requested track name (empty for a moved-from request).
+  std::string_view name() const noexcept;
+  /// Creates the track and serves the requesting subscriber from it.
+  /// Errors: invalid_argument (already accepted, moved-from, bad history
+  /// limits), duplicate (a writer with that name appeared meanwhile), closed.
+  Result<TrackWriter> accept(const TrackOptions& options = {}) noexcept;
+
+ private:
+  friend class ffi::TrackRequestEvents;
+  explicit TrackRequest(std::unique_ptr<detail::TrackRequestImpl> impl) noexcept;
+  std::unique_ptr<detail::TrackRequestImpl> impl_;
 };
 
 /// One object written in chunks (GroupWriter::begin_object). The chunks must

@@ -11,6 +11,7 @@
 
 #include "moq/discovery.hpp"
 #include "moq/error.hpp"
+#include "moq/fetch.hpp"
 #include "moq/names.hpp"
 #include "moq/publish.hpp"
 #include "moq/publish_track.hpp"
@@ -154,6 +155,44 @@ class Session {
   /// Errors: invalid_argument (empty on_offer, moved-from), duplicate (this
   /// session already has a live PublishListener), closed (session ended).
   Result<PublishListener> on_publish(PublishOfferHandler on_offer) noexcept;
+
+  /// Standalone FETCH of `range` of `track` in `ns` (see moq/fetch.hpp):
+  /// blocks until the publisher answers (FETCH_OK or an error, bounded by
+  /// SessionConfig::request_timeout). Then `on_object` is called for every
+  /// object of the response, on a library thread, one call at a time, in
+  /// order (ascending groups, ascending objects), and Fetch::on_closed's
+  /// callback once at the end (ok = the response was complete). The publisher
+  /// may answer with less than asked (what it retains): Fetch::end_group /
+  /// end_object say where the response ends. The returned Fetch owns
+  /// `on_object`; destroy it to cancel.
+  /// Errors: invalid_argument (empty callback or track name, a range whose
+  /// end precedes its start, bad namespace, moved-from), not_found (nobody
+  /// publishes the track, it keeps no history, or none of the range is
+  /// retained: evicted or not published yet), unsupported (the publisher
+  /// does not answer FETCH), closed (session ended), timeout, would_block
+  /// (called from a moq callback).
+  Result<Fetch> fetch(const Namespace& ns, std::string_view track, FetchRange range,
+                      std::function<void(const Object&)> on_object) noexcept;
+
+  /// Joining FETCH (draft 18 §10.12.2): the history just before what the
+  /// live `subscription` (of this session) delivers: the `groups_before`
+  /// groups before the group of its joining location, plus that group from
+  /// its first object up to and including the joining location (0 = only
+  /// the joining group). The joining location is the largest object the
+  /// publisher (the relay) had when it accepted the SUBSCRIBE; the returned
+  /// Fetch reports it as end_group() / end_object(), so live objects at or
+  /// before it can be dropped as duplicates. Keep the subscription alive
+  /// until the fetch has ended. Blocking, delivery, ownership: as fetch().
+  /// Note (moq-relay-ietf 0.8): a SUBSCRIBE the relay accepted while it was
+  /// not yet forwarding the track has no joining location and cannot be
+  /// joined (not_found): subscribe again once objects flow.
+  /// Errors: invalid_argument (empty callback, moved-from session or
+  /// subscription, a subscription of another session), not_found (no
+  /// joining location, groups_before reaches before group 0, history not
+  /// retained), closed (the subscription or session ended), unsupported,
+  /// timeout, would_block (called from a moq callback).
+  Result<Fetch> joining_fetch(const Subscription& subscription, uint64_t groups_before,
+                              std::function<void(const Object&)> on_object) noexcept;
 
  private:
   explicit Session(std::unique_ptr<detail::SessionImpl> impl) noexcept;

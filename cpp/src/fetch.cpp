@@ -1,0 +1,111 @@
+// FETCH, standalone and joining: moq/fetch.hpp. Delivery reuses the
+// subscription machinery (SubscriptionCore in push mode, SubscriptionEvents):
+// the same ordering, gate and single terminal event.
+#include "boundary.hpp"
+#include "impl.hpp"
+
+namespace moq {
+namespace detail {
+
+struct FetchImpl {
+  FetchImpl(std::shared_ptr<SubscriptionCore> core, rust::Box<ffi::FetchBox> box) noexcept
+      : core(std::move(core)), box(std::move(box)), end(ffi::fetch_end(*this->box)) {}
+  // As SubscriptionImpl: close the gate (wait for a running callback on
+  // another thread), then drop the Rust fetch, which cancels it (members are
+  // destroyed after this body: box before core).
+  ~FetchImpl() { core->gate.close(); }
+  std::shared_ptr<SubscriptionCore> core;
+  rust::Box<ffi::FetchBox> box;
+  ffi::FetchEnd end;
+};
+
+namespace {
+
+std::shared_ptr<SubscriptionCore> fetch_core(std::function<void(const Object&)> on_object) {
+  auto core = std::make_shared<SubscriptionCore>();
+  core->push = true;
+  core->on_object = std::move(on_object);
+  return core;
+}
+
+}  // namespace
+}  // namespace detail
+
+Result<Fetch> Session::fetch(const Namespace& ns, std::string_view track, FetchRange range,
+                             std::function<void(const Object&)> on_object) noexcept {
+  if (!impl_) return detail::moved_from("Session::fetch");
+  if (!on_object) {
+    return Error(Errc::invalid_argument,
+                 "Session::fetch: the object callback is empty; pass one to receive the fetched "
+                 "objects");
+  }
+  auto core = detail::fetch_core(std::move(on_object));
+  const ffi::FetchParams params{range.start_group, range.start_object, range.end_group,
+                                range.end_object.has_value(), range.end_object.value_or(0)};
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::FetchBox> box =
+      ffi::session_fetch(*impl_->box, ns.parts(), detail::as_slice(track), params,
+                         std::make_unique<ffi::SubscriptionEvents>(core), status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  return Fetch(std::make_unique<detail::FetchImpl>(std::move(core), std::move(box)));
+}
+
+Result<Fetch> Session::joining_fetch(const Subscription& subscription, uint64_t groups_before,
+                                     std::function<void(const Object&)> on_object) noexcept {
+  if (!impl_) return detail::moved_from("Session::joining_fetch");
+  if (!subscription.impl_) {
+    return Error(Errc::invalid_argument,
+                 "Session::joining_fetch: the subscription is moved-from; pass a live "
+                 "subscription of this session");
+  }
+  if (!on_object) {
+    return Error(Errc::invalid_argument,
+                 "Session::joining_fetch: the object callback is empty; pass one to receive the "
+                 "fetched objects");
+  }
+  auto core = detail::fetch_core(std::move(on_object));
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::FetchBox> box =
+      ffi::session_joining_fetch(*impl_->box, *subscription.impl_->box, groups_before,
+                                 std::make_unique<ffi::SubscriptionEvents>(core), status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  return Fetch(std::make_unique<detail::FetchImpl>(std::move(core), std::move(box)));
+}
+
+Fetch::Fetch(std::unique_ptr<detail::FetchImpl> impl) noexcept : impl_(std::move(impl)) {}
+Fetch::Fetch(Fetch&&) noexcept = default;
+Fetch& Fetch::operator=(Fetch&&) noexcept = default;
+Fetch::~Fetch() = default;
+
+uint64_t Fetch::end_group() const noexcept { return impl_ ? impl_->end.end_group : 0; }
+
+std::optional<uint64_t> Fetch::end_object() const noexcept {
+  if (!impl_ || !impl_->end.has_end_object) return std::nullopt;
+  return impl_->end.end_object;
+}
+
+bool Fetch::end_of_track() const noexcept { return impl_ && impl_->end.end_of_track; }
+
+void Fetch::on_closed(std::function<void(const Status&)> callback) noexcept {
+  if (!impl_ || !callback) return;
+  auto& core = *impl_->core;
+  std::optional<Status> terminal;
+  {
+    std::lock_guard<std::mutex> lock(core.mutex);
+    if (!core.terminal) {
+      core.on_closed = std::move(callback);
+      return;
+    }
+    terminal = core.terminal;
+  }
+  // Already ended: this callback still sees the terminal event, once, now.
+  detail::call_user("fetch on_closed callback", callback, *terminal);
+}
+
+bool Fetch::closed() const noexcept {
+  if (!impl_) return true;
+  std::lock_guard<std::mutex> lock(impl_->core->mutex);
+  return impl_->core->terminal.has_value();
+}
+
+}  // namespace moq
