@@ -64,6 +64,14 @@ mod ffi {
         request_timeout_ms: u64,
         bind: String,
         max_object_size: u64,
+        /// `moq::SessionConfig::auth_tokens`, sent in SETUP.
+        auth_tokens: Vec<AuthTokenFfi>,
+    }
+
+    /// `moq::AuthToken`: one AUTHORIZATION TOKEN (type, opaque value).
+    struct AuthTokenFfi {
+        token_type: u64,
+        value: Vec<u8>,
     }
 
     /// `moq::SubscribeOptions`; see subscribe.rs for the meaning.
@@ -106,6 +114,13 @@ mod ffi {
         has_object_id: bool,
         object_id: u64,
         extensions: Vec<ObjectExtension>,
+    }
+
+    /// `moq::TrackStats`.
+    struct TrackCounters {
+        groups: u64,
+        objects: u64,
+        bytes: u64,
     }
 
     /// `moq::SessionStats`.
@@ -186,6 +201,7 @@ mod ffi {
             status: &mut Status,
         ) -> Box<GroupWriterBox>;
         fn group_id(group: &GroupWriterBox) -> u64;
+        fn track_stats(track: &TrackWriterBox) -> TrackCounters;
         fn group_write_shared(group: &GroupWriterBox, payload: UniquePtr<PayloadOwner>) -> Status;
         fn group_write_received(group: &GroupWriterBox, payload: &PayloadBox) -> Status;
         fn group_finish(group: &GroupWriterBox) -> Status;
@@ -528,6 +544,14 @@ fn session_connect(
             request_timeout: Duration::from_millis(options.request_timeout_ms),
             bind: options.bind.clone(),
             max_object_size: usize::try_from(options.max_object_size).unwrap_or(usize::MAX),
+            auth_tokens: options
+                .auth_tokens
+                .iter()
+                .map(|t| crate::session::AuthToken {
+                    token_type: t.token_type,
+                    value: t.value.clone(),
+                })
+                .collect(),
         };
         if config.connect_timeout.is_zero() || config.request_timeout.is_zero() {
             return Err(Error::invalid_argument(
@@ -760,6 +784,15 @@ fn track_begin_group(
             .ok_or_else(|| moved_from("TrackWriter::begin_group"))?
             .begin_group(priority)
     })
+}
+
+fn track_stats(track: &TrackWriterBox) -> ffi::TrackCounters {
+    let stats = track.0.as_ref().map(TrackWriter::stats).unwrap_or_default();
+    ffi::TrackCounters {
+        groups: stats.groups,
+        objects: stats.objects,
+        bytes: stats.bytes,
+    }
 }
 
 fn group_id(group: &GroupWriterBox) -> u64 {

@@ -23,7 +23,10 @@ pub mod tls;
 pub use error::{Code, Error, Result};
 pub use names::Namespace;
 pub use publish::{Announcement, GroupWriter, TrackWriter};
-pub use session::{Session, SessionConfig, SessionState, SessionStats};
+pub use session::{
+    validate_auth_tokens, AuthToken, Session, SessionConfig, SessionState, SessionStats,
+    CAT_TOKEN_TYPE, MAX_AUTH_TOKENS, MAX_AUTH_TOKEN_BYTES,
+};
 pub use subscribe::{
     Filter, GroupOrder, ObjectHandler, ReceivedObject, SubscribeOptions, Subscription,
 };

@@ -2,6 +2,7 @@
 //! (up front or when a subscriber asks for them), write groups of objects.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
@@ -226,6 +227,7 @@ impl Publication {
             entry,
             subgroups: Mutex::new(subgroups),
             history,
+            counters: Arc::default(),
         })
     }
 
@@ -331,6 +333,26 @@ pub struct TrackWriter {
     subgroups: Mutex<SubgroupsWriter>,
     /// Retained objects, answering FETCH while the registration lives.
     history: Option<(History, HistoryRegistration)>,
+    counters: Arc<TrackCounters>,
+}
+
+/// What a track has published so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrackStats {
+    /// Groups (subgroups) begun.
+    pub groups: u64,
+    /// Objects written (markers not counted).
+    pub objects: u64,
+    /// Payload bytes of those objects.
+    pub bytes: u64,
+}
+
+/// Shared by a track and its group writers; relaxed atomics, read rarely.
+#[derive(Default)]
+struct TrackCounters {
+    groups: AtomicU64,
+    objects: AtomicU64,
+    bytes: AtomicU64,
 }
 
 /// How a track is published.
@@ -353,7 +375,7 @@ impl TrackWriter {
         let writer = subgroups.append(priority).map_err(|e| {
             Error::from_serve(&e, &format!("starting a group on \"{}\"", self.entry))
         })?;
-        Ok(GroupWriter::from_engine(self.shared.clone(), writer).with_history(self.history()))
+        Ok(self.group_writer(writer))
     }
 }
 
@@ -383,7 +405,24 @@ impl TrackWriter {
                     ),
                 )
             })?;
-        Ok(GroupWriter::from_engine(self.shared.clone(), writer).with_history(self.history()))
+        Ok(self.group_writer(writer))
+    }
+
+    fn group_writer(&self, writer: SubgroupWriter) -> GroupWriter {
+        self.counters.groups.fetch_add(1, Ordering::Relaxed);
+        let mut group = GroupWriter::from_engine(self.shared.clone(), writer);
+        group.history = self.history();
+        group.counters = Some(self.counters.clone());
+        group
+    }
+
+    /// Groups, objects and bytes published on this track so far.
+    pub fn stats(&self) -> TrackStats {
+        TrackStats {
+            groups: self.counters.groups.load(Ordering::Relaxed),
+            objects: self.counters.objects.load(Ordering::Relaxed),
+            bytes: self.counters.bytes.load(Ordering::Relaxed),
+        }
     }
 
     /// The track's retained history, if it keeps one.
@@ -456,6 +495,7 @@ pub struct GroupWriter {
     priority: u8,
     writer: Mutex<GroupState>,
     history: Option<History>,
+    counters: Option<Arc<TrackCounters>>,
 }
 
 /// The engine's subgroup writer (None once finished) and the id the next
@@ -479,12 +519,8 @@ impl GroupWriter {
                 next_object_id: 0,
             }),
             history: None,
+            counters: None,
         }
-    }
-
-    fn with_history(mut self, history: Option<History>) -> Self {
-        self.history = history;
-        self
     }
 }
 
@@ -597,6 +633,10 @@ impl GroupWriter {
             .create_with_id_and_status(id, size, status.to_engine(), extensions)
             .map_err(|e| Error::from_serve(&e, &format!("writing to group {}", self.group_id)))?;
         state.next_object_id = id.saturating_add(1);
+        if let (Some(counters), Status::Normal) = (&self.counters, status) {
+            counters.objects.fetch_add(1, Ordering::Relaxed);
+            counters.bytes.fetch_add(size as u64, Ordering::Relaxed);
+        }
         Ok(object)
     }
 

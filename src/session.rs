@@ -29,6 +29,93 @@ pub struct SessionConfig {
     /// relay's address family.
     pub bind: String,
     pub max_object_size: usize,
+    /// Authorization tokens presented in the client SETUP (draft 18
+    /// §10.3.1.4), each as its own AUTHORIZATION TOKEN option with alias type
+    /// USE_VALUE. Checked by [`validate_auth_tokens`] before connecting.
+    pub auth_tokens: Vec<AuthToken>,
+}
+
+/// One AUTHORIZATION TOKEN for SETUP: a token type from the IANA "MOQT Auth
+/// Token Type" registry (0x1 = Common Access Token, what moq-relay-ietf
+/// verifies) and the opaque token value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthToken {
+    pub token_type: u64,
+    pub value: Vec<u8>,
+}
+
+impl std::fmt::Debug for AuthToken {
+    // The value is a bearer credential: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthToken")
+            .field("token_type", &self.token_type)
+            .field("value", &format_args!("<{} bytes>", self.value.len()))
+            .finish()
+    }
+}
+
+/// Token type of a Common Access Token (draft-ietf-moq-c4m §7.1).
+pub const CAT_TOKEN_TYPE: u64 = moq_transport::setup::CAT_TOKEN_TYPE;
+
+/// Most tokens one SETUP may carry: moq-transport receivers (and so
+/// moq-relay-ietf) close a session that presents more.
+pub const MAX_AUTH_TOKENS: usize = moq_transport::setup::MAX_SETUP_TOKENS;
+
+/// Most bytes all token values together may take: the SETUP message and each
+/// of its options are limited to 65535 bytes on the wire, and SETUP carries
+/// other options too.
+pub const MAX_AUTH_TOKEN_BYTES: usize = 60_000;
+
+/// Checks tokens before anything is sent: count, non-empty values, no exact
+/// duplicates (§10.2.2 forbids repeating a (type, value) pair), and a total
+/// size that fits the SETUP message.
+pub fn validate_auth_tokens(tokens: &[AuthToken]) -> Result<()> {
+    if tokens.len() > MAX_AUTH_TOKENS {
+        return Err(Error::invalid_argument(format!(
+            "{} authorization tokens given; at most {MAX_AUTH_TOKENS} fit in one SETUP \
+             (relays refuse more): present only the tokens this relay needs",
+            tokens.len()
+        )));
+    }
+    let mut total = 0usize;
+    for (i, token) in tokens.iter().enumerate() {
+        if token.value.is_empty() {
+            return Err(Error::invalid_argument(format!(
+                "authorization token {i} (type {:#x}) has an empty value: give the token's \
+                 bytes, or leave it out",
+                token.token_type
+            )));
+        }
+        if tokens[..i].contains(token) {
+            return Err(Error::invalid_argument(format!(
+                "authorization token {i} (type {:#x}) repeats an earlier token: each (type, \
+                 value) pair may appear only once",
+                token.token_type
+            )));
+        }
+        total = total.saturating_add(token.value.len());
+    }
+    if total > MAX_AUTH_TOKEN_BYTES {
+        return Err(Error::invalid_argument(format!(
+            "authorization tokens take {total} bytes; at most {MAX_AUTH_TOKEN_BYTES} fit in the \
+             SETUP message"
+        )));
+    }
+    Ok(())
+}
+
+/// MoQT session error code UNAUTHORIZED (draft 18 §15.10.1).
+const UNAUTHORIZED: u32 = 0x2;
+
+/// The message for a session the peer closed with UNAUTHORIZED.
+fn unauthorized_message(target: &str, reason: &str, with_tokens: bool) -> String {
+    let hint = if with_tokens {
+        "the relay did not accept the authorization tokens in SessionConfig::auth_tokens \
+         (expired, wrong audience or scope, or not signed by a key it trusts)"
+    } else {
+        "the relay requires an authorization token: set SessionConfig::auth_tokens"
+    };
+    format!("{target} refused the session as unauthorized ({reason}): {hint}")
 }
 
 impl Default for SessionConfig {
@@ -39,6 +126,7 @@ impl Default for SessionConfig {
             request_timeout: Duration::from_secs(10),
             bind: String::new(),
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+            auth_tokens: Vec::new(),
         }
     }
 }
@@ -124,9 +212,10 @@ impl Session {
         let url = parse_url(url)?;
         let bind = parse_bind(&config.bind)?;
         let timeout = config.connect_timeout;
+        validate_auth_tokens(&config.auth_tokens)?;
         let target = url.to_string();
         let connected = block_on("Session::connect", timeout, async {
-            connect(&url, bind, &config.tls).await
+            connect(&url, bind, &config.tls, &config.auth_tokens).await
         })
         .map_err(|e| match e.code {
             Code::Timeout => Error::new(
@@ -146,7 +235,9 @@ impl Session {
             session,
             publisher,
             subscriber,
+            wt,
         } = connected;
+        let with_tokens = !config.auth_tokens.is_empty();
 
         let shared = Arc::new(Shared {
             closed: AtomicBool::new(false),
@@ -168,7 +259,13 @@ impl Session {
             let result = AssertUnwindSafe(session.run()).catch_unwind().await;
             let error = match result {
                 Ok(Ok(())) => Error::closed("the session ended"),
-                Ok(Err(err)) => session_end_error(&err, &run_transport).await,
+                Ok(Err(err)) => match peer_close(&wt).await {
+                    Some((UNAUTHORIZED, reason)) => Error::new(
+                        Code::ConnectFailed,
+                        unauthorized_message(&target, &reason, with_tokens),
+                    ),
+                    _ => session_end_error(&err, &run_transport).await,
+                },
                 Err(_) => {
                     run_transport.close(0, "internal error");
                     Error::new(
@@ -265,6 +362,27 @@ struct Connected {
     session: engine::Session,
     publisher: Publisher,
     subscriber: Subscriber,
+    /// The WebTransport session, to read the peer's close code.
+    wt: web_transport_quinn::Session,
+}
+
+/// The code and reason the peer closed the session with, if it did (waits
+/// briefly for the close to arrive).
+async fn peer_close(wt: &web_transport_quinn::Session) -> Option<(u32, String)> {
+    use web_transport_quinn::{SessionError, WebTransportError};
+    let err = tokio::time::timeout(Duration::from_millis(200), wt.closed())
+        .await
+        .ok()?;
+    match err {
+        SessionError::WebTransportError(WebTransportError::Closed(code, reason)) => {
+            Some((code, reason))
+        }
+        SessionError::ConnectionError(quinn::ConnectionError::ApplicationClosed(close)) => {
+            let code = u32::try_from(close.error_code.into_inner()).ok()?;
+            Some((code, String::from_utf8_lossy(&close.reason).into_owned()))
+        }
+        _ => None,
+    }
 }
 
 pub fn parse_url(text: &str) -> Result<Url> {
@@ -366,6 +484,7 @@ async fn connect(
     url: &Url,
     bind: Option<SocketAddr>,
     tls_options: &TlsOptions,
+    auth_tokens: &[AuthToken],
 ) -> Result<Connected> {
     let raw_quic = url.scheme() == "moqt";
     let alpn: &[u8] = if raw_quic {
@@ -428,16 +547,36 @@ async fn connect(
         (session, Transport::WebTransport)
     };
     let connection = (*wt).clone();
+    let wt_errors = wt.clone();
     let transport: transport::Session = wt.into();
-    let (session, publisher, subscriber) = engine::Session::connect(transport.clone(), None, kind)
-        .await
-        .map_err(|e| {
+    let tokens = auth_tokens
+        .iter()
+        .map(|t| moq_transport::setup::AuthorizationToken::new(t.token_type, t.value.clone()))
+        .collect();
+    let connected = engine::Session::connect_with_config_and_tokens(
+        transport.clone(),
+        None,
+        kind,
+        engine::SessionConfig::default(),
+        tokens,
+    )
+    .await;
+    let (session, publisher, subscriber) = match connected {
+        Ok(connected) => connected,
+        Err(e) => {
+            if let Some((UNAUTHORIZED, reason)) = peer_close(&wt_errors).await {
+                return Err(Error::new(
+                    Code::ConnectFailed,
+                    unauthorized_message(url.as_str(), &reason, !auth_tokens.is_empty()),
+                ));
+            }
             let mut err = Error::from_session(&e, "MoQT SETUP failed");
             if err.code == Code::Closed {
                 err.code = Code::ConnectFailed;
             }
-            err
-        })?;
+            return Err(err);
+        }
+    };
     Ok(Connected {
         endpoint,
         connection,
@@ -445,6 +584,7 @@ async fn connect(
         session,
         publisher,
         subscriber,
+        wt: wt_errors,
     })
 }
 

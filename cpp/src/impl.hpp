@@ -1,6 +1,7 @@
 // Internal: the state behind the public handles, shared with the bridge.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -57,6 +58,8 @@ struct SubscriptionCore {
   std::deque<Object> queue;
   std::size_t max_queued = 0;
   uint64_t dropped = 0;
+  std::atomic<uint64_t> objects{0};
+  std::atomic<uint64_t> bytes{0};
   std::optional<Status> terminal;
 };
 

@@ -176,6 +176,12 @@ Result<GroupWriter> TrackWriter::begin_group(uint8_t priority) noexcept {
   return GroupWriter(std::make_unique<detail::GroupWriterImpl>(detail::GroupWriterImpl{std::move(box), id}));
 }
 
+TrackStats TrackWriter::stats() const noexcept {
+  if (!impl_) return {};
+  ffi::TrackCounters c = ffi::track_stats(*impl_->box);
+  return TrackStats{c.groups, c.objects, c.bytes};
+}
+
 Result<GroupWriter> TrackWriter::begin_subgroup(uint64_t group_id, uint64_t subgroup_id,
                                                 uint8_t priority) noexcept {
   if (!impl_) return detail::moved_from("TrackWriter::begin_subgroup");

@@ -78,7 +78,14 @@ Result<Session> Session::connect(std::string_view url, SessionConfig config) noe
       detail::to_millis(config.request_timeout),
       rust::String::lossy(config.bind),
       static_cast<uint64_t>(config.max_object_size),
+      {},
   };
+  for (const AuthToken& token : config.auth_tokens) {
+    rust::Vec<uint8_t> value;
+    value.reserve(token.value.size());
+    for (char c : token.value) value.push_back(static_cast<uint8_t>(c));
+    options.auth_tokens.push_back(ffi::AuthTokenFfi{token.type, std::move(value)});
+  }
   auto core = std::make_shared<detail::SessionCore>();
   ffi::Status status = detail::new_status();
   rust::Box<ffi::SessionBox> box =

@@ -41,6 +41,8 @@ void SubscriptionEvents::on_object(const ObjectHeader& header,
                                        : ObjectStatus::normal;
   if (!header.extensions.empty()) object.extensions = detail::from_ffi(header.extensions);
   auto& core = *core_;
+  core.objects.fetch_add(1, std::memory_order_relaxed);
+  core.bytes.fetch_add(object.payload.size(), std::memory_order_relaxed);
   if (core.push) {
     // Only this subscription's Rust task calls here, so on_object is never
     // reassigned concurrently; it is released only after the terminal event.
@@ -192,6 +194,17 @@ bool Subscription::closed() const noexcept {
   if (!impl_) return true;
   std::lock_guard<std::mutex> lock(impl_->core->mutex);
   return impl_->core->terminal.has_value();
+}
+
+SubscriptionStats Subscription::stats() const noexcept {
+  if (!impl_) return {};
+  auto& core = *impl_->core;
+  SubscriptionStats stats;
+  stats.objects = core.objects.load(std::memory_order_relaxed);
+  stats.bytes = core.bytes.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(core.mutex);
+  stats.dropped = core.dropped;
+  return stats;
 }
 
 uint64_t Subscription::dropped() const noexcept {

@@ -221,4 +221,40 @@ TEST(TracksOnDemand, HandlerIsNotRunningAfterTheAnnouncementIsDestroyed) {
   EXPECT_EQ(calls.load(), 1);
 }
 
+TEST(Counters, TrackAndSubscriptionCountWhatTheyCarried) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto ns = test_namespace();
+  Publisher pub;
+  make_publisher(*relay, ns, "t", &pub);
+  ASSERT_TRUE(pub.track);
+  auto session = connect_to(*relay);
+  ASSERT_MOQ_OK(session);
+  Collector collector;
+  auto sub = session->subscribe(ns, "t", collector.callback());
+  ASSERT_MOQ_OK(sub);
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return collector.size() > 0; }));
+  const auto before_track = pub.track->stats();
+  const auto before_sub = sub->stats();
+  EXPECT_GE(before_track.groups, 1u);
+  EXPECT_EQ(before_track.objects, before_track.groups);  // one object per warm-up group
+  EXPECT_GE(before_sub.objects, 1u);
+
+  ASSERT_TRUE(write_group(*pub.track, {std::string(1000, 'a'), std::string(24, 'b')}));
+  auto after_track = pub.track->stats();
+  EXPECT_EQ(after_track.groups, before_track.groups + 1);
+  EXPECT_EQ(after_track.objects, before_track.objects + 2);
+  EXPECT_EQ(after_track.bytes, before_track.bytes + 1024);
+  ASSERT_TRUE(collector.wait_count(before_sub.objects + 2));
+  auto after_sub = sub->stats();
+  // The counters count exactly what the callback was given.
+  uint64_t delivered_bytes = 0;
+  auto objects = collector.objects();
+  for (const auto& o : objects) delivered_bytes += o.payload.size();
+  EXPECT_EQ(after_sub.objects, objects.size());
+  EXPECT_EQ(after_sub.bytes, delivered_bytes);
+  EXPECT_GE(after_sub.bytes, before_sub.bytes + 1024);
+  EXPECT_EQ(after_sub.dropped, 0u);
+}
+
 }  // namespace

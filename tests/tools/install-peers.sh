@@ -18,15 +18,16 @@ fi
 mkdir -p "$MOQ_TOOLS_DIR"
 MOQ_TOOLS_DIR="$(cd "$MOQ_TOOLS_DIR" && pwd -P)"
 
-# name version pairs
+# name version [cargo feature]: a feature gets its own root, <name>-<version>-<feature>.
 PEERS=(
     "moq-relay-ietf 0.8.0"
     "moq-clock-ietf 0.6.25"
+    "moq-relay-ietf 0.8.0 auth-cat"
 )
 
 install_one() {
-    local name="$1" version="$2"
-    local root="$MOQ_TOOLS_DIR/$name-$version"
+    local name="$1" version="$2" feature="${3:-}"
+    local root="$MOQ_TOOLS_DIR/$name-$version${feature:+-$feature}"
     local bin="$root/bin/$name"
     if [ -x "$bin" ]; then
         log "$name $version already installed at $bin"
@@ -36,10 +37,11 @@ install_one() {
         log "error: cargo not found in PATH; cannot install $name $version"
         return 1
     fi
-    log "installing $name $version into $root (this can take several minutes)"
+    log "installing $name $version${feature:+ (feature $feature)} into $root (this can take several minutes)"
     local start=$SECONDS
     # cargo's own output goes to stderr; keep stdout clean for the final line.
-    if ! cargo install --locked --version "$version" "$name" --root "$root" 1>&2; then
+    if ! cargo install --locked --version "$version" ${feature:+--features "$feature"} \
+        "$name" --root "$root" 1>&2; then
         log "error: cargo install of $name $version failed"
         return 1
     fi

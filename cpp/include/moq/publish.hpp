@@ -41,6 +41,13 @@ struct HistoryLimits {
   std::size_t max_bytes = 32 * 1024 * 1024;
 };
 
+/// What a TrackWriter has published so far.
+struct TrackStats {
+  uint64_t groups = 0;   ///< groups / subgroups begun
+  uint64_t objects = 0;  ///< objects written (end markers not counted)
+  uint64_t bytes = 0;    ///< payload bytes of those objects
+};
+
 /// How a track is published.
 struct TrackOptions {
   /// Keep the newest groups so FETCH (standalone and joining) for this track
@@ -105,6 +112,10 @@ class TrackWriter {
   /// Opens subgroup `subgroup_id` of group `group_id` explicitly (its own
   /// QUIC stream). Several subgroups, of one or several groups, may be open
   /// at once. Errors: closed.
+  /// Counters of what this track has published. Never fails; zeros for a
+  /// moved-from TrackWriter.
+  TrackStats stats() const noexcept;
+
   Result<GroupWriter> begin_subgroup(uint64_t group_id, uint64_t subgroup_id,
                                      uint8_t priority = 127) noexcept;
 

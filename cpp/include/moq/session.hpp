@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "moq/discovery.hpp"
 #include "moq/error.hpp"
@@ -33,6 +34,22 @@ struct SessionStats {
   uint64_t bytes_lost = 0;
 };
 
+/// One authorization token for the MoQT SETUP (draft 18 §10.3.1.4), sent as
+/// an AUTHORIZATION TOKEN option with alias type USE_VALUE.
+struct AuthToken {
+  /// Token type ("MOQT Auth Token Type" registry). kCatTokenType (0x1) is a
+  /// Common Access Token (ES256-signed CWT), what moq-relay-ietf verifies.
+  uint64_t type = 0;
+  /// The opaque token bytes (for CAT: the encoded CWT). Must not be empty.
+  std::string value;
+
+  static constexpr uint64_t kCatTokenType = 0x1;
+  /// At most this many tokens per session (relays refuse more).
+  static constexpr std::size_t kMaxTokens = 4;
+  /// At most this many bytes in all token values together (SETUP size limit).
+  static constexpr std::size_t kMaxTotalBytes = 60000;
+};
+
 struct SessionConfig {
   TlsConfig tls;
   /// Bound on Session::connect (QUIC + TLS + WebTransport + MoQT SETUP).
@@ -44,6 +61,14 @@ struct SessionConfig {
   std::string bind;
   /// Largest object payload GroupWriter::write accepts (bytes).
   std::size_t max_object_size = 64 * 1024 * 1024;
+  /// Authorization tokens presented in SETUP, in order. Checked before
+  /// connecting: at most AuthToken::kMaxTokens, no empty value, no exact
+  /// duplicate, at most AuthToken::kMaxTotalBytes in all (else
+  /// Errc::invalid_argument). A relay that refuses them (or requires one and
+  /// gets none) closes the session as UNAUTHORIZED: connect, or the session's
+  /// terminal event if the close arrives after SETUP, reports
+  /// Errc::connect_failed with a message naming authorization.
+  std::vector<AuthToken> auth_tokens;
 };
 
 namespace detail {

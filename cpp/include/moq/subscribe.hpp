@@ -38,6 +38,13 @@ struct SubscribeFilter {
   }
 };
 
+/// What a Subscription has received so far.
+struct SubscriptionStats {
+  uint64_t objects = 0;  ///< objects delivered (push) or queued (pull)
+  uint64_t bytes = 0;    ///< their payload bytes
+  uint64_t dropped = 0;  ///< pull mode: dropped because the queue was full
+};
+
 /// Order in which a publisher with several groups at hand sends them.
 enum class GroupOrder { publisher, ascending, descending };
 
@@ -95,6 +102,8 @@ class Subscription {
   bool closed() const noexcept;
   /// Pull mode: objects dropped because the queue was full.
   uint64_t dropped() const noexcept;
+  /// Objects, bytes and drops so far (zeros for a moved-from handle).
+  SubscriptionStats stats() const noexcept;
 
  private:
   friend class Session;

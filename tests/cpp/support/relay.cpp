@@ -480,6 +480,10 @@ std::string tools_dir() {
 
 std::string relay_binary() { return tools_dir() + "/moq-relay-ietf-0.8.0/bin/moq-relay-ietf"; }
 
+std::string relay_auth_cat_binary() {
+    return tools_dir() + "/moq-relay-ietf-0.8.0-auth-cat/bin/moq-relay-ietf";
+}
+
 std::string clock_binary() { return tools_dir() + "/moq-clock-ietf-0.6.25/bin/moq-clock-ietf"; }
 
 std::string gen_certs_script() {
@@ -565,7 +569,7 @@ std::unique_ptr<Relay> Relay::start(const Options& options, std::string* error) 
     std::string scratch;
     if (error == nullptr) error = &scratch;
 
-    const std::string binary = relay_binary();
+    const std::string binary = options.binary.empty() ? relay_binary() : options.binary;
     if (!is_executable(binary)) {
         *error = "moq-relay-ietf not found at " + binary +
                  "; run tests/tools/install-peers.sh and set MOQ_TOOLS_DIR to the directory it "

@@ -141,6 +141,8 @@ public:
         std::vector<std::string> extra_args;
         // Readiness timeout per attempt.
         std::chrono::milliseconds ready_timeout{20000};
+        // The relay binary; empty = relay_binary().
+        std::string binary;
     };
 
     static std::unique_ptr<Relay> start(std::string* error);
@@ -186,6 +188,8 @@ private:
 std::string tools_dir();
 // Full paths of the installed peers (may not exist).
 std::string relay_binary();
+// moq-relay-ietf built with --features auth-cat (install-peers.sh installs both).
+std::string relay_auth_cat_binary();
 std::string clock_binary();
 // ${MOQ_SOURCE_DIR}/tests/tools/gen-certs.sh
 std::string gen_certs_script();

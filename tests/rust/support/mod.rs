@@ -76,6 +76,14 @@ pub fn relay_binary() -> PathBuf {
     tools_dir().join(format!("moq-relay-ietf-{RELAY_VERSION}/bin/moq-relay-ietf"))
 }
 
+/// The relay built with `--features auth-cat` (verifies Common Access Tokens
+/// with `--scope-config`), installed by install-peers.sh next to the plain one.
+pub fn relay_auth_cat_binary() -> PathBuf {
+    tools_dir().join(format!(
+        "moq-relay-ietf-{RELAY_VERSION}-auth-cat/bin/moq-relay-ietf"
+    ))
+}
+
 pub fn clock_binary() -> PathBuf {
     tools_dir().join(format!("moq-clock-ietf-{CLOCK_VERSION}/bin/moq-clock-ietf"))
 }
@@ -468,6 +476,8 @@ pub struct RelayOptions {
     pub extra_args: Vec<String>,
     /// Readiness timeout per attempt.
     pub ready_timeout: Duration,
+    /// The relay binary; `None` = [`relay_binary`].
+    pub binary: Option<PathBuf>,
 }
 
 impl Default for RelayOptions {
@@ -476,6 +486,7 @@ impl Default for RelayOptions {
             dev: false,
             extra_args: Vec::new(),
             ready_timeout: Duration::from_secs(20),
+            binary: None,
         }
     }
 }
@@ -515,7 +526,7 @@ impl Relay {
     }
 
     pub fn start_with(options: RelayOptions) -> Result<Relay, String> {
-        let binary = relay_binary();
+        let binary = options.binary.clone().unwrap_or_else(relay_binary);
         if !binary.is_file() {
             return Err(missing_tool(&binary));
         }
