@@ -102,19 +102,10 @@ const Namespace& NamespaceWatch::prefix() const noexcept {
 }
 
 void NamespaceWatch::on_closed(std::function<void(const Status&)> callback) noexcept {
-  if (!impl_ || !callback) return;
+  if (!impl_) return;
   auto& core = *impl_->core;
-  std::optional<Status> terminal;
-  {
-    std::lock_guard<std::mutex> lock(core.mutex);
-    if (!core.terminal) {
-      core.on_closed = std::move(callback);
-      return;
-    }
-    terminal = core.terminal;
-  }
-  // Already ended: this callback still sees the terminal event, once, now.
-  detail::call_user("namespace watch on_closed callback", callback, *terminal);
+  detail::set_on_closed(core.mutex, core.on_closed, core.terminal, std::move(callback),
+                        "namespace watch on_closed callback");
 }
 
 bool NamespaceWatch::closed() const noexcept {

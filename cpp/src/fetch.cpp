@@ -87,19 +87,10 @@ std::optional<uint64_t> Fetch::end_object() const noexcept {
 bool Fetch::end_of_track() const noexcept { return impl_ && impl_->end.end_of_track; }
 
 void Fetch::on_closed(std::function<void(const Status&)> callback) noexcept {
-  if (!impl_ || !callback) return;
+  if (!impl_) return;
   auto& core = *impl_->core;
-  std::optional<Status> terminal;
-  {
-    std::lock_guard<std::mutex> lock(core.mutex);
-    if (!core.terminal) {
-      core.on_closed = std::move(callback);
-      return;
-    }
-    terminal = core.terminal;
-  }
-  // Already ended: this callback still sees the terminal event, once, now.
-  detail::call_user("fetch on_closed callback", callback, *terminal);
+  detail::set_on_closed(core.mutex, core.on_closed, core.terminal, std::move(callback),
+                        "fetch on_closed callback");
 }
 
 bool Fetch::closed() const noexcept {

@@ -170,6 +170,14 @@ struct PublishListenerImpl {
   rust::Box<ffi::PublishListenerBox> box;
 };
 
+/// Registers the on_closed callback of a core with `mutex`, `on_closed` and
+/// `terminal` (subscription, fetch, namespace watch). If the terminal event
+/// has already happened, the callback still sees it, once, now, on this
+/// thread. Defined in session.cpp.
+void set_on_closed(std::mutex& mutex, std::function<void(const Status&)>& slot,
+                   const std::optional<Status>& terminal,
+                   std::function<void(const Status&)> callback, const char* what) noexcept;
+
 /// A fresh bridge status to pass as an out-parameter.
 ffi::Status new_status() noexcept;
 /// Converts a bridge status; `Code::Ok` is success.

@@ -26,6 +26,22 @@ void CallbackGate::close() noexcept {
   idle_.wait(lock, [this] { return running_ == 0; });
 }
 
+void set_on_closed(std::mutex& mutex, std::function<void(const Status&)>& slot,
+                   const std::optional<Status>& terminal,
+                   std::function<void(const Status&)> callback, const char* what) noexcept {
+  if (!callback) return;
+  std::optional<Status> ended;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!terminal) {
+      slot = std::move(callback);
+      return;
+    }
+    ended = terminal;
+  }
+  call_user(what, callback, *ended);
+}
+
 namespace {
 
 rust::Vec<rust::String> to_rust(const std::vector<std::string>& strings) {

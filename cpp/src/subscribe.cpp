@@ -176,18 +176,10 @@ Result<Object> Subscription::next(std::chrono::milliseconds timeout) noexcept {
 }
 
 void Subscription::on_closed(std::function<void(const Status&)> callback) noexcept {
-  if (!impl_ || !callback) return;
+  if (!impl_) return;
   auto& core = *impl_->core;
-  std::optional<Status> terminal;
-  {
-    std::lock_guard<std::mutex> lock(core.mutex);
-    if (!core.terminal) {
-      core.on_closed = std::move(callback);
-      return;
-    }
-    terminal = core.terminal;
-  }
-  detail::call_user(callback, *terminal);
+  detail::set_on_closed(core.mutex, core.on_closed, core.terminal, std::move(callback),
+                        "subscription on_closed callback");
 }
 
 bool Subscription::closed() const noexcept {
