@@ -15,6 +15,7 @@ pub mod names;
 pub mod object;
 pub mod publish;
 pub mod publish_track;
+mod quic_adapter;
 pub mod runtime;
 pub mod session;
 pub mod subscribe;

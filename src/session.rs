@@ -14,6 +14,8 @@ use web_transport_quinn::quinn;
 
 use crate::error::{Code, Error, Result};
 use crate::history::HistoryRegistry;
+pub use crate::quic_adapter::GoawaySink;
+use crate::quic_adapter::{GoawayNotice, QuicAdapter};
 use crate::runtime::{block_on, runtime};
 use crate::tls::{self, TlsOptions};
 
@@ -201,6 +203,7 @@ pub struct Session {
     connection: quinn::Connection,
     pub(crate) publisher: Publisher,
     pub(crate) subscriber: Subscriber,
+    goaway: Arc<GoawayNotice>,
     // Kept so the endpoint outlives the connection and can send the close.
     _endpoint: quinn::Endpoint,
 }
@@ -236,6 +239,7 @@ impl Session {
             publisher,
             subscriber,
             wt,
+            goaway,
         } = connected;
         let with_tokens = !config.auth_tokens.is_empty();
 
@@ -285,6 +289,7 @@ impl Session {
             transport,
             publisher,
             subscriber,
+            goaway,
             _endpoint: endpoint,
         })
     }
@@ -309,6 +314,16 @@ impl Session {
             packets_lost: stats.path.lost_packets,
             bytes_lost: stats.path.lost_bytes,
         }
+    }
+
+    /// Registers the sink for the peer's GOAWAY (draft 18 §9.4): the peer
+    /// asks this client to move to the new session URI it names ("" = the
+    /// same URL) and will close this session. The sink runs at most once, on
+    /// a library thread; if the GOAWAY already came, now on this thread. The
+    /// session keeps working until the peer closes it. A later call replaces
+    /// the sink.
+    pub fn on_goaway(&self, sink: GoawaySink) {
+        self.goaway.listen(sink);
     }
 
     /// TRACK_STATUS is not available: moq-transport 0.17 sends the request
@@ -364,6 +379,7 @@ struct Connected {
     subscriber: Subscriber,
     /// The WebTransport session, to read the peer's close code.
     wt: web_transport_quinn::Session,
+    goaway: Arc<GoawayNotice>,
 }
 
 /// The code and reason the peer closed the session with, if it did (waits
@@ -548,7 +564,9 @@ async fn connect(
     };
     let connection = (*wt).clone();
     let wt_errors = wt.clone();
-    let transport: transport::Session = wt.into();
+    let goaway = Arc::new(GoawayNotice::default());
+    let session_url = wt.request().url.clone();
+    let transport = transport::Session::new(QuicAdapter::new(wt, goaway.clone()), session_url);
     let tokens = auth_tokens
         .iter()
         .map(|t| moq_transport::setup::AuthorizationToken::new(t.token_type, t.value.clone()))
@@ -585,6 +603,7 @@ async fn connect(
         publisher,
         subscriber,
         wt: wt_errors,
+        goaway,
     })
 }
 

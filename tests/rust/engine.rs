@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{channel, config, connect, next_object, warm_up, Event, WAIT};
 use moq_ffi::{Code, Error, Namespace, ObjectHandler, ReceivedObject, Session, SessionConfig};
-use support::Relay;
+use support::{Relay, SlowLink};
 
 #[test]
 fn publish_subscribe_round_trip_and_normal_end() {
@@ -715,4 +715,104 @@ fn track_stats_count_groups_objects_and_bytes() {
     sub.write(Bytes::from_static(b"x")).unwrap();
     let stats = track.stats();
     assert_eq!((stats.groups, stats.objects, stats.bytes), (2, 3, 1025));
+}
+
+/// Tags each object of a subscription, so two subscriptions can share one
+/// channel and the channel records the order their objects arrived in.
+struct Tagged(&'static str, mpsc::Sender<(&'static str, ReceivedObject)>);
+
+impl ObjectHandler for Tagged {
+    fn on_object(&mut self, object: ReceivedObject) {
+        let _ = self.1.send((self.0, object));
+    }
+    fn on_closed(&mut self, _: Result<(), Error>) {}
+}
+
+#[test]
+fn lower_priority_number_is_sent_first() {
+    // Two tracks of one publisher compete for its link to the relay, limited
+    // to 2 MB/s: 2 MiB of bulk at priority 200 is queued first, then a small
+    // urgent group at priority 0. MoQT says the urgent group goes first.
+    // Each track has its own subscriber session on a fast link, so the order
+    // objects arrive in is the order the publisher sent them.
+    const BULK_GROUPS: usize = 8;
+    const BULK_PER_GROUP: usize = 16;
+    const BULK_OBJECTS: usize = BULK_GROUPS * BULK_PER_GROUP;
+    const BULK_OBJECT: usize = 16 * 1024;
+    let relay = Relay::start().expect("relay");
+    let link = SlowLink::start(&relay, 2_000_000).expect("slow link");
+    let publisher =
+        Session::connect(&link.url(), config(&relay), Box::new(|_| {})).expect("connect");
+    let ns = Namespace::parse("test/priority").unwrap();
+    let announcement = publisher.announce(&ns).expect("announce");
+    let bulk = announcement.create_track(b"bulk").expect("track");
+    let urgent = announcement.create_track(b"urgent").expect("track");
+
+    let (tx, rx) = mpsc::channel();
+    let bulk_session = connect(&relay);
+    let urgent_session = connect(&relay);
+    let _bulk_sub = bulk_session
+        .subscribe(&ns, b"bulk", Box::new(Tagged("bulk", tx.clone())))
+        .expect("subscribe bulk");
+    let _urgent_sub = urgent_session
+        .subscribe(&ns, b"urgent", Box::new(Tagged("urgent", tx)))
+        .expect("subscribe urgent");
+    for track in [&bulk, &urgent] {
+        let mut arrived = false;
+        for _ in 0..20 {
+            let group = track.begin_group(100).unwrap();
+            group.write(Bytes::from_static(b"warm-up")).unwrap();
+            group.finish().unwrap();
+            if rx.recv_timeout(Duration::from_millis(500)).is_ok() {
+                arrived = true;
+                break;
+            }
+        }
+        assert!(arrived, "no warm-up object arrived");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    while rx.try_recv().is_ok() {}
+
+    let chunk = Bytes::from(vec![7u8; BULK_OBJECT]);
+    for _ in 0..BULK_GROUPS {
+        let group = bulk.begin_group(200).unwrap();
+        for _ in 0..BULK_PER_GROUP {
+            group.write(chunk.clone()).unwrap();
+        }
+        group.finish().unwrap();
+    }
+    let urgent_group = urgent.begin_group(0).unwrap();
+    // Larger than a packet: a new stream's first packet goes out ahead of
+    // everything (web-transport-quinn writes the stream header at top
+    // priority), so only the rest of the group shows the scheduling.
+    for _ in 0..10 {
+        urgent_group
+            .write(Bytes::from(vec![1u8; 8 * 1024]))
+            .unwrap();
+    }
+    urgent_group.finish().unwrap();
+
+    // Bulk objects that arrived before the urgent group was complete.
+    let mut bulk_before = 0;
+    let mut urgent_seen = 0;
+    let mut bulk_seen = 0;
+    while urgent_seen < 10 || bulk_seen < BULK_OBJECTS {
+        let (tag, object) = rx.recv_timeout(WAIT).expect("objects stopped arriving");
+        match tag {
+            "urgent" if object.group_id == urgent_group.group_id() => urgent_seen += 1,
+            "bulk" if object.payload.len() == BULK_OBJECT => {
+                bulk_seen += 1;
+                if urgent_seen < 10 {
+                    bulk_before += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    println!("bulk objects (of {BULK_OBJECTS}) received before the urgent group: {bulk_before}");
+    assert!(
+        bulk_before < BULK_OBJECTS / 2,
+        "the priority 0 group arrived after {bulk_before} of {BULK_OBJECTS} priority 200 \
+         objects: lower priority numbers are not sent first"
+    );
 }

@@ -486,14 +486,15 @@ std::string relay_auth_cat_binary() {
 
 std::string clock_binary() { return tools_dir() + "/moq-clock-ietf-0.6.25/bin/moq-clock-ietf"; }
 
-std::string gen_certs_script() {
+static std::string source_dir() {
 #ifdef MOQ_SOURCE_DIR
-    std::string root = MOQ_SOURCE_DIR;
+    return MOQ_SOURCE_DIR;
 #else
-    std::string root = env_or("MOQ_SOURCE_DIR", "");
+    return env_or("MOQ_SOURCE_DIR", "");
 #endif
-    return root + "/tests/tools/gen-certs.sh";
 }
+
+std::string gen_certs_script() { return source_dir() + "/tests/tools/gen-certs.sh"; }
 
 uint16_t pick_free_udp_port() {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -744,6 +745,38 @@ std::unique_ptr<ChildProcess> start_clock(const Relay& relay, std::vector<std::s
     }
     argv.insert(argv.end(), rest.begin(), rest.end());
     return ChildProcess::spawn(argv, error);
+}
+
+std::unique_ptr<SlowLink> SlowLink::start(const Relay& relay, uint32_t rate, std::string* error) {
+    std::string scratch;
+    if (error == nullptr) error = &scratch;
+    std::vector<std::string> argv = {"/usr/bin/env",
+                                     "python3",
+                                     source_dir() + "/tests/tools/slow-link.py",
+                                     "--to",
+                                     "127.0.0.1:" + std::to_string(relay.port()),
+                                     "--rate",
+                                     std::to_string(rate)};
+    std::unique_ptr<SlowLink> link(new SlowLink());
+    link->process_ = ChildProcess::spawn(argv, error);
+    if (!link->process_) return nullptr;
+    const std::string prefix = "listening on 127.0.0.1:";
+    if (!link->process_->wait_for_stderr_line(prefix, std::chrono::milliseconds(10000))) {
+        *error = "slow-link.py did not start: " + link->process_->stderr_text();
+        return nullptr;
+    }
+    for (const std::string& line : link->process_->stderr_lines()) {
+        const auto at = line.find(prefix);
+        if (at != std::string::npos) {
+            link->port_ = static_cast<uint16_t>(std::atoi(line.c_str() + at + prefix.size()));
+            break;
+        }
+    }
+    if (link->port_ == 0) {
+        *error = "slow-link.py printed no port: " + link->process_->stderr_text();
+        return nullptr;
+    }
+    return link;
 }
 
 }  // namespace moq_test

@@ -210,4 +210,20 @@ std::unique_ptr<ChildProcess> start_clock(const Relay& relay, std::vector<std::s
 // True if `line` looks like "YYYY-MM-DD HH:MM:SS" (what the clock subscriber prints).
 bool is_clock_line(const std::string& line);
 
+// A constrained link in front of a relay: tests/tools/slow-link.py forwards UDP
+// on 127.0.0.1, limiting client-to-relay traffic to `rate` bytes/s behind a
+// small drop-tail buffer. Stopped on destruction.
+class SlowLink {
+public:
+    // Returns nullptr and sets *error if it cannot start.
+    static std::unique_ptr<SlowLink> start(const Relay& relay, uint32_t rate, std::string* error);
+    // The relay's WebTransport URL, reached through this link.
+    std::string url() const { return "https://localhost:" + std::to_string(port_) + "/"; }
+
+private:
+    SlowLink() = default;
+    std::unique_ptr<ChildProcess> process_;
+    uint16_t port_ = 0;
+};
+
 }  // namespace moq_test

@@ -791,3 +791,51 @@ pub fn is_clock_line(line: &str) -> bool {
             p => c == p,
         })
 }
+
+/// A constrained link in front of a relay: tests/tools/slow-link.py forwards
+/// UDP on 127.0.0.1, with client-to-relay traffic limited to `rate` bytes/s
+/// behind a small drop-tail buffer. Dropping it stops the forwarder.
+pub struct SlowLink {
+    _process: Process,
+    port: u16,
+}
+
+impl SlowLink {
+    pub fn start(relay: &Relay, rate: u32) -> Result<SlowLink, String> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/slow-link.py");
+        let process = Process::spawn(
+            Path::new("/usr/bin/env"),
+            &[
+                "python3".into(),
+                script.into(),
+                "--to".into(),
+                format!("127.0.0.1:{}", relay.port()).into(),
+                "--rate".into(),
+                rate.to_string().into(),
+            ],
+            &[],
+        )?;
+        let prefix = "listening on 127.0.0.1:";
+        if !process.wait_for_stderr_contains(prefix, Duration::from_secs(10)) {
+            return Err(format!(
+                "slow-link.py did not start: {}",
+                process.stderr_text()
+            ));
+        }
+        let text = process.stderr_text();
+        let port = text
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|p| p.trim().parse().ok())
+            .ok_or_else(|| format!("slow-link.py printed no port: {text}"))?;
+        Ok(SlowLink {
+            _process: process,
+            port,
+        })
+    }
+
+    /// The relay's WebTransport URL, reached through this link.
+    pub fn url(&self) -> String {
+        format!("https://localhost:{}/", self.port)
+    }
+}

@@ -1,0 +1,305 @@
+//! The transport the engine runs on: quinn's WebTransport (or raw QUIC)
+//! session, adapted where moq-transport 0.17 falls short of MoQT.
+//!
+//! - Priorities. The engine hands a subgroup's MoQT publisher priority to
+//!   `SendStream::set_priority` unchanged, but quinn sends the stream with the
+//!   *higher* number first while MoQT means *lower* number = more important.
+//!   [`quinn_priority`] maps one onto the other, and streams the engine never
+//!   prioritizes get a deliberate place: the control stream and request
+//!   streams above every data stream, FETCH streams at the MoQT default.
+//! - GOAWAY. The engine reads GOAWAY from the peer's control stream and only
+//!   logs it. [`ControlTap`] watches the bytes the engine reads from that
+//!   stream (without changing them) and reports GOAWAY with its new session
+//!   URI to the session's [`GoawayNotice`].
+//!
+//! Errors stay quinn's own types, so the engine classifies them as before.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::{Buf, Bytes, BytesMut};
+use moq_transport::coding::Decode;
+use moq_transport::message::{wire_id, GoAway};
+use moq_transport::reexports::web_transport_trait as wt;
+use web_transport_quinn::{ReadError, SessionError, WriteError};
+
+/// quinn priority of the control and request streams: above any data
+/// stream, so a subscriber's UNSUBSCRIBE or a SUBSCRIBE_OK never waits behind
+/// media.
+const CONTROL_PRIORITY: i32 = 256;
+
+/// MoQT priority of data streams the engine opens without a priority (FETCH
+/// responses): the middle of the range, like the default publisher priority.
+const UNPRIORITIZED_MOQT_PRIORITY: u8 = 128;
+
+/// quinn priority for a MoQT priority: MoQT sends 0 first and 255 last,
+/// quinn sends the larger number first.
+pub(crate) fn quinn_priority(moqt: u8) -> i32 {
+    255 - i32::from(moqt)
+}
+
+/// The engine's view of the connection: quinn's session with MoQT priority
+/// order and a GOAWAY tap on the peer's control stream.
+#[derive(Clone)]
+pub(crate) struct QuicAdapter {
+    inner: web_transport_quinn::Session,
+    /// The engine opens its control stream first and accepts the peer's
+    /// first, before anything else can: these mark whether that happened.
+    control_opened: Arc<AtomicBool>,
+    control_accepted: Arc<AtomicBool>,
+    goaway: Arc<GoawayNotice>,
+}
+
+impl QuicAdapter {
+    pub(crate) fn new(inner: web_transport_quinn::Session, goaway: Arc<GoawayNotice>) -> Self {
+        Self {
+            inner,
+            control_opened: Arc::new(AtomicBool::new(false)),
+            control_accepted: Arc::new(AtomicBool::new(false)),
+            goaway,
+        }
+    }
+}
+
+impl wt::Session for QuicAdapter {
+    type SendStream = PrioritizedSend;
+    type RecvStream = TappedRecv;
+    type Error = SessionError;
+
+    async fn accept_uni(&self) -> Result<TappedRecv, SessionError> {
+        let stream = self.inner.accept_uni().await?;
+        let tap = (!self.control_accepted.swap(true, Ordering::AcqRel))
+            .then(|| ControlTap::new(self.goaway.clone()));
+        Ok(TappedRecv { inner: stream, tap })
+    }
+
+    async fn accept_bi(&self) -> Result<(PrioritizedSend, TappedRecv), SessionError> {
+        let (send, recv) = self.inner.accept_bi().await?;
+        Ok((
+            PrioritizedSend::new(send, CONTROL_PRIORITY),
+            TappedRecv::plain(recv),
+        ))
+    }
+
+    async fn open_bi(&self) -> Result<(PrioritizedSend, TappedRecv), SessionError> {
+        let (send, recv) = self.inner.open_bi().await?;
+        Ok((
+            PrioritizedSend::new(send, CONTROL_PRIORITY),
+            TappedRecv::plain(recv),
+        ))
+    }
+
+    async fn open_uni(&self) -> Result<PrioritizedSend, SessionError> {
+        let send = self.inner.open_uni().await?;
+        let priority = if self.control_opened.swap(true, Ordering::AcqRel) {
+            quinn_priority(UNPRIORITIZED_MOQT_PRIORITY)
+        } else {
+            CONTROL_PRIORITY
+        };
+        Ok(PrioritizedSend::new(send, priority))
+    }
+
+    fn send_datagram(&self, payload: Bytes) -> Result<(), SessionError> {
+        self.inner.send_datagram(payload)
+    }
+
+    async fn recv_datagram(&self) -> Result<Bytes, SessionError> {
+        self.inner.read_datagram().await
+    }
+
+    fn max_datagram_size(&self) -> usize {
+        self.inner.max_datagram_size()
+    }
+
+    fn protocol(&self) -> Option<&str> {
+        wt::Session::protocol(&self.inner)
+    }
+
+    fn close(&self, code: u32, reason: &str) {
+        self.inner.close(code, reason.as_bytes());
+    }
+
+    async fn closed(&self) -> SessionError {
+        self.inner.closed().await
+    }
+}
+
+/// A send stream whose `set_priority` takes a MoQT priority.
+pub(crate) struct PrioritizedSend {
+    inner: web_transport_quinn::SendStream,
+}
+
+impl PrioritizedSend {
+    fn new(inner: web_transport_quinn::SendStream, quinn_priority: i32) -> Self {
+        // Fails only on a stream already closed, where priority is moot.
+        inner.set_priority(quinn_priority).ok();
+        Self { inner }
+    }
+}
+
+impl wt::SendStream for PrioritizedSend {
+    type Error = WriteError;
+
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, WriteError> {
+        self.inner.write(buf).await
+    }
+
+    async fn write_chunk(&mut self, chunk: Bytes) -> Result<(), WriteError> {
+        self.inner.write_chunk(chunk).await
+    }
+
+    fn set_priority(&mut self, moqt_priority: u8) {
+        self.inner.set_priority(quinn_priority(moqt_priority)).ok();
+    }
+
+    fn finish(&mut self) -> Result<(), WriteError> {
+        wt::SendStream::finish(&mut self.inner)
+    }
+
+    fn reset(&mut self, code: u32) {
+        wt::SendStream::reset(&mut self.inner, code);
+    }
+
+    async fn closed(&mut self) -> Result<(), WriteError> {
+        wt::SendStream::closed(&mut self.inner).await
+    }
+}
+
+/// A receive stream; the peer's control stream carries a [`ControlTap`].
+pub(crate) struct TappedRecv {
+    inner: web_transport_quinn::RecvStream,
+    tap: Option<ControlTap>,
+}
+
+impl TappedRecv {
+    fn plain(inner: web_transport_quinn::RecvStream) -> Self {
+        Self { inner, tap: None }
+    }
+}
+
+impl wt::RecvStream for TappedRecv {
+    type Error = ReadError;
+
+    async fn read(&mut self, dst: &mut [u8]) -> Result<Option<usize>, ReadError> {
+        let read = wt::RecvStream::read(&mut self.inner, dst).await?;
+        if let (Some(tap), Some(n)) = (self.tap.as_mut(), read) {
+            tap.observe(&dst[..n]);
+        }
+        Ok(read)
+    }
+
+    async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, ReadError> {
+        let chunk = wt::RecvStream::read_chunk(&mut self.inner, max).await?;
+        if let (Some(tap), Some(chunk)) = (self.tap.as_mut(), chunk.as_ref()) {
+            tap.observe(chunk);
+        }
+        Ok(chunk)
+    }
+
+    fn stop(&mut self, code: u32) {
+        wt::RecvStream::stop(&mut self.inner, code);
+    }
+
+    async fn closed(&mut self) -> Result<(), ReadError> {
+        wt::RecvStream::closed(&mut self.inner).await
+    }
+}
+
+/// Follows the message framing of the peer's control stream (type varint,
+/// 16-bit length, payload; SETUP is framed the same way) and reports GOAWAY.
+/// It only observes: the engine still decodes and enforces everything, so a
+/// malformed stream ends the session there, not here.
+struct ControlTap {
+    pending: BytesMut,
+    notice: Arc<GoawayNotice>,
+    /// Set once the bytes stop making sense; then the tap stays silent.
+    lost: bool,
+}
+
+impl ControlTap {
+    fn new(notice: Arc<GoawayNotice>) -> Self {
+        Self {
+            pending: BytesMut::new(),
+            notice,
+            lost: false,
+        }
+    }
+
+    fn observe(&mut self, bytes: &[u8]) {
+        if self.lost {
+            return;
+        }
+        self.pending.extend_from_slice(bytes);
+        while let Some((kind, payload)) = self.next_message() {
+            if kind == wire_id::GoAway {
+                match GoAway::decode(&mut payload.clone()) {
+                    Ok(goaway) => self.notice.received(goaway.uri.0),
+                    Err(_) => self.lost = true,
+                }
+            }
+        }
+    }
+
+    /// Splits off the next whole message, if it has arrived.
+    fn next_message(&mut self) -> Option<(u64, Bytes)> {
+        let mut header = &self.pending[..];
+        let kind = u64::decode(&mut header).ok()?;
+        if header.remaining() < 2 {
+            return None;
+        }
+        let len = usize::from(header.get_u16());
+        let header_len = self.pending.len() - header.remaining();
+        if header.remaining() < len {
+            return None;
+        }
+        let mut message = self.pending.split_to(header_len + len).freeze();
+        message.advance(header_len);
+        Some((kind, message))
+    }
+}
+
+/// Receives the session's GOAWAY, at most once.
+pub type GoawaySink = Box<dyn FnOnce(String) + Send>;
+
+/// Where a GOAWAY goes: to the registered sink, or kept for one set later.
+#[derive(Default)]
+pub(crate) struct GoawayNotice {
+    state: Mutex<GoawayState>,
+}
+
+#[derive(Default)]
+struct GoawayState {
+    /// The new session URI of the GOAWAY received, "" if it named none.
+    uri: Option<String>,
+    sink: Option<GoawaySink>,
+}
+
+impl GoawayNotice {
+    /// Registers the sink, replacing an earlier one. If the GOAWAY already
+    /// came, the sink gets it now, on this thread.
+    pub(crate) fn listen(&self, sink: GoawaySink) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match state.uri.clone() {
+            Some(uri) => {
+                drop(state);
+                sink(uri);
+            }
+            None => state.sink = Some(sink),
+        }
+    }
+
+    fn received(&self, uri: String) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        // A second GOAWAY is a protocol violation the engine answers by
+        // closing the session; report only the first.
+        if state.uri.is_some() {
+            return;
+        }
+        state.uri = Some(uri.clone());
+        if let Some(sink) = state.sink.take() {
+            // Not on the engine's control-stream read: a slow sink must not
+            // hold up the session's control messages.
+            crate::runtime::runtime().spawn(async move { sink(uri) });
+        }
+    }
+}
