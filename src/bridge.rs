@@ -249,6 +249,7 @@ mod ffi {
         type PayloadOwner;
 
         fn on_closed(self: &SessionEvents, status: &Status);
+        fn on_goaway(self: &SessionEvents, new_uri: &str);
         fn on_object(self: &SubscriptionEvents, header: &ObjectHeader, payload: Box<PayloadBox>);
         fn on_closed(self: &SubscriptionEvents, status: &Status);
         fn data(self: &PayloadOwner) -> &[u8];
@@ -558,7 +559,9 @@ fn session_connect(
                 "connect_timeout and request_timeout must be positive",
             ));
         }
-        Session::connect(
+        let events = Arc::new(events);
+        let closed_events = events.clone();
+        let session = Session::connect(
             &options.url,
             config,
             Box::new(move |error: Option<Error>| {
@@ -566,11 +569,17 @@ fn session_connect(
                     None => ok(),
                     Some(e) => status_of(&Err(e)),
                 };
-                if let Some(events) = events.as_ref() {
+                if let Some(events) = closed_events.as_ref().as_ref() {
                     events.on_closed(&status);
                 }
             }),
-        )
+        )?;
+        session.on_goaway(Box::new(move |uri: String| {
+            if let Some(events) = events.as_ref().as_ref() {
+                events.on_goaway(&uri);
+            }
+        }));
+        Ok(session)
     })
 }
 

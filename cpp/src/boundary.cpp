@@ -35,6 +35,11 @@ void call_user(const std::function<void(SessionState, const Error*)>& callback, 
   guard("session on_state_change callback", [&] { callback(state, error); });
 }
 
+void call_user(const std::function<void(std::string_view)>& on_goaway,
+               std::string_view new_uri) noexcept {
+  guard("session on_goaway callback", [&] { on_goaway(new_uri); });
+}
+
 void call_user(const std::function<void(const Namespace&)>& callback, const Namespace& ns) noexcept {
   guard("namespace watch callback", [&] { callback(ns); });
 }

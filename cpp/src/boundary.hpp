@@ -23,6 +23,8 @@ void call_user(const std::function<void(const Status&)>& callback, const Status&
 void call_user(const std::function<void(SessionState, const Error*)>& callback, SessionState state,
                const Error* error) noexcept;
 void call_user(const LogHandler& handler, LogLevel level, std::string_view message) noexcept;
+void call_user(const std::function<void(std::string_view)>& on_goaway,
+               std::string_view new_uri) noexcept;
 void call_user(const std::function<void(const Namespace&)>& callback, const Namespace& ns) noexcept;
 /// A terminal-event callback of something other than a subscription; `what`
 /// names it in the log message.

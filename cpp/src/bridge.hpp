@@ -28,6 +28,7 @@ class SessionEvents {
   explicit SessionEvents(std::shared_ptr<detail::SessionCore> core) noexcept
       : core_(std::move(core)) {}
   void on_closed(const Status& status) const noexcept;
+  void on_goaway(rust::Str new_uri) const noexcept;
 
  private:
   std::shared_ptr<detail::SessionCore> core_;

@@ -46,6 +46,8 @@ struct SessionCore {
   std::function<void(SessionState, const Error*)> on_state;
   bool closed = false;
   std::optional<Error> close_error;
+  std::function<void(std::string_view)> on_goaway;
+  std::optional<std::string> goaway_uri;  // set once the peer's GOAWAY came
 };
 
 struct SubscriptionCore {

@@ -76,6 +76,19 @@ void SessionEvents::on_closed(const Status& status) const noexcept {
   }
   // `callback` is released here: after the terminal event, no user callback is kept.
 }
+
+void SessionEvents::on_goaway(rust::Str new_uri) const noexcept {
+  std::function<void(std::string_view)> callback;
+  {
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    core_->goaway_uri.emplace(new_uri.data(), new_uri.size());
+    callback = core_->on_goaway;
+  }
+  if (callback && core_->gate.enter()) {
+    detail::call_user(callback, std::string_view(new_uri.data(), new_uri.size()));
+    core_->gate.leave();
+  }
+}
 }  // namespace ffi
 
 Result<Session> Session::connect(std::string_view url, SessionConfig config) noexcept {
@@ -133,6 +146,18 @@ void Session::on_state_change(std::function<void(SessionState, const Error*)> ca
   }
   // Already ended: this callback still sees the terminal event, once, now.
   detail::call_user(callback, SessionState::closed, error ? &*error : nullptr);
+}
+
+void Session::on_goaway(std::function<void(std::string_view)> callback) noexcept {
+  if (!impl_ || !callback) return;
+  std::optional<std::string> uri;
+  {
+    std::lock_guard<std::mutex> lock(impl_->core->mutex);
+    impl_->core->on_goaway = callback;
+    uri = impl_->core->goaway_uri;
+  }
+  // Already came: this callback still sees it, once, now.
+  if (uri) detail::call_user(callback, *uri);
 }
 
 Status Session::close(uint64_t code, std::string_view reason) noexcept {

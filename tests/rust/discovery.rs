@@ -549,3 +549,63 @@ fn publish_to_a_peer_that_refuses_it_fails() {
     assert_eq!(err.code, Code::Closed, "{err}");
     assert!(err.message.contains("refused"), "{err}");
 }
+
+// ------------------------------------------------------------------ GOAWAY from a peer
+
+/// moq-relay-ietf 0.8.0 never sends GOAWAY; moq-test-peer (the engine as a
+/// server) does, on its real control stream.
+fn goaway_peer(uri: &str) -> (tempfile::TempDir, moq_test_peer::Peer) {
+    let certs = gen_certs();
+    let peer = moq_test_peer::Peer::start(
+        certs.path(),
+        moq_test_peer::PeerOptions {
+            goaway_uri: Some(uri.to_string()),
+            goaway_after: Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .expect("test peer");
+    (certs, peer)
+}
+
+#[test]
+fn goaway_from_the_peer_is_reported_with_its_new_uri() {
+    let (certs, peer) = goaway_peer("moqt://localhost:4443/next");
+    let client = Session::connect(
+        &peer.url(),
+        config_with_ca(&certs.path().join("ca.pem")),
+        Box::new(|_| {}),
+    )
+    .expect("connect to the test peer");
+    let (tx, rx) = mpsc::channel();
+    client.on_goaway(Box::new(move |uri| {
+        let _ = tx.send(uri);
+    }));
+    let uri = rx.recv_timeout(WAIT).expect("no GOAWAY reported");
+    assert_eq!(uri, "moqt://localhost:4443/next");
+    // GOAWAY asks the client to move; the session itself still works.
+    assert_eq!(client.state(), moq_ffi::SessionState::Connected);
+
+    // A sink registered after the GOAWAY gets it at once, on this thread.
+    let (tx, rx) = mpsc::channel();
+    client.on_goaway(Box::new(move |uri| {
+        let _ = tx.send(uri);
+    }));
+    assert_eq!(rx.try_recv().expect("late sink not called"), uri);
+}
+
+#[test]
+fn goaway_without_a_uri_is_reported_empty() {
+    let (certs, peer) = goaway_peer("");
+    let client = Session::connect(
+        &peer.url(),
+        config_with_ca(&certs.path().join("ca.pem")),
+        Box::new(|_| {}),
+    )
+    .expect("connect to the test peer");
+    let (tx, rx) = mpsc::channel();
+    client.on_goaway(Box::new(move |uri| {
+        let _ = tx.send(uri);
+    }));
+    assert_eq!(rx.recv_timeout(WAIT).expect("no GOAWAY reported"), "");
+}

@@ -111,6 +111,16 @@ class Session {
   /// callback; released after the terminal event.
   void on_state_change(std::function<void(SessionState, const Error*)> callback) noexcept;
 
+  /// Sets the callback for the peer's GOAWAY (MoQT §9.4): the peer is going
+  /// away and asks this client to connect to `new_uri` (empty: the same URL
+  /// again), move its subscriptions there, and close this session. The session
+  /// keeps working until then, or until the peer closes it. Called at most
+  /// once per callback, on a library thread; if the GOAWAY has already come,
+  /// at once on this thread. Replaces any earlier callback. Connecting from
+  /// inside the callback fails with would_block: hand the work to a thread of
+  /// your own.
+  void on_goaway(std::function<void(std::string_view new_uri)> callback) noexcept;
+
   /// Closes the session: the peer sees a graceful close with `code` and
   /// `reason` (UTF-8, at most 1024 bytes). Never blocks. Errors: closed if
   /// already closed, invalid_argument for a bad reason or code > 2^32-1.

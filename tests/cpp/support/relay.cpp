@@ -496,6 +496,26 @@ static std::string source_dir() {
 
 std::string gen_certs_script() { return source_dir() + "/tests/tools/gen-certs.sh"; }
 
+bool generate_certs(const std::string& dir, std::string* error) {
+    std::string spawn_error;
+    auto gen = ChildProcess::spawn({"/usr/bin/env", "bash", gen_certs_script(), dir}, &spawn_error);
+    if (!gen) {
+        *error = "cannot run gen-certs.sh: " + spawn_error;
+        return false;
+    }
+    if (!gen->wait_exit(std::chrono::milliseconds(60000))) {
+        gen->stop();
+        *error = "gen-certs.sh did not finish within 60 s";
+        return false;
+    }
+    int status = gen->stop();
+    if (status != 0) {
+        *error = "gen-certs.sh failed (status " + std::to_string(status) + "): " + gen->stderr_text();
+        return false;
+    }
+    return true;
+}
+
 uint16_t pick_free_udp_port() {
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return 0;
@@ -593,24 +613,7 @@ std::unique_ptr<Relay> Relay::start(const Options& options, std::string* error) 
 
     // Certificates.
     {
-        std::string spawn_error;
-        auto gen = ChildProcess::spawn({"/usr/bin/env", "bash", script, relay->certs_->path()},
-                                       &spawn_error);
-        if (!gen) {
-            *error = "cannot run gen-certs.sh: " + spawn_error;
-            return nullptr;
-        }
-        if (!gen->wait_exit(milliseconds(60000))) {
-            gen->stop();
-            *error = "gen-certs.sh did not finish within 60 s";
-            return nullptr;
-        }
-        int status = gen->stop();
-        if (status != 0) {
-            *error = "gen-certs.sh failed (status " + std::to_string(status) +
-                     "): " + gen->stderr_text();
-            return nullptr;
-        }
+        if (!generate_certs(relay->certs_->path(), error)) return nullptr;
         std::string fp;
         if (!read_file(relay->certs_->file("cert.sha256"), &fp)) {
             *error = "gen-certs.sh did not write cert.sha256";
@@ -777,6 +780,50 @@ std::unique_ptr<SlowLink> SlowLink::start(const Relay& relay, uint32_t rate, std
         return nullptr;
     }
     return link;
+}
+
+std::unique_ptr<TestPeer> TestPeer::start(const std::vector<std::string>& args,
+                                          std::string* error) {
+    std::string scratch;
+    if (error == nullptr) error = &scratch;
+#ifdef MOQ_TEST_PEER
+    const std::string binary = MOQ_TEST_PEER;
+#else
+    const std::string binary = env_or("MOQ_TEST_PEER", "");
+#endif
+    if (!file_exists(binary)) {
+        *error = "moq-test-peer not found at \"" + binary +
+                 "\": build the CMake target moq_test_peer (or set MOQ_TEST_PEER)";
+        return nullptr;
+    }
+    std::unique_ptr<TestPeer> peer(new TestPeer());
+    peer->certs_.reset(new TempDir("moq-peer-certs"));
+    if (!peer->certs_->ok()) {
+        *error = peer->certs_->error();
+        return nullptr;
+    }
+    if (!generate_certs(peer->certs_->path(), error)) return nullptr;
+    std::vector<std::string> argv = {binary, "--cert-dir", peer->certs_->path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    peer->process_ = ChildProcess::spawn(argv, error);
+    if (!peer->process_) return nullptr;
+    const std::string prefix = "listening on 127.0.0.1:";
+    if (!peer->process_->wait_for_stderr_line(prefix, std::chrono::milliseconds(10000))) {
+        *error = "moq-test-peer did not start: " + peer->process_->stderr_text();
+        return nullptr;
+    }
+    for (const std::string& line : peer->process_->stderr_lines()) {
+        const auto at = line.find(prefix);
+        if (at != std::string::npos) {
+            peer->port_ = static_cast<uint16_t>(std::atoi(line.c_str() + at + prefix.size()));
+            break;
+        }
+    }
+    if (peer->port_ == 0) {
+        *error = "moq-test-peer printed no port: " + peer->process_->stderr_text();
+        return nullptr;
+    }
+    return peer;
 }
 
 }  // namespace moq_test

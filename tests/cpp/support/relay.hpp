@@ -193,6 +193,8 @@ std::string relay_auth_cat_binary();
 std::string clock_binary();
 // ${MOQ_SOURCE_DIR}/tests/tools/gen-certs.sh
 std::string gen_certs_script();
+// Runs gen-certs.sh into `dir`. False (and *error) if it fails.
+bool generate_certs(const std::string& dir, std::string* error);
 
 // Bind a UDP socket on 127.0.0.1:0, read the port, close it. 0 on failure.
 uint16_t pick_free_udp_port();
@@ -209,6 +211,27 @@ std::unique_ptr<ChildProcess> start_clock(const Relay& relay, std::vector<std::s
 
 // True if `line` looks like "YYYY-MM-DD HH:MM:SS" (what the clock subscriber prints).
 bool is_clock_line(const std::string& line);
+
+// moq-test-peer (tests/peer): a MoQT server built on moq-transport, for what
+// moq-relay-ietf never sends a client (GOAWAY, PUBLISH). Listens on
+// moqt://localhost:PORT/ with fresh certificates; `args` are its options
+// (--goaway URI, --goaway-after-ms N, --publish NS/TRACK, --groups N).
+// The binary: compile definition or environment MOQ_TEST_PEER. Stopped on
+// destruction.
+class TestPeer {
+public:
+    static std::unique_ptr<TestPeer> start(const std::vector<std::string>& args,
+                                           std::string* error);
+    std::string url() const { return "moqt://localhost:" + std::to_string(port_) + "/"; }
+    std::string ca_file() const { return certs_->file("ca.pem"); }
+    ChildProcess& process() { return *process_; }
+
+private:
+    TestPeer() = default;
+    std::unique_ptr<TempDir> certs_;
+    std::unique_ptr<ChildProcess> process_;
+    uint16_t port_ = 0;
+};
 
 // A constrained link in front of a relay: tests/tools/slow-link.py forwards UDP
 // on 127.0.0.1, limiting client-to-relay traffic to `rate` bytes/s behind a

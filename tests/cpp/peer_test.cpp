@@ -1,0 +1,121 @@
+// GOAWAY and PUBLISH from a peer. moq-relay-ietf 0.8.0 sends neither to a
+// client, so these run against moq-test-peer (tests/peer): moq-transport 0.17,
+// the engine the relay is built on, acting as the server.
+#include <gtest/gtest.h>
+
+#include "test_util.hpp"
+
+namespace {
+
+using namespace moq_test;
+
+moq::SessionConfig config_for(const TestPeer& peer) {
+  moq::SessionConfig cfg;
+  cfg.bind = "127.0.0.1:0";
+  cfg.tls.root_cert_files = {peer.ca_file()};
+  cfg.connect_timeout = 10000ms;
+  cfg.request_timeout = 10000ms;
+  return cfg;
+}
+
+// The URI the callback was given, once it was called.
+struct GoawaySeen {
+  std::mutex mutex;
+  std::optional<std::string> uri;
+  int calls = 0;
+  std::function<void(std::string_view)> callback() {
+    return [this](std::string_view uri_seen) {
+      std::lock_guard<std::mutex> lock(mutex);
+      uri = std::string(uri_seen);
+      ++calls;
+    };
+  }
+  std::optional<std::string> get() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return uri;
+  }
+};
+
+TEST(PeerGoaway, IsReportedWithTheNewUri) {
+  std::string error;
+  auto peer = TestPeer::start({"--goaway", "moqt://localhost:4443/next"}, &error);
+  ASSERT_NE(peer, nullptr) << error;
+  auto session = moq::Session::connect(peer->url(), config_for(*peer));
+  ASSERT_MOQ_OK(session);
+  GoawaySeen seen;
+  session->on_goaway(seen.callback());
+  ASSERT_TRUE(wait_until([&] { return seen.get().has_value(); }))
+      << "no GOAWAY reported; peer said: " << peer->process().stderr_text();
+  EXPECT_EQ(*seen.get(), "moqt://localhost:4443/next");
+  // GOAWAY asks the client to move; the session itself still works.
+  EXPECT_EQ(session->state(), moq::SessionState::connected);
+
+  // A callback set after the GOAWAY gets it at once, on this thread.
+  GoawaySeen late;
+  session->on_goaway(late.callback());
+  EXPECT_EQ(late.get(), std::optional<std::string>("moqt://localhost:4443/next"));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(seen.calls, 1);
+}
+
+TEST(PeerGoaway, WithoutAUriIsReportedEmpty) {
+  std::string error;
+  auto peer = TestPeer::start({"--goaway", ""}, &error);
+  ASSERT_NE(peer, nullptr) << error;
+  auto session = moq::Session::connect(peer->url(), config_for(*peer));
+  ASSERT_MOQ_OK(session);
+  GoawaySeen seen;
+  session->on_goaway(seen.callback());
+  ASSERT_TRUE(wait_until([&] { return seen.get().has_value(); }));
+  EXPECT_EQ(*seen.get(), "");
+}
+
+TEST(PeerPublish, OfferedTrackIsReceivedUntilItsNormalEnd) {
+  std::string error;
+  auto peer = TestPeer::start({"--publish", "peer/ns/clock", "--groups", "20"}, &error);
+  ASSERT_NE(peer, nullptr) << error;
+  auto session = moq::Session::connect(peer->url(), config_for(*peer));
+  ASSERT_MOQ_OK(session);
+
+  std::mutex mutex;
+  std::string offered;
+  std::optional<moq::Status> ended;
+  Collector objects;
+  auto listener = session->on_publish([&](const moq::Namespace& ns, std::string_view track) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      offered = ns.to_string() + "/" + std::string(track);
+    }
+    moq::AcceptedTrack accepted;
+    accepted.on_object = objects.callback();
+    accepted.on_closed = [&](const moq::Status& status) {
+      std::lock_guard<std::mutex> lock(mutex);
+      ended = status;
+    };
+    return std::optional<moq::AcceptedTrack>(std::move(accepted));
+  });
+  ASSERT_MOQ_OK(listener);
+
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return ended.has_value();
+  })) << "the track did not end; peer said: " << peer->process().stderr_text();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    EXPECT_EQ(offered, "peer/ns/clock");
+    EXPECT_TRUE(ended->has_value()) << describe(ended->error());
+  }
+  // Groups sent before the client's REQUEST_OK may be missed; the rest arrive
+  // in order, each as "peer object <group>".
+  const auto received = objects.objects();
+  ASSERT_GE(received.size(), 10u);
+  for (std::size_t i = 0; i < received.size(); ++i) {
+    EXPECT_EQ(received[i].payload.to_string(),
+              "peer object " + std::to_string(received[i].group_id));
+    if (i > 0) {
+      EXPECT_GT(received[i].group_id, received[i - 1].group_id);
+    }
+  }
+}
+
+}  // namespace

@@ -1,0 +1,318 @@
+//! A MoQT server on 127.0.0.1 for moq's tests, built on the real engine
+//! (moq-transport 0.17), for the messages moq-relay-ietf 0.8.0 never sends a
+//! client: GOAWAY and PUBLISH. The Rust tests use it in-process ([`Peer`]),
+//! the C++ tests run the `moq-test-peer` binary.
+//!
+//! Raw QUIC only (`moqt://`, ALPN moqt-18). Every client that connects gets
+//! the same behaviour, set by [`PeerOptions`].
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use moq_transport::coding::{Encode, KeyValuePairs, SessionUri, TrackNamespace};
+use moq_transport::message::{GoAway, Message};
+use moq_transport::reexports::web_transport_trait as wt;
+use moq_transport::serve::Track;
+use moq_transport::session::{transport, Session, Transport};
+use web_transport_quinn::{quinn, SessionError, WriteError};
+
+/// What the peer does with each client once SETUP is done.
+#[derive(Debug, Clone, Default)]
+pub struct PeerOptions {
+    /// Send GOAWAY with this new session URI ("" = none) after `goaway_after`.
+    pub goaway_uri: Option<String>,
+    pub goaway_after: Duration,
+    /// PUBLISH this track ("namespace/path", "track") to the client and, once
+    /// accepted, send `groups` one-object groups ("peer object N") 50 ms
+    /// apart, then end the track (PUBLISH_DONE).
+    pub publish: Option<(String, String)>,
+    pub groups: u64,
+}
+
+/// A running peer. Dropping it stops it.
+pub struct Peer {
+    rt: tokio::runtime::Runtime,
+    endpoint: quinn::Endpoint,
+    port: u16,
+}
+
+impl Peer {
+    /// Listens on 127.0.0.1 (free port) with `cert.pem` / `key.pem` from
+    /// `cert_dir` (as written by tests/tools/gen-certs.sh).
+    pub fn start(cert_dir: &Path, options: PeerOptions) -> Result<Peer, String> {
+        let read = |name: &str| {
+            std::fs::read(cert_dir.join(name))
+                .map_err(|e| format!("cannot read {}: {e}", cert_dir.join(name).display()))
+        };
+        let chain = rustls_pemfile::certs(&mut &read("cert.pem")?[..])
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("cert.pem: {e}"))?;
+        let key = rustls_pemfile::private_key(&mut &read("key.pem")?[..])
+            .map_err(|e| format!("key.pem: {e}"))?
+            .ok_or("no private key in key.pem")?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| e.to_string())?;
+        tls.alpn_protocols = vec![moq_transport::setup::DraftVersion::Draft18
+            .alpn_bytes()
+            .to_vec()];
+        let crypto =
+            quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| e.to_string())?;
+        let server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let endpoint = rt
+            .block_on(async { quinn::Endpoint::server(server, ([127, 0, 0, 1], 0).into()) })
+            .map_err(|e| format!("cannot bind 127.0.0.1: {e}"))?;
+        let port = endpoint.local_addr().map_err(|e| e.to_string())?.port();
+        let accepting = endpoint.clone();
+        rt.spawn(async move {
+            while let Some(incoming) = accepting.accept().await {
+                tokio::spawn(serve_client(incoming, options.clone()));
+            }
+        });
+        Ok(Peer { rt, endpoint, port })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `moqt://localhost:PORT/`
+    pub fn url(&self) -> String {
+        format!("moqt://localhost:{}/", self.port)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.endpoint.close(0u32.into(), b"peer stopped");
+        let _ = &self.rt;
+    }
+}
+
+async fn serve_client(incoming: quinn::Incoming, options: PeerOptions) {
+    let Ok(connecting) = incoming.accept() else {
+        return;
+    };
+    let Ok(connection) = connecting.await else {
+        return;
+    };
+    let wt = web_transport_quinn::Session::raw(
+        connection,
+        url::Url::parse("moqt://localhost/").expect("static URL"),
+        web_transport_quinn::proto::ConnectResponse::default(),
+    );
+    let control = ControlSlot::default();
+    let adapter = Injecting {
+        inner: wt,
+        control: control.clone(),
+    };
+    let url = url::Url::parse("moqt://localhost/").expect("static URL");
+    let accepted = Session::accept(
+        transport::Session::new(adapter, url),
+        None,
+        Transport::RawQuic,
+    )
+    .await;
+    let Ok((session, publisher, _subscriber)) = accepted else {
+        eprintln!("moq-test-peer: SETUP failed");
+        return;
+    };
+    tokio::spawn(session.run());
+    eprintln!("moq-test-peer: client connected");
+
+    if let Some(uri) = options.goaway_uri.clone() {
+        let control = control.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(options.goaway_after).await;
+            match control.send_goaway(&uri).await {
+                Ok(()) => eprintln!("moq-test-peer: sent GOAWAY \"{uri}\""),
+                Err(e) => eprintln!("moq-test-peer: GOAWAY not sent: {e}"),
+            }
+        });
+    }
+    if let (Some((namespace, name)), Some(mut publisher)) = (options.publish.clone(), publisher) {
+        let (writer, reader) =
+            Track::new(TrackNamespace::from_utf8_path(&namespace), &name).produce();
+        let Ok(mut published) = publisher.publish(reader, KeyValuePairs::default()).await else {
+            eprintln!("moq-test-peer: PUBLISH not sent");
+            return;
+        };
+        if let Err(e) = published.ok().await {
+            eprintln!("moq-test-peer: PUBLISH refused: {e}");
+            return;
+        }
+        eprintln!("moq-test-peer: PUBLISH accepted");
+        let serving = tokio::spawn(published.serve());
+        let Ok(mut subgroups) = writer.subgroups() else {
+            return;
+        };
+        for i in 0..options.groups {
+            if let Ok(mut group) = subgroups.append(127) {
+                let _ = group.write(Bytes::from(format!("peer object {i}")));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(subgroups); // ends the track: PUBLISH_DONE
+        let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+        eprintln!("moq-test-peer: track ended");
+    }
+}
+
+/// The peer's control stream, shared between the engine and the GOAWAY
+/// sender (moq-transport has no call that sends GOAWAY).
+#[derive(Clone, Default)]
+struct ControlSlot(Arc<Mutex<Option<SharedSend>>>);
+
+type SharedSend = Arc<tokio::sync::Mutex<web_transport_quinn::SendStream>>;
+
+impl ControlSlot {
+    async fn send_goaway(&self, uri: &str) -> Result<(), String> {
+        let stream = self
+            .0
+            .lock()
+            .unwrap()
+            .clone()
+            .ok_or("no control stream yet")?;
+        let mut message = BytesMut::new();
+        Message::GoAway(GoAway {
+            uri: SessionUri(uri.to_string()),
+        })
+        .encode(&mut message)
+        .map_err(|e| format!("cannot encode GOAWAY: {e:?}"))?;
+        // The engine writes whole messages under the same lock, so this one
+        // goes between two of them.
+        let mut stream = stream.lock().await;
+        wt::SendStream::write_all(&mut *stream, &message)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// quinn's session, with the first unidirectional stream it opens (the
+/// control stream) shared with [`ControlSlot`].
+#[derive(Clone)]
+struct Injecting {
+    inner: web_transport_quinn::Session,
+    control: ControlSlot,
+}
+
+enum PeerSend {
+    Plain(web_transport_quinn::SendStream),
+    Shared(SharedSend),
+}
+
+impl wt::Session for Injecting {
+    type SendStream = PeerSend;
+    type RecvStream = web_transport_quinn::RecvStream;
+    type Error = SessionError;
+
+    async fn accept_uni(&self) -> Result<Self::RecvStream, SessionError> {
+        self.inner.accept_uni().await
+    }
+    async fn accept_bi(&self) -> Result<(PeerSend, Self::RecvStream), SessionError> {
+        let (send, recv) = self.inner.accept_bi().await?;
+        Ok((PeerSend::Plain(send), recv))
+    }
+    async fn open_bi(&self) -> Result<(PeerSend, Self::RecvStream), SessionError> {
+        let (send, recv) = self.inner.open_bi().await?;
+        Ok((PeerSend::Plain(send), recv))
+    }
+    async fn open_uni(&self) -> Result<PeerSend, SessionError> {
+        let send = self.inner.open_uni().await?;
+        let mut control = self.control.0.lock().unwrap();
+        if control.is_some() {
+            return Ok(PeerSend::Plain(send));
+        }
+        let shared = Arc::new(tokio::sync::Mutex::new(send));
+        *control = Some(shared.clone());
+        Ok(PeerSend::Shared(shared))
+    }
+    fn send_datagram(&self, payload: Bytes) -> Result<(), SessionError> {
+        self.inner.send_datagram(payload)
+    }
+    async fn recv_datagram(&self) -> Result<Bytes, SessionError> {
+        self.inner.read_datagram().await
+    }
+    fn max_datagram_size(&self) -> usize {
+        self.inner.max_datagram_size()
+    }
+    fn close(&self, code: u32, reason: &str) {
+        self.inner.close(code, reason.as_bytes());
+    }
+    async fn closed(&self) -> SessionError {
+        self.inner.closed().await
+    }
+}
+
+impl wt::SendStream for PeerSend {
+    type Error = WriteError;
+
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, WriteError> {
+        match self {
+            PeerSend::Plain(s) => wt::SendStream::write(s, buf).await,
+            // Whole buffer under one lock, so a GOAWAY never splits a message.
+            PeerSend::Shared(s) => {
+                wt::SendStream::write_all(&mut *s.lock().await, buf).await?;
+                Ok(buf.len())
+            }
+        }
+    }
+    fn set_priority(&mut self, order: u8) {
+        if let PeerSend::Plain(s) = self {
+            wt::SendStream::set_priority(s, order);
+        }
+    }
+    fn finish(&mut self) -> Result<(), WriteError> {
+        match self {
+            PeerSend::Plain(s) => wt::SendStream::finish(s),
+            PeerSend::Shared(s) => match s.try_lock() {
+                Ok(mut s) => wt::SendStream::finish(&mut *s),
+                Err(_) => Err(WriteError::ClosedStream),
+            },
+        }
+    }
+    fn reset(&mut self, code: u32) {
+        match self {
+            PeerSend::Plain(s) => wt::SendStream::reset(s, code),
+            PeerSend::Shared(s) => {
+                if let Ok(mut s) = s.try_lock() {
+                    wt::SendStream::reset(&mut *s, code);
+                }
+            }
+        }
+    }
+    async fn closed(&mut self) -> Result<(), WriteError> {
+        match self {
+            PeerSend::Plain(s) => wt::SendStream::closed(s).await,
+            PeerSend::Shared(s) => {
+                let stream = s.clone();
+                // Waits without holding the lock for long: poll the state.
+                loop {
+                    if let Ok(mut s) = stream.try_lock() {
+                        if let Ok(r) = tokio::time::timeout(
+                            Duration::from_millis(100),
+                            wt::SendStream::closed(&mut *s),
+                        )
+                        .await
+                        {
+                            return r;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
