@@ -5,7 +5,7 @@
 #   deps      apt packages: cmake ninja-build libgtest-dev libgmock-dev openssl
 #   peers     tests/tools/install-peers.sh: moq-relay-ietf + moq-clock-ietf (cached
 #             outside the clone) -> MOQ_TOOLS_DIR
-#   rust      cargo fmt --check, cargo clippy -D warnings, cargo test
+#   rust      cargo fmt --check, cargo clippy -D warnings (library and tests/peer), cargo test
 #   build     CMake build (Ninja, RelWithDebInfo) in $MOQ_BUILD_DIR + ctest
 #   consumer  cmake --install, then tests/consumer built against the install prefix
 #   asan      CMake build with MOQ_SANITIZE=ON (Debug) in $MOQ_ASAN_BUILD_DIR + ctest
@@ -109,8 +109,8 @@ step_rust() {
   banner "rust: cargo fmt --all -- --check"
   cargo fmt --all -- --check
   step_done "cargo fmt"
-  banner "rust: cargo clippy --locked --all-targets -- -D warnings"
-  cargo clippy --locked --all-targets -- -D warnings
+  banner "rust: cargo clippy --locked --workspace --all-targets -- -D warnings"
+  cargo clippy --locked --workspace --all-targets -- -D warnings
   step_done "cargo clippy"
   banner "rust: cargo test --locked"
   cargo test --locked
