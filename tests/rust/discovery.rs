@@ -10,7 +10,6 @@ mod support;
 
 use std::path::Path;
 use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -309,15 +308,20 @@ fn second_publisher_of_a_track_is_duplicate() {
 
 // ------------------------------------------------------------------ PUBLISH from a peer
 
-/// A moq-transport server on 127.0.0.1 (raw QUIC, moqt-18) that the library
-/// connects to; the test drives its Publisher and Subscriber directly.
+/// The library connected to moq-test-peer (moq-transport as a server on
+/// 127.0.0.1, raw QUIC); the test drives the peer's Publisher and Subscriber.
 struct Peer {
-    rt: tokio::runtime::Runtime,
+    peer: moq_test_peer::Peer,
     _certs: tempfile::TempDir,
     client: Session,
     publisher: moq_transport::session::Publisher,
     subscriber: moq_transport::session::Subscriber,
-    _endpoint: web_transport_quinn::quinn::Endpoint,
+}
+
+impl Peer {
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.peer.runtime()
+    }
 }
 
 fn gen_certs() -> tempfile::TempDir {
@@ -341,71 +345,21 @@ fn gen_certs() -> tempfile::TempDir {
 }
 
 fn start_peer() -> Peer {
-    use web_transport_quinn::quinn;
     let certs = gen_certs();
-    let read = |name: &str| std::fs::read(certs.path().join(name)).unwrap();
-    let chain: Vec<_> = rustls_pemfile::certs(&mut &read("cert.pem")[..])
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = rustls_pemfile::private_key(&mut &read("key.pem")[..])
-        .unwrap()
-        .expect("a private key in key.pem");
-    let mut tls = rustls::ServerConfig::builder_with_provider(moq_ffi::tls::provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-    tls.alpn_protocols = vec![moq_transport::setup::DraftVersion::Draft18
-        .alpn_bytes()
-        .to_vec()];
-    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).unwrap();
-    let server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let endpoint = rt
-        .block_on(async { quinn::Endpoint::server(server, "127.0.0.1:0".parse().unwrap()) })
-        .unwrap();
-    let port = endpoint.local_addr().unwrap().port();
-    let accepting = endpoint.clone();
-    let accepted = rt.spawn(async move {
-        let conn = accepting.accept().await.expect("incoming").await.unwrap();
-        let wt = web_transport_quinn::Session::raw(
-            conn,
-            url::Url::parse("moqt://localhost").unwrap(),
-            web_transport_quinn::proto::ConnectResponse::default(),
-        );
-        let (session, publisher, subscriber) = moq_transport::session::Session::accept(
-            wt.into(),
-            None,
-            moq_transport::session::Transport::RawQuic,
-        )
-        .await
-        .expect("SETUP");
-        tokio::spawn(session.run());
-        (publisher.unwrap(), subscriber.unwrap())
-    });
+    let peer = moq_test_peer::Peer::start(certs.path(), Default::default()).expect("test peer");
     let client = Session::connect(
-        &format!("moqt://localhost:{port}/"),
+        &peer.url(),
         config_with_ca(&certs.path().join("ca.pem")),
         Box::new(|_| {}),
     )
     .expect("connect to the test peer");
-    let (publisher, subscriber) = rt
-        .block_on(async { tokio::time::timeout(WAIT, accepted).await })
-        .expect("peer accept timed out")
-        .unwrap();
+    let accepted = peer.next_client(WAIT).expect("peer accept timed out");
     Peer {
-        rt,
+        peer,
         _certs: certs,
         client,
-        publisher,
-        subscriber,
-        _endpoint: endpoint,
+        publisher: accepted.publisher,
+        subscriber: accepted.subscriber,
     }
 }
 
@@ -455,7 +409,7 @@ fn publish_from_the_peer_is_offered_accepted_or_rejected() {
     // Rejected: the peer's PUBLISH gets REQUEST_ERROR.
     let (_unwanted_writer, unwanted) = Track::new(space.clone(), "unwanted").produce();
     let mut publisher = peer.publisher.clone();
-    let refused = peer.rt.block_on(async {
+    let refused = peer.rt().block_on(async {
         tokio::time::timeout(WAIT, async {
             let mut published = publisher
                 .publish(unwanted, KeyValuePairs::default())
@@ -477,7 +431,7 @@ fn publish_from_the_peer_is_offered_accepted_or_rejected() {
     let (writer, wanted) = Track::new(space, "wanted").produce();
     let mut subgroups = writer.subgroups().unwrap();
     let mut publisher = peer.publisher.clone();
-    let published = peer.rt.block_on(async {
+    let published = peer.rt().block_on(async {
         tokio::time::timeout(WAIT, async {
             let mut published = publisher.publish(wanted, KeyValuePairs::default()).await?;
             published.ok().await?;
@@ -489,7 +443,7 @@ fn publish_from_the_peer_is_offered_accepted_or_rejected() {
         .expect("no answer to the PUBLISH")
         .expect("PUBLISH accepted");
     assert_eq!(offered.recv_timeout(WAIT).unwrap(), "peer/ns/wanted");
-    let serving = peer.rt.spawn(published.serve());
+    let serving = peer.rt().spawn(published.serve());
 
     warm_up(
         || {
@@ -508,7 +462,7 @@ fn publish_from_the_peer_is_offered_accepted_or_rejected() {
     drop(subgroups); // ends the track: the peer sends PUBLISH_DONE
     expect_normal_end(&rx);
     let _ = peer
-        .rt
+        .rt()
         .block_on(async { tokio::time::timeout(WAIT, serving).await });
 
     // Without a listener nothing answers; the peer's PUBLISH stays pending.
@@ -519,7 +473,7 @@ fn publish_from_the_peer_is_offered_accepted_or_rejected() {
     )
     .produce();
     let mut publisher = peer.publisher.clone();
-    let pending = peer.rt.block_on(async {
+    let pending = peer.rt().block_on(async {
         tokio::time::timeout(QUIET, async {
             let mut published = publisher.publish(late, KeyValuePairs::default()).await?;
             Ok::<_, moq_transport::session::SessionError>(published.ok().await)
@@ -536,7 +490,7 @@ fn publish_to_a_peer_that_refuses_it_fails() {
     let mut subscriber = peer.subscriber.clone();
     // The peer rejects every PUBLISH it receives (dropping it answers
     // REQUEST_ERROR UNINTERESTED).
-    peer.rt.spawn(async move {
+    peer.rt().spawn(async move {
         while let Some(publish) = subscriber.publish_received().await {
             drop(publish);
         }

@@ -7,7 +7,7 @@
 //! the same behaviour, set by [`PeerOptions`].
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -15,7 +15,7 @@ use moq_transport::coding::{Encode, KeyValuePairs, SessionUri, TrackNamespace};
 use moq_transport::message::{GoAway, Message};
 use moq_transport::reexports::web_transport_trait as wt;
 use moq_transport::serve::Track;
-use moq_transport::session::{transport, Session, Transport};
+use moq_transport::session::{transport, Publisher, Session, Subscriber, Transport};
 use web_transport_quinn::{quinn, SessionError, WriteError};
 
 /// What the peer does with each client once SETUP is done.
@@ -31,11 +31,19 @@ pub struct PeerOptions {
     pub groups: u64,
 }
 
+/// The engine's handles for one connected client, for tests that drive the
+/// peer side themselves.
+pub struct Client {
+    pub publisher: Publisher,
+    pub subscriber: Subscriber,
+}
+
 /// A running peer. Dropping it stops it.
 pub struct Peer {
     rt: tokio::runtime::Runtime,
     endpoint: quinn::Endpoint,
     port: u16,
+    clients: Mutex<mpsc::Receiver<Client>>,
 }
 
 impl Peer {
@@ -76,12 +84,28 @@ impl Peer {
             .map_err(|e| format!("cannot bind 127.0.0.1: {e}"))?;
         let port = endpoint.local_addr().map_err(|e| e.to_string())?.port();
         let accepting = endpoint.clone();
+        let (clients_tx, clients) = mpsc::channel();
         rt.spawn(async move {
             while let Some(incoming) = accepting.accept().await {
-                tokio::spawn(serve_client(incoming, options.clone()));
+                tokio::spawn(serve_client(incoming, options.clone(), clients_tx.clone()));
             }
         });
-        Ok(Peer { rt, endpoint, port })
+        Ok(Peer {
+            rt,
+            endpoint,
+            port,
+            clients: Mutex::new(clients),
+        })
+    }
+
+    /// The next client that completed SETUP, within `timeout`.
+    pub fn next_client(&self, timeout: Duration) -> Option<Client> {
+        self.clients.lock().unwrap().recv_timeout(timeout).ok()
+    }
+
+    /// The runtime the peer's engine runs on, to drive its handles.
+    pub fn runtime(&self) -> &tokio::runtime::Runtime {
+        &self.rt
     }
 
     pub fn port(&self) -> u16 {
@@ -97,11 +121,14 @@ impl Peer {
 impl Drop for Peer {
     fn drop(&mut self) {
         self.endpoint.close(0u32.into(), b"peer stopped");
-        let _ = &self.rt;
     }
 }
 
-async fn serve_client(incoming: quinn::Incoming, options: PeerOptions) {
+async fn serve_client(
+    incoming: quinn::Incoming,
+    options: PeerOptions,
+    clients: mpsc::Sender<Client>,
+) {
     let Ok(connecting) = incoming.accept() else {
         return;
     };
@@ -125,12 +152,16 @@ async fn serve_client(incoming: quinn::Incoming, options: PeerOptions) {
         Transport::RawQuic,
     )
     .await;
-    let Ok((session, publisher, _subscriber)) = accepted else {
+    let Ok((session, Some(publisher), Some(subscriber))) = accepted else {
         eprintln!("moq-test-peer: SETUP failed");
         return;
     };
     tokio::spawn(session.run());
     eprintln!("moq-test-peer: client connected");
+    let _ = clients.send(Client {
+        publisher: publisher.clone(),
+        subscriber,
+    });
 
     if let Some(uri) = options.goaway_uri.clone() {
         let control = control.clone();
@@ -142,7 +173,8 @@ async fn serve_client(incoming: quinn::Incoming, options: PeerOptions) {
             }
         });
     }
-    if let (Some((namespace, name)), Some(mut publisher)) = (options.publish.clone(), publisher) {
+    if let Some((namespace, name)) = options.publish.clone() {
+        let mut publisher = publisher;
         let (writer, reader) =
             Track::new(TrackNamespace::from_utf8_path(&namespace), &name).produce();
         let Ok(mut published) = publisher.publish(reader, KeyValuePairs::default()).await else {
