@@ -9,15 +9,6 @@ namespace {
 
 using namespace moq_test;
 
-moq::SessionConfig config_for(const TestPeer& peer) {
-  moq::SessionConfig cfg;
-  cfg.bind = "127.0.0.1:0";
-  cfg.tls.root_cert_files = {peer.ca_file()};
-  cfg.connect_timeout = 10000ms;
-  cfg.request_timeout = 10000ms;
-  return cfg;
-}
-
 // The URI the callback was given, once it was called.
 struct GoawaySeen {
   std::mutex mutex;
@@ -36,45 +27,52 @@ struct GoawaySeen {
   }
 };
 
-TEST(PeerGoaway, IsReportedWithTheNewUri) {
-  std::string error;
-  auto peer = TestPeer::start({"--goaway", "moqt://localhost:4443/next"}, &error);
-  ASSERT_NE(peer, nullptr) << error;
-  auto session = moq::Session::connect(peer->url(), config_for(*peer));
-  ASSERT_MOQ_OK(session);
+// Connects to a peer that sends GOAWAY with `uri`; returns the URI the
+// session's on_goaway callback reported (nullopt if none within 15 s).
+struct GoawayRun {
+  std::unique_ptr<TestPeer> peer;
+  std::optional<moq::Session> session;
   GoawaySeen seen;
-  session->on_goaway(seen.callback());
-  ASSERT_TRUE(wait_until([&] { return seen.get().has_value(); }))
-      << "no GOAWAY reported; peer said: " << peer->process().stderr_text();
-  EXPECT_EQ(*seen.get(), "moqt://localhost:4443/next");
+};
+
+void run_goaway_peer(const std::string& uri, GoawayRun* run) {
+  std::string error;
+  run->peer = TestPeer::start({"--goaway", uri}, &error);
+  ASSERT_NE(run->peer, nullptr) << error;
+  auto session = moq::Session::connect(run->peer->url(), config_trusting(run->peer->ca_file()));
+  ASSERT_MOQ_OK(session);
+  run->session.emplace(std::move(session).value());
+  run->session->on_goaway(run->seen.callback());
+  ASSERT_TRUE(wait_until([&] { return run->seen.get().has_value(); }))
+      << "no GOAWAY reported; peer said: " << run->peer->process().stderr_text();
+}
+
+TEST(PeerGoaway, IsReportedWithTheNewUri) {
+  GoawayRun run;
+  ASSERT_NO_FATAL_FAILURE(run_goaway_peer("moqt://localhost:4443/next", &run));
+  EXPECT_EQ(*run.seen.get(), "moqt://localhost:4443/next");
   // GOAWAY asks the client to move; the session itself still works.
-  EXPECT_EQ(session->state(), moq::SessionState::connected);
+  EXPECT_EQ(run.session->state(), moq::SessionState::connected);
 
   // A callback set after the GOAWAY gets it at once, on this thread.
   GoawaySeen late;
-  session->on_goaway(late.callback());
+  run.session->on_goaway(late.callback());
   EXPECT_EQ(late.get(), std::optional<std::string>("moqt://localhost:4443/next"));
   std::this_thread::sleep_for(200ms);
-  EXPECT_EQ(seen.calls, 1);
+  EXPECT_EQ(run.seen.calls, 1);
 }
 
 TEST(PeerGoaway, WithoutAUriIsReportedEmpty) {
-  std::string error;
-  auto peer = TestPeer::start({"--goaway", ""}, &error);
-  ASSERT_NE(peer, nullptr) << error;
-  auto session = moq::Session::connect(peer->url(), config_for(*peer));
-  ASSERT_MOQ_OK(session);
-  GoawaySeen seen;
-  session->on_goaway(seen.callback());
-  ASSERT_TRUE(wait_until([&] { return seen.get().has_value(); }));
-  EXPECT_EQ(*seen.get(), "");
+  GoawayRun run;
+  ASSERT_NO_FATAL_FAILURE(run_goaway_peer("", &run));
+  EXPECT_EQ(*run.seen.get(), "");
 }
 
 TEST(PeerPublish, OfferedTrackIsReceivedUntilItsNormalEnd) {
   std::string error;
   auto peer = TestPeer::start({"--publish", "peer/ns/clock", "--groups", "20"}, &error);
   ASSERT_NE(peer, nullptr) << error;
-  auto session = moq::Session::connect(peer->url(), config_for(*peer));
+  auto session = moq::Session::connect(peer->url(), config_trusting(peer->ca_file()));
   ASSERT_MOQ_OK(session);
 
   std::mutex mutex;

@@ -83,14 +83,16 @@ inline Relay* shared_relay() {
   return relay.get();
 }
 
-inline moq::SessionConfig config_for(const Relay& relay) {
+// A config for a test server on 127.0.0.1 whose certificate `ca_file` signed.
+inline moq::SessionConfig config_trusting(const std::string& ca_file) {
   moq::SessionConfig cfg;
   cfg.bind = "127.0.0.1:0";
-  cfg.tls.root_cert_files = {relay.ca_file()};
+  cfg.tls.root_cert_files = {ca_file};
   cfg.connect_timeout = 10000ms;
   cfg.request_timeout = 10000ms;
   return cfg;
 }
+inline moq::SessionConfig config_for(const Relay& relay) { return config_trusting(relay.ca_file()); }
 
 inline moq::Result<moq::Session> connect_to(const Relay& relay, moq::SessionConfig cfg) {
   return moq::Session::connect(relay.url(), std::move(cfg));

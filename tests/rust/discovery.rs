@@ -506,9 +506,10 @@ fn publish_to_a_peer_that_refuses_it_fails() {
 
 // ------------------------------------------------------------------ GOAWAY from a peer
 
-/// moq-relay-ietf 0.8.0 never sends GOAWAY; moq-test-peer (the engine as a
-/// server) does, on its real control stream.
-fn goaway_peer(uri: &str) -> (tempfile::TempDir, moq_test_peer::Peer) {
+/// Connects to moq-test-peer sending GOAWAY with `uri` (moq-relay-ietf 0.8.0
+/// never sends GOAWAY; the peer writes it on its real control stream) and
+/// returns what `on_goaway` reported.
+fn goaway_from_peer(uri: &str) -> (Session, moq_test_peer::Peer, String) {
     let certs = gen_certs();
     let peer = moq_test_peer::Peer::start(
         certs.path(),
@@ -519,12 +520,6 @@ fn goaway_peer(uri: &str) -> (tempfile::TempDir, moq_test_peer::Peer) {
         },
     )
     .expect("test peer");
-    (certs, peer)
-}
-
-#[test]
-fn goaway_from_the_peer_is_reported_with_its_new_uri() {
-    let (certs, peer) = goaway_peer("moqt://localhost:4443/next");
     let client = Session::connect(
         &peer.url(),
         config_with_ca(&certs.path().join("ca.pem")),
@@ -535,7 +530,13 @@ fn goaway_from_the_peer_is_reported_with_its_new_uri() {
     client.on_goaway(Box::new(move |uri| {
         let _ = tx.send(uri);
     }));
-    let uri = rx.recv_timeout(WAIT).expect("no GOAWAY reported");
+    let reported = rx.recv_timeout(WAIT).expect("no GOAWAY reported");
+    (client, peer, reported)
+}
+
+#[test]
+fn goaway_from_the_peer_is_reported_with_its_new_uri() {
+    let (client, _peer, uri) = goaway_from_peer("moqt://localhost:4443/next");
     assert_eq!(uri, "moqt://localhost:4443/next");
     // GOAWAY asks the client to move; the session itself still works.
     assert_eq!(client.state(), moq_ffi::SessionState::Connected);
@@ -550,16 +551,6 @@ fn goaway_from_the_peer_is_reported_with_its_new_uri() {
 
 #[test]
 fn goaway_without_a_uri_is_reported_empty() {
-    let (certs, peer) = goaway_peer("");
-    let client = Session::connect(
-        &peer.url(),
-        config_with_ca(&certs.path().join("ca.pem")),
-        Box::new(|_| {}),
-    )
-    .expect("connect to the test peer");
-    let (tx, rx) = mpsc::channel();
-    client.on_goaway(Box::new(move |uri| {
-        let _ = tx.send(uri);
-    }));
-    assert_eq!(rx.recv_timeout(WAIT).expect("no GOAWAY reported"), "");
+    let (_client, _peer, uri) = goaway_from_peer("");
+    assert_eq!(uri, "");
 }

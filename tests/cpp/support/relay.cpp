@@ -750,6 +750,26 @@ std::unique_ptr<ChildProcess> start_clock(const Relay& relay, std::vector<std::s
     return ChildProcess::spawn(argv, error);
 }
 
+// Waits for the "listening on 127.0.0.1:PORT" line a helper prints on
+// stderr when ready, and returns PORT (0 and *error if it does not come).
+static uint16_t wait_listening_port(ChildProcess& process, const std::string& name,
+                                    std::string* error) {
+    const std::string prefix = "listening on 127.0.0.1:";
+    if (!process.wait_for_stderr_line(prefix, std::chrono::milliseconds(10000))) {
+        *error = name + " did not start: " + process.stderr_text();
+        return 0;
+    }
+    for (const std::string& line : process.stderr_lines()) {
+        const auto at = line.find(prefix);
+        if (at != std::string::npos) {
+            const int port = std::atoi(line.c_str() + at + prefix.size());
+            if (port > 0 && port < 65536) return static_cast<uint16_t>(port);
+        }
+    }
+    *error = name + " printed no port: " + process.stderr_text();
+    return 0;
+}
+
 std::unique_ptr<SlowLink> SlowLink::start(const Relay& relay, uint32_t rate, std::string* error) {
     std::string scratch;
     if (error == nullptr) error = &scratch;
@@ -763,22 +783,8 @@ std::unique_ptr<SlowLink> SlowLink::start(const Relay& relay, uint32_t rate, std
     std::unique_ptr<SlowLink> link(new SlowLink());
     link->process_ = ChildProcess::spawn(argv, error);
     if (!link->process_) return nullptr;
-    const std::string prefix = "listening on 127.0.0.1:";
-    if (!link->process_->wait_for_stderr_line(prefix, std::chrono::milliseconds(10000))) {
-        *error = "slow-link.py did not start: " + link->process_->stderr_text();
-        return nullptr;
-    }
-    for (const std::string& line : link->process_->stderr_lines()) {
-        const auto at = line.find(prefix);
-        if (at != std::string::npos) {
-            link->port_ = static_cast<uint16_t>(std::atoi(line.c_str() + at + prefix.size()));
-            break;
-        }
-    }
-    if (link->port_ == 0) {
-        *error = "slow-link.py printed no port: " + link->process_->stderr_text();
-        return nullptr;
-    }
+    link->port_ = wait_listening_port(*link->process_, "slow-link.py", error);
+    if (link->port_ == 0) return nullptr;
     return link;
 }
 
@@ -807,22 +813,8 @@ std::unique_ptr<TestPeer> TestPeer::start(const std::vector<std::string>& args,
     argv.insert(argv.end(), args.begin(), args.end());
     peer->process_ = ChildProcess::spawn(argv, error);
     if (!peer->process_) return nullptr;
-    const std::string prefix = "listening on 127.0.0.1:";
-    if (!peer->process_->wait_for_stderr_line(prefix, std::chrono::milliseconds(10000))) {
-        *error = "moq-test-peer did not start: " + peer->process_->stderr_text();
-        return nullptr;
-    }
-    for (const std::string& line : peer->process_->stderr_lines()) {
-        const auto at = line.find(prefix);
-        if (at != std::string::npos) {
-            peer->port_ = static_cast<uint16_t>(std::atoi(line.c_str() + at + prefix.size()));
-            break;
-        }
-    }
-    if (peer->port_ == 0) {
-        *error = "moq-test-peer printed no port: " + peer->process_->stderr_text();
-        return nullptr;
-    }
+    peer->port_ = wait_listening_port(*peer->process_, "moq-test-peer", error);
+    if (peer->port_ == 0) return nullptr;
     return peer;
 }
 
