@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use moq_transport::coding::{KeyValuePairs, TrackNamespace, TrackNamespacePrefix};
+use moq_transport::data::DataStreamResetCode;
 use moq_transport::message::RequestErrorCode;
 use moq_transport::serve::ServeError;
 use moq_transport::session::{NamespaceEvent, SessionError, SubscribeNamespace};
@@ -50,10 +51,36 @@ impl NamespaceWatch {
 
 impl Drop for NamespaceWatch {
     fn drop(&mut self) {
-        // Aborting drops the engine's SubscribeNamespace: its request stream is
-        // finished (FIN), which cancels the request (draft 18 §10.18), and the
-        // engine releases the prefix so it may be watched again.
+        // Aborting drops the task's `Request`, which cancels the request on
+        // the wire (see there), and the engine releases the prefix so it may
+        // be watched again.
         self.task.abort();
+    }
+}
+
+/// The engine's SUBSCRIBE_NAMESPACE, cancelled properly when dropped.
+///
+/// Dropping a bare `SubscribeNamespace` FINs the request half and drops the
+/// response reader, and quinn's `RecvStream::drop` then sends STOP_SENDING
+/// with the raw QUIC code 0, which is not a WebTransport application code. A
+/// peer still writing NAMESPACE / NAMESPACE_DONE on that stream gets
+/// `WriteError::InvalidStopped(0)`, which moq-transport 0.17 counts as
+/// session-fatal: moq-relay-ietf 0.8.0 then closes the whole session (code 1,
+/// "session protocol error"). `reset_request` instead resets the request half
+/// and stops the response half with CANCELLED, a valid code, which the peer
+/// treats as the end of this one request.
+struct Request(SubscribeNamespace);
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        self.0.reset_request(DataStreamResetCode::Cancelled as u32);
+    }
+}
+
+impl std::ops::Deref for Request {
+    type Target = SubscribeNamespace;
+    fn deref(&self) -> &SubscribeNamespace {
+        &self.0
     }
 }
 
@@ -79,10 +106,14 @@ impl Session {
             "Session::subscribe_namespace",
             self.shared.request_timeout,
             async {
-                let watch = subscriber
-                    .subscribe_namespace(engine_prefix, KeyValuePairs::default())
-                    .await
-                    .map_err(|e| start_error(&e, &text))?;
+                // Wrapped at once: a timeout below drops it, and that cancel
+                // must not end the session either.
+                let watch = Request(
+                    subscriber
+                        .subscribe_namespace(engine_prefix, KeyValuePairs::default())
+                        .await
+                        .map_err(|e| start_error(&e, &text))?,
+                );
                 watch.ok().await.map_err(|e| refused(&e, &text))?;
                 Ok(watch)
             },
