@@ -333,9 +333,10 @@ impl Drop for HistoryRegistration {
 }
 
 /// Answers every FETCH the session's peer sends, from `registry`, until the
-/// session ends (or the future is dropped / its task aborted, which also
-/// abandons the responses in progress). Enables FETCH on the publisher first:
-/// without this running, FETCHes are refused with NOT_SUPPORTED.
+/// future is dropped or its task aborted (the session does that when it
+/// ends), which also abandons the responses in progress. Enables FETCH on
+/// the publisher first: without this running, FETCHes are refused with
+/// NOT_SUPPORTED.
 ///
 /// Run exactly one per session: every clone of a session's `Publisher`
 /// shares one queue of FETCH requests, so two servers would split them.

@@ -252,15 +252,20 @@ impl Session {
             histories: HistoryRegistry::new(),
         });
         // Answer FETCH from tracks with history; started before any announce,
-        // or early FETCHes would be refused as unsupported.
-        runtime().spawn(crate::history::serve_fetches(
-            publisher.clone(),
-            shared.histories.clone(),
-        ));
+        // or early FETCHes would be refused as unsupported. It holds a
+        // Publisher, whose FETCH queue never closes on its own: the run task
+        // stops it when the session ends, which releases the connection.
+        let fetches = runtime()
+            .spawn(crate::history::serve_fetches(
+                publisher.clone(),
+                shared.histories.clone(),
+            ))
+            .abort_handle();
         let run_shared = shared.clone();
         let run_transport = transport.clone();
         runtime().spawn(async move {
             let result = AssertUnwindSafe(session.run()).catch_unwind().await;
+            fetches.abort();
             let error = match result {
                 Ok(Ok(())) => Error::closed("the session ended"),
                 Ok(Err(err)) => match peer_close(&wt).await {

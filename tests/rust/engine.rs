@@ -816,3 +816,25 @@ fn lower_priority_number_is_sent_first() {
          objects: lower priority numbers are not sent first"
     );
 }
+
+#[test]
+fn a_closed_session_releases_its_callbacks() {
+    // A sink that is never called (the relay sends no GOAWAY) must still be
+    // released once the session has ended: nothing of it outlives the session.
+    let relay = Relay::start().expect("relay");
+    let session = connect(&relay);
+    let token = std::sync::Arc::new(());
+    let held = token.clone();
+    session.on_goaway(Box::new(move |_| drop(held)));
+    session.close(0, "done").expect("close");
+    drop(session);
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::sync::Arc::strong_count(&token) > 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::sync::Arc::strong_count(&token),
+        1,
+        "the session's GOAWAY sink was still held 10 s after the session ended"
+    );
+}
