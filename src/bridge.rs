@@ -146,6 +146,9 @@ mod ffi {
 
         fn namespace_parse(path: &[u8], status: &mut Status) -> Vec<String>;
         fn namespace_check(parts: &CxxVector<CxxString>) -> Status;
+        /// Copies bytes into a Rust Vec in one call (rust::Vec::push_back
+        /// crosses the bridge per byte).
+        fn bytes_to_vec(bytes: &[u8]) -> Vec<u8>;
 
         fn session_connect(
             options: &ConnectOptions,
@@ -523,6 +526,10 @@ fn namespace_parse(path: &[u8], status: &mut ffi::Status) -> Vec<String> {
     });
     *status = status_of(&result.as_ref().map(|_| ()).map_err(Clone::clone));
     result.unwrap_or_default()
+}
+
+fn bytes_to_vec(bytes: &[u8]) -> Vec<u8> {
+    bytes.to_vec()
 }
 
 fn namespace_check(parts: &CxxVector<CxxString>) -> ffi::Status {

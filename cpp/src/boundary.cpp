@@ -26,10 +26,6 @@ void call_user(const std::function<void(const Object&)>& callback, const Object&
   guard("subscription object callback", [&] { callback(object); });
 }
 
-void call_user(const std::function<void(const Status&)>& callback, const Status& status) noexcept {
-  guard("subscription on_closed callback", [&] { callback(status); });
-}
-
 void call_user(const std::function<void(SessionState, const Error*)>& callback, SessionState state,
                const Error* error) noexcept {
   guard("session on_state_change callback", [&] { callback(state, error); });

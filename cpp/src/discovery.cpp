@@ -47,24 +47,15 @@ void NamespaceEvents::on_removed(rust::Vec<rust::String> ns) const noexcept {
 
 void NamespaceEvents::on_closed(const Status& status) const noexcept {
   auto& core = *core_;
-  std::function<void(const moq::Status&)> callback;
   std::function<void(const Namespace&)> on_added;
   std::function<void(const Namespace&)> on_removed;
-  moq::Status terminal = detail::to_status(status);
-  {
-    std::lock_guard<std::mutex> lock(core.mutex);
-    core.terminal = terminal;
-    callback = std::move(core.on_closed);
-    core.on_closed = nullptr;
-    on_added = std::move(core.on_added);
-    core.on_added = nullptr;
-    on_removed = std::move(core.on_removed);
-    core.on_removed = nullptr;
-  }
-  if (callback && core.gate.enter()) {
-    detail::call_user("namespace watch on_closed callback", callback, terminal);
-    core.gate.leave();
-  }
+  detail::deliver_terminal(core.gate, core.mutex, core.terminal, core.on_closed,
+                           detail::to_status(status), "namespace watch on_closed callback", [&] {
+                             on_added = std::move(core.on_added);
+                             core.on_added = nullptr;
+                             on_removed = std::move(core.on_removed);
+                             core.on_removed = nullptr;
+                           });
   // The user's callbacks are released here, after the terminal event.
 }
 
@@ -97,8 +88,7 @@ NamespaceWatch& NamespaceWatch::operator=(NamespaceWatch&&) noexcept = default;
 NamespaceWatch::~NamespaceWatch() = default;
 
 const Namespace& NamespaceWatch::prefix() const noexcept {
-  static const Namespace none = Namespace::parse("moved-from").value();
-  return impl_ ? impl_->prefix : none;
+  return impl_ ? impl_->prefix : detail::moved_from_namespace();
 }
 
 void NamespaceWatch::on_closed(std::function<void(const Status&)> callback) noexcept {

@@ -23,6 +23,7 @@ namespace {
 
 std::shared_ptr<SubscriptionCore> fetch_core(std::function<void(const Object&)> on_object) {
   auto core = std::make_shared<SubscriptionCore>();
+  core->what = "fetch on_closed callback";
   core->push = true;
   core->on_object = std::move(on_object);
   return core;

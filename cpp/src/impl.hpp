@@ -21,23 +21,25 @@ namespace detail {
 
 /// Lets a handle's destructor wait until none of its callbacks is running and
 /// none will start: the promise "when the destructor returns, no callback runs".
-/// A destructor running inside the callback itself does not wait (it would
-/// wait for itself); later callbacks are still refused.
+/// Callbacks of one handle may run at once on different threads (a session's
+/// GOAWAY and its terminal event). A destructor running inside one of them
+/// waits for the others, not for its own thread's (it would wait for itself);
+/// later callbacks are refused.
 class CallbackGate {
  public:
   /// Before a user callback; false once closed (skip the callback).
   bool enter() noexcept;
   /// After the user callback.
   void leave() noexcept;
-  /// Refuses future callbacks and waits for a running one on another thread.
+  /// Refuses future callbacks and waits for those running on other threads.
   void close() noexcept;
 
  private:
   std::mutex mutex_;
   std::condition_variable idle_;
   bool closed_ = false;
-  int running_ = 0;
-  std::thread::id running_thread_;
+  /// One entry per callback running now: the thread it runs on.
+  std::vector<std::thread::id> running_;
 };
 
 struct SessionCore {
@@ -51,6 +53,8 @@ struct SessionCore {
 };
 
 struct SubscriptionCore {
+  /// Names the handle in the log if its on_closed callback throws.
+  const char* what = "subscription on_closed callback";
   CallbackGate gate;
   std::mutex mutex;
   std::condition_variable changed;
@@ -180,6 +184,15 @@ void set_on_closed(std::mutex& mutex, std::function<void(const Status&)>& slot,
                    const std::optional<Status>& terminal,
                    std::function<void(const Status&)> callback, const char* what) noexcept;
 
+/// The other half: delivers the terminal event once. Under `mutex` it records
+/// `status` in `terminal`, takes the on_closed callback out of `slot` and runs
+/// `release_under_lock` (which moves the handle's other callbacks out, to be
+/// destroyed by the caller after this returns); then it calls on_closed
+/// through `gate`, outside the lock. Defined in session.cpp.
+void deliver_terminal(CallbackGate& gate, std::mutex& mutex, std::optional<Status>& terminal,
+                      std::function<void(const Status&)>& slot, const Status& status,
+                      const char* what, const std::function<void()>& release_under_lock) noexcept;
+
 /// A fresh bridge status to pass as an out-parameter.
 ffi::Status new_status() noexcept;
 /// Converts a bridge status; `Code::Ok` is success.
@@ -189,6 +202,12 @@ Error to_error(const ffi::Status& status) noexcept;
 Error moved_from(const char* what) noexcept;
 
 rust::Slice<const uint8_t> as_slice(std::string_view text) noexcept;
+/// The bytes of `text` as a Rust Vec, copied in one bridge call.
+inline rust::Vec<uint8_t> to_rust_bytes(std::string_view text) noexcept {
+  return ffi::bytes_to_vec(as_slice(text));
+}
+/// What handles' namespace accessors return once moved from.
+const Namespace& moved_from_namespace() noexcept;
 
 /// Object options / extensions across the bridge (extension bytes are copied:
 /// they are small metadata).

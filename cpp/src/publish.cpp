@@ -15,8 +15,7 @@ Announcement& Announcement::operator=(Announcement&&) noexcept = default;
 Announcement::~Announcement() = default;
 
 const Namespace& Announcement::ns() const noexcept {
-  static const Namespace none = Namespace::parse("moved-from").value();
-  return impl_ ? impl_->ns : none;
+  return impl_ ? impl_->ns : detail::moved_from_namespace();
 }
 
 namespace detail {
@@ -25,10 +24,8 @@ ffi::ObjectParams to_ffi(const ObjectOptions& options) noexcept {
   ffi::ObjectParams params{options.object_id.has_value(), options.object_id.value_or(0), {}};
   params.extensions.reserve(options.extensions.size());
   for (const auto& ext : options.extensions) {
-    rust::Vec<uint8_t> bytes;
-    bytes.reserve(ext.bytes.size());
-    for (char c : ext.bytes) bytes.push_back(static_cast<uint8_t>(c));
-    params.extensions.push_back(ffi::ObjectExtension{ext.key, ext.number, std::move(bytes)});
+    params.extensions.push_back(
+        ffi::ObjectExtension{ext.key, ext.number, to_rust_bytes(ext.bytes)});
   }
   return params;
 }
@@ -76,10 +73,9 @@ Result<TrackWriter> Announcement::create_track(std::string_view name,
 
 void Announcement::on_track_requested(std::function<void(TrackRequest)> handler) noexcept {
   if (!impl_) return;
-  if (!handler) {
-    ffi::announcement_on_track_requested(*impl_->box, nullptr);
-    return;
-  }
+  // Registered with Rust once; later calls only swap the handler. Without one,
+  // TrackRequestEvents refuses each request (not_found) at once.
+  if (!impl_->core && !handler) return;
   if (!impl_->core) {
     impl_->core = std::make_shared<detail::AnnouncementCore>();
     {

@@ -47,6 +47,7 @@ std::unique_ptr<SubscriptionEvents> PublishEvents::on_publish(rust::Vec<rust::St
                       "\" without an on_object callback; the track is rejected");
     } else if (answer) {
       auto accepted = std::make_shared<detail::SubscriptionCore>();
+      accepted->what = "accepted PUBLISH track on_closed callback";
       accepted->push = true;
       accepted->on_object = std::move(answer->on_object);
       accepted->on_closed = std::move(answer->on_closed);
@@ -100,8 +101,7 @@ PublishedTrack& PublishedTrack::operator=(PublishedTrack&&) noexcept = default;
 PublishedTrack::~PublishedTrack() = default;
 
 const Namespace& PublishedTrack::ns() const noexcept {
-  static const Namespace none = Namespace::parse("moved-from").value();
-  return impl_ ? impl_->ns : none;
+  return impl_ ? impl_->ns : detail::moved_from_namespace();
 }
 
 std::string_view PublishedTrack::name() const noexcept {

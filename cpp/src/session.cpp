@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "boundary.hpp"
 #include "impl.hpp"
 
@@ -7,23 +9,25 @@ namespace detail {
 bool CallbackGate::enter() noexcept {
   std::lock_guard<std::mutex> lock(mutex_);
   if (closed_) return false;
-  ++running_;
-  running_thread_ = std::this_thread::get_id();
+  running_.push_back(std::this_thread::get_id());
   return true;
 }
 
 void CallbackGate::leave() noexcept {
   std::lock_guard<std::mutex> lock(mutex_);
-  --running_;
-  if (running_ == 0) running_thread_ = std::thread::id();
+  const auto self = std::find(running_.begin(), running_.end(), std::this_thread::get_id());
+  if (self != running_.end()) running_.erase(self);
   idle_.notify_all();
 }
 
 void CallbackGate::close() noexcept {
   std::unique_lock<std::mutex> lock(mutex_);
   closed_ = true;
-  if (running_ > 0 && running_thread_ == std::this_thread::get_id()) return;
-  idle_.wait(lock, [this] { return running_ == 0; });
+  const auto self = std::this_thread::get_id();
+  idle_.wait(lock, [&] {
+    return std::all_of(running_.begin(), running_.end(),
+                       [&](std::thread::id t) { return t == self; });
+  });
 }
 
 void set_on_closed(std::mutex& mutex, std::function<void(const Status&)>& slot,
@@ -40,6 +44,28 @@ void set_on_closed(std::mutex& mutex, std::function<void(const Status&)>& slot,
     ended = terminal;
   }
   call_user(what, callback, *ended);
+}
+
+const Namespace& moved_from_namespace() noexcept {
+  static const Namespace none = Namespace::parse("moved-from").value();
+  return none;
+}
+
+void deliver_terminal(CallbackGate& gate, std::mutex& mutex, std::optional<Status>& terminal,
+                      std::function<void(const Status&)>& slot, const Status& status,
+                      const char* what, const std::function<void()>& release_under_lock) noexcept {
+  std::function<void(const Status&)> callback;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    terminal = status;
+    callback = std::move(slot);
+    slot = nullptr;
+    release_under_lock();
+  }
+  if (callback && gate.enter()) {
+    call_user(what, callback, status);
+    gate.leave();
+  }
 }
 
 namespace {
@@ -61,6 +87,7 @@ uint64_t to_millis(std::chrono::milliseconds ms) noexcept {
 namespace ffi {
 void SessionEvents::on_closed(const Status& status) const noexcept {
   std::function<void(SessionState, const Error*)> callback;
+  std::function<void(std::string_view)> goaway_callback;
   std::optional<Error> error;
   {
     std::lock_guard<std::mutex> lock(core_->mutex);
@@ -69,18 +96,22 @@ void SessionEvents::on_closed(const Status& status) const noexcept {
     error = core_->close_error;
     callback = std::move(core_->on_state);
     core_->on_state = nullptr;
+    goaway_callback = std::move(core_->on_goaway);
+    core_->on_goaway = nullptr;
   }
   if (callback && core_->gate.enter()) {
     detail::call_user(callback, SessionState::closed, error ? &*error : nullptr);
     core_->gate.leave();
   }
-  // `callback` is released here: after the terminal event, no user callback is kept.
+  // Both callbacks are released here: after the terminal event, no user
+  // callback is kept.
 }
 
 void SessionEvents::on_goaway(rust::Str new_uri) const noexcept {
   std::function<void(std::string_view)> callback;
   {
     std::lock_guard<std::mutex> lock(core_->mutex);
+    if (core_->closed) return;  // never after the terminal event
     core_->goaway_uri.emplace(new_uri.data(), new_uri.size());
     callback = core_->on_goaway;
   }
@@ -110,10 +141,8 @@ Result<Session> Session::connect(std::string_view url, SessionConfig config) noe
       {},
   };
   for (const AuthToken& token : config.auth_tokens) {
-    rust::Vec<uint8_t> value;
-    value.reserve(token.value.size());
-    for (char c : token.value) value.push_back(static_cast<uint8_t>(c));
-    options.auth_tokens.push_back(ffi::AuthTokenFfi{token.type, std::move(value)});
+    options.auth_tokens.push_back(
+        ffi::AuthTokenFfi{token.type, detail::to_rust_bytes(token.value)});
   }
   auto core = std::make_shared<detail::SessionCore>();
   ffi::Status status = detail::new_status();
@@ -153,6 +182,7 @@ void Session::on_goaway(std::function<void(std::string_view)> callback) noexcept
   std::optional<std::string> uri;
   {
     std::lock_guard<std::mutex> lock(impl_->core->mutex);
+    if (impl_->core->closed) return;  // ended: no GOAWAY is reported any more
     impl_->core->on_goaway = callback;
     uri = impl_->core->goaway_uri;
   }

@@ -41,8 +41,10 @@ void SubscriptionEvents::on_object(const ObjectHeader& header,
                                        : ObjectStatus::normal;
   if (!header.extensions.empty()) object.extensions = detail::from_ffi(header.extensions);
   auto& core = *core_;
-  core.objects.fetch_add(1, std::memory_order_relaxed);
-  core.bytes.fetch_add(object.payload.size(), std::memory_order_relaxed);
+  // One writer (this subscription's task): a plain store, no locked add.
+  core.objects.store(core.objects.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  core.bytes.store(core.bytes.load(std::memory_order_relaxed) + object.payload.size(),
+                   std::memory_order_relaxed);
   if (core.push) {
     // Only this subscription's Rust task calls here, so on_object is never
     // reassigned concurrently; it is released only after the terminal event.
@@ -63,22 +65,13 @@ void SubscriptionEvents::on_object(const ObjectHeader& header,
 
 void SubscriptionEvents::on_closed(const Status& status) const noexcept {
   auto& core = *core_;
-  std::function<void(const moq::Status&)> callback;
   std::function<void(const Object&)> on_object;
-  moq::Status terminal = detail::to_status(status);
-  {
-    std::lock_guard<std::mutex> lock(core.mutex);
-    core.terminal = terminal;
-    callback = std::move(core.on_closed);
-    core.on_closed = nullptr;
-    on_object = std::move(core.on_object);
-    core.on_object = nullptr;
-    core.changed.notify_all();
-  }
-  if (callback && core.gate.enter()) {
-    detail::call_user(callback, terminal);
-    core.gate.leave();
-  }
+  detail::deliver_terminal(core.gate, core.mutex, core.terminal, core.on_closed,
+                           detail::to_status(status), core.what, [&] {
+                             on_object = std::move(core.on_object);
+                             core.on_object = nullptr;
+                             core.changed.notify_all();
+                           });
   // The user's callbacks are released here, after the terminal event.
 }
 

@@ -196,8 +196,24 @@ TEST(TracksOnDemand, HandlerCreatesOrRefusesRequestedTracks) {
   auto none = subscriber->subscribe(ns, "ok-2", [](const moq::Object&) {});
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code(), moq::Errc::not_found);
-  std::lock_guard<std::mutex> lock(mutex);
-  EXPECT_EQ(asked.size(), 2u);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    EXPECT_EQ(asked.size(), 2u);
+  }
+
+  // A handler set again after clearing is called again.
+  std::atomic<int> again{0};
+  announcement->on_track_requested([&](moq::TrackRequest request) {
+    ++again;
+    auto track = request.accept();
+    if (track) {
+      std::lock_guard<std::mutex> lock(mutex);
+      made.push_back(std::move(*track));
+    }
+  });
+  auto renewed = subscriber->subscribe(ns, "ok-3", [](const moq::Object&) {});
+  ASSERT_MOQ_OK(renewed);
+  EXPECT_EQ(again.load(), 1);
 }
 
 TEST(TracksOnDemand, HandlerIsNotRunningAfterTheAnnouncementIsDestroyed) {

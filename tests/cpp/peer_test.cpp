@@ -68,6 +68,26 @@ TEST(PeerGoaway, WithoutAUriIsReportedEmpty) {
   EXPECT_EQ(*run.seen.get(), "");
 }
 
+TEST(PeerGoaway, CallbackIsReleasedAtTheTerminalEvent) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto session = connect_to(*relay);
+  ASSERT_MOQ_OK(session);
+  auto captured = std::make_shared<int>(0);
+  std::atomic<int> calls{0};
+  session->on_goaway([&calls, captured](std::string_view) { ++calls; });
+  std::atomic<bool> closed{false};
+  session->on_state_change([&](moq::SessionState, const moq::Error*) { closed = true; });
+  ASSERT_MOQ_OK(session->close());
+  ASSERT_TRUE(wait_until([&] { return closed.load(); }));
+  EXPECT_TRUE(wait_until([&] { return captured.use_count() == 1; }, 5000ms))
+      << "the on_goaway callback was kept after the terminal event";
+  // Set after the end: neither kept nor called.
+  session->on_goaway([&calls, captured](std::string_view) { ++calls; });
+  EXPECT_EQ(captured.use_count(), 1);
+  EXPECT_EQ(calls.load(), 0);
+}
+
 TEST(PeerPublish, OfferedTrackIsReceivedUntilItsNormalEnd) {
   std::string error;
   auto peer = TestPeer::start({"--publish", "peer/ns/clock", "--groups", "20"}, &error);

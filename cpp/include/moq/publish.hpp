@@ -110,14 +110,17 @@ class TrackWriter {
   Result<GroupWriter> begin_group(uint8_t priority = 127) noexcept;
 
   /// Opens subgroup `subgroup_id` of group `group_id` explicitly (its own
-  /// QUIC stream). Several subgroups, of one or several groups, may be open
-  /// at once. Errors: closed.
+  /// QUIC stream), with MoQT publisher priority `priority`. Several
+  /// subgroups, of one or several groups, may be open at once. The returned
+  /// GroupWriter writes that subgroup. Errors: closed (session gone, or the
+  /// track ended), or the engine's refusal to open that subgroup (e.g. one
+  /// already opened), with its reason in the message.
+  Result<GroupWriter> begin_subgroup(uint64_t group_id, uint64_t subgroup_id,
+                                     uint8_t priority = 127) noexcept;
+
   /// Counters of what this track has published. Never fails; zeros for a
   /// moved-from TrackWriter.
   TrackStats stats() const noexcept;
-
-  Result<GroupWriter> begin_subgroup(uint64_t group_id, uint64_t subgroup_id,
-                                     uint8_t priority = 127) noexcept;
 
  private:
   friend class TrackRequest;
@@ -148,10 +151,11 @@ class GroupWriter {
   /// ObjectWriter::write. Same errors as write.
   Result<ObjectWriter> begin_object(std::size_t size, const ObjectOptions& options = {}) noexcept;
   /// Writes an end-of-group marker (no payload) with the next object id, or
-  /// `object_id`.
+  /// `object_id`. Errors: closed (group finished or session gone),
+  /// invalid_argument (an id not above the last one written).
   Status end_group(std::optional<uint64_t> object_id = std::nullopt) noexcept;
   /// Writes an end-of-track marker (no payload) with the next object id, or
-  /// `object_id`.
+  /// `object_id`. Same errors as end_group.
   Status end_track(std::optional<uint64_t> object_id = std::nullopt) noexcept;
   /// Ends the group. Later writes fail with Errc::closed.
   Status finish() noexcept;

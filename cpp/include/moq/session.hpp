@@ -116,9 +116,10 @@ class Session {
   /// again), move its subscriptions there, and close this session. The session
   /// keeps working until then, or until the peer closes it. Called at most
   /// once per callback, on a library thread; if the GOAWAY has already come,
-  /// at once on this thread. Replaces any earlier callback. Connecting from
-  /// inside the callback fails with would_block: hand the work to a thread of
-  /// your own.
+  /// at once on this thread. Never called after the session's terminal event
+  /// (on_state_change closed); the callback is released then. Replaces any
+  /// earlier callback. Connecting from inside the callback fails with
+  /// would_block: hand the work to a thread of your own.
   void on_goaway(std::function<void(std::string_view new_uri)> callback) noexcept;
 
   /// Closes the session: the peer sees a graceful close with `code` and
