@@ -10,7 +10,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::FutureExt;
 use moq_transport::coding::{KeyValuePairs, Location};
 use moq_transport::data::FetchRecord;
@@ -18,6 +18,7 @@ use moq_transport::message::{FetchOk, FetchType, RequestError, RequestErrorCode,
 use moq_transport::serve::ServeError;
 use moq_transport::session::{self as engine, SessionError};
 
+use crate::bytes::PayloadJoiner;
 use crate::error::{Code, Error, Result};
 use crate::names::{self, Namespace};
 use crate::runtime::{block_on, runtime};
@@ -371,34 +372,15 @@ async fn deliver(fetch: &mut engine::Fetch, handler: &mut dyn ObjectHandler) -> 
 }
 
 async fn read_payload(fetch: &mut engine::Fetch, length: u64) -> Result<Bytes> {
-    // One chunk (the common case) is handed over as is: no copy.
-    let mut first: Option<Bytes> = None;
-    let mut joined: Option<BytesMut> = None;
+    let mut payload = PayloadJoiner::default();
     while let Some(chunk) = fetch
         .read_payload_chunk(READ_CHUNK)
         .await
         .map_err(|e| delivery_error(&e))?
     {
-        match (&first, &mut joined) {
-            (None, _) => first = Some(chunk),
-            (Some(head), None) => {
-                // The length comes from the peer: do not trust it for the
-                // allocation beyond what has actually arrived.
-                let hint = usize::try_from(length).unwrap_or(usize::MAX);
-                let mut buf =
-                    BytesMut::with_capacity(hint.min(head.len() + chunk.len() + READ_CHUNK));
-                buf.extend_from_slice(head);
-                buf.extend_from_slice(&chunk);
-                joined = Some(buf);
-            }
-            (Some(_), Some(buf)) => buf.extend_from_slice(&chunk),
-        }
+        payload.push(chunk, length);
     }
-    Ok(match (first, joined) {
-        (_, Some(buf)) => buf.freeze(),
-        (Some(single), None) => single,
-        (None, None) => Bytes::new(),
-    })
+    Ok(payload.finish())
 }
 
 fn delivery_error(err: &SessionError) -> Error {

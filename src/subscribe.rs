@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use moq_transport::coding::{KeyValuePairs, Location};
@@ -16,6 +16,7 @@ use moq_transport::serve::{
     self, ServeError, SubgroupReader, SubgroupsReader, TrackReader, TrackReaderMode,
 };
 
+use crate::bytes::PayloadJoiner;
 use crate::error::{Code, Error, Result};
 use crate::names::{self, Namespace};
 use crate::object::{self, Extension, Status};
@@ -341,42 +342,24 @@ async fn next_object(mut subgroup: SubgroupReader) -> NextObject {
 async fn read_object(
     subgroup: &mut SubgroupReader,
 ) -> std::result::Result<Option<ReceivedObject>, ServeError> {
-    {
-        let Some(mut object) = subgroup.next().await? else {
-            return Ok(None);
-        };
-        // One chunk (the common case) is handed over as is: no copy.
-        let mut first: Option<Bytes> = None;
-        let mut rest: Option<BytesMut> = None;
-        while let Some(chunk) = object.read().await? {
-            match (&mut first, &mut rest) {
-                (None, _) => first = Some(chunk),
-                (Some(head), None) => {
-                    let mut joined = BytesMut::with_capacity(object.size);
-                    joined.extend_from_slice(head);
-                    joined.extend_from_slice(&chunk);
-                    rest = Some(joined);
-                }
-                (Some(_), Some(joined)) => joined.extend_from_slice(&chunk),
-            }
-        }
-        let payload = match (first, rest) {
-            (_, Some(joined)) => joined.freeze(),
-            (Some(single), None) => single,
-            (None, None) => Bytes::new(),
-        };
-        Ok(Some(ReceivedObject {
-            status: Status::from_engine(object.status),
-            extensions: object::from_engine(&object.extension_headers),
-            ..ReceivedObject::new(
-                subgroup.group_id,
-                subgroup.subgroup_id,
-                object.object_id,
-                subgroup.priority,
-                payload,
-            )
-        }))
+    let Some(mut object) = subgroup.next().await? else {
+        return Ok(None);
+    };
+    let mut payload = PayloadJoiner::default();
+    while let Some(chunk) = object.read().await? {
+        payload.push(chunk, object.size as u64);
     }
+    Ok(Some(ReceivedObject {
+        status: Status::from_engine(object.status),
+        extensions: object::from_engine(&object.extension_headers),
+        ..ReceivedObject::new(
+            subgroup.group_id,
+            subgroup.subgroup_id,
+            object.object_id,
+            subgroup.priority,
+            payload.finish(),
+        )
+    }))
 }
 
 /// Reads every subgroup stream as it arrives; objects of one subgroup stay in
