@@ -8,11 +8,11 @@ use std::sync::Arc;
 use futures::FutureExt;
 use moq_transport::coding::{KeyValuePairs, TrackNamespace, TrackNamespacePrefix};
 use moq_transport::data::DataStreamResetCode;
-use moq_transport::message::RequestErrorCode;
+
 use moq_transport::serve::ServeError;
 use moq_transport::session::{NamespaceEvent, SessionError, SubscribeNamespace};
 
-use crate::error::{Code, Error, Result};
+use crate::error::{request_error_code, Code, Error, Result};
 use crate::names::Namespace;
 use crate::runtime::{block_on, runtime};
 use crate::session::{Session, Shared};
@@ -211,25 +211,6 @@ fn refused(err: &ServeError, prefix: &str) -> Error {
     }
 }
 
-/// Maps a REQUEST_ERROR code (draft 18 §10.6) to the library's error code.
-pub(crate) fn request_error_code(code: u64) -> Code {
-    const NOT_SUPPORTED: u64 = RequestErrorCode::NotSupported as u64;
-    const TIMEOUT: u64 = RequestErrorCode::Timeout as u64;
-    const DOES_NOT_EXIST: u64 = RequestErrorCode::DoesNotExist as u64;
-    const DUPLICATE: u64 = RequestErrorCode::DuplicateSubscription as u64;
-    const PREFIX_OVERLAP: u64 = RequestErrorCode::PrefixOverlap as u64;
-    const INTERNAL: u64 = RequestErrorCode::InternalError as u64;
-    match code {
-        NOT_SUPPORTED => Code::Unsupported,
-        TIMEOUT => Code::Timeout,
-        DOES_NOT_EXIST => Code::NotFound,
-        DUPLICATE | PREFIX_OVERLAP => Code::Duplicate,
-        INTERNAL => Code::Internal,
-        // As `Error::from_serve` reports any other REQUEST_ERROR: refused.
-        _ => Code::Closed,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,18 +229,5 @@ mod tests {
             value: vec![0xff, 0xfe],
         });
         assert!(from_wire(&bad).is_none());
-    }
-
-    #[test]
-    fn request_error_codes_map() {
-        assert_eq!(
-            request_error_code(RequestErrorCode::NotSupported as u64),
-            Code::Unsupported
-        );
-        assert_eq!(
-            request_error_code(RequestErrorCode::PrefixOverlap as u64),
-            Code::Duplicate
-        );
-        assert_eq!(request_error_code(0x1234), Code::Closed);
     }
 }

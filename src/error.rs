@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use moq_transport::message::RequestErrorCode;
 use moq_transport::serve::ServeError;
 use moq_transport::session::SessionError;
 
@@ -89,3 +90,42 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Maps a REQUEST_ERROR code (draft 18 §10.6) to the library's error code.
+pub(crate) fn request_error_code(code: u64) -> Code {
+    const NOT_SUPPORTED: u64 = RequestErrorCode::NotSupported as u64;
+    const TIMEOUT: u64 = RequestErrorCode::Timeout as u64;
+    const DOES_NOT_EXIST: u64 = RequestErrorCode::DoesNotExist as u64;
+    const DUPLICATE: u64 = RequestErrorCode::DuplicateSubscription as u64;
+    const PREFIX_OVERLAP: u64 = RequestErrorCode::PrefixOverlap as u64;
+    const INTERNAL: u64 = RequestErrorCode::InternalError as u64;
+    const INVALID_RANGE: u64 = RequestErrorCode::InvalidRange as u64;
+    match code {
+        NOT_SUPPORTED => Code::Unsupported,
+        TIMEOUT => Code::Timeout,
+        DOES_NOT_EXIST | INVALID_RANGE => Code::NotFound,
+        DUPLICATE | PREFIX_OVERLAP => Code::Duplicate,
+        INTERNAL => Code::Internal,
+        // As `Error::from_serve` reports any other REQUEST_ERROR (going
+        // away, no subscription to join, ...): refused.
+        _ => Code::Closed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_error_codes_map() {
+        assert_eq!(
+            request_error_code(RequestErrorCode::NotSupported as u64),
+            Code::Unsupported
+        );
+        assert_eq!(
+            request_error_code(RequestErrorCode::PrefixOverlap as u64),
+            Code::Duplicate
+        );
+        assert_eq!(request_error_code(0x1234), Code::Closed);
+    }
+}

@@ -19,7 +19,7 @@ use moq_transport::serve::ServeError;
 use moq_transport::session::{self as engine, SessionError};
 
 use crate::bytes::PayloadJoiner;
-use crate::error::{Code, Error, Result};
+use crate::error::{request_error_code, Code, Error, Result};
 use crate::names::{self, Namespace};
 use crate::runtime::{block_on, runtime};
 use crate::session::{Session, Shared};
@@ -298,53 +298,33 @@ fn rejection_error(rejection: &RequestError, what: &FetchKind<'_>) -> Error {
         FetchKind::Standalone { full } => format!("fetch of \"{full}\""),
         FetchKind::Joining => "joining fetch".to_string(),
     };
-    let detail = format!("(REQUEST_ERROR {code:#x}: {reason})");
-    if is(RequestErrorCode::DoesNotExist) {
-        let hint = match what {
-            FetchKind::Standalone { .. } => {
-                "no publisher offers this track, or it retains no history of it"
-            }
-            FetchKind::Joining => "the publisher retains no history of the subscribed track",
-        };
-        Error::new(
-            Code::NotFound,
-            format!("{subject} refused: {hint} {detail}"),
-        )
+    let standalone = matches!(what, FetchKind::Standalone { .. });
+    let hint = if is(RequestErrorCode::DoesNotExist) && standalone {
+        "refused: no publisher offers this track, or it retains no history of it"
+    } else if is(RequestErrorCode::DoesNotExist) {
+        "refused: the publisher retains no history of the subscribed track"
+    } else if is(RequestErrorCode::InvalidRange) && standalone {
+        "refused: none of the requested range is available"
     } else if is(RequestErrorCode::InvalidRange) {
-        let hint = match what {
-            FetchKind::Standalone { .. } => "none of the requested range is available",
-            FetchKind::Joining => {
-                "the range is not available: the publisher had no object when it accepted the \
-                 subscription (e.g. a relay not yet forwarding the track: subscribe again once \
-                 objects flow), or groups_before reaches before group 0"
-            }
-        };
-        Error::new(
-            Code::NotFound,
-            format!("{subject} refused: {hint} {detail}"),
-        )
+        "refused: the range is not available: the publisher had no object when it accepted \
+         the subscription (e.g. a relay not yet forwarding the track: subscribe again once \
+         objects flow), or groups_before reaches before group 0"
     } else if is(RequestErrorCode::InvalidJoiningRequestId) {
-        Error::closed(format!(
-            "{subject} refused: the publisher has no active subscription to join; it may have \
-             ended {detail}"
-        ))
+        "refused: the publisher has no active subscription to join; it may have ended"
     } else if is(RequestErrorCode::NotSupported) {
-        Error::new(
-            Code::Unsupported,
-            format!("{subject} refused: the publisher does not answer FETCH {detail}"),
-        )
+        "refused: the publisher does not answer FETCH"
     } else if is(RequestErrorCode::Timeout) {
-        Error::new(
-            Code::Timeout,
-            format!("{subject}: the publisher did not answer in time {detail}"),
-        )
+        ": the publisher did not answer in time"
     } else if is(RequestErrorCode::GoingAway) {
-        Error::closed(format!(
-            "{subject} refused: the peer is going away {detail}"
-        ))
+        "refused: the peer is going away"
     } else {
-        Error::new(Code::Protocol, format!("{subject} refused {detail}"))
-    }
+        "refused"
+    };
+    let separator = if hint.starts_with(':') { "" } else { " " };
+    Error::new(
+        request_error_code(code),
+        format!("{subject}{separator}{hint} (REQUEST_ERROR {code:#x}: {reason})"),
+    )
 }
 
 /// Delivers every object of the response, in order; `Ok` at the FIN.

@@ -22,7 +22,7 @@ use moq_transport::message::PublishDoneCode;
 use moq_transport::serve::{self, ServeError, SubgroupsWriter};
 use moq_transport::session::{PublishReceived, SessionError};
 
-use crate::discovery::request_error_code;
+use crate::error::request_error_code;
 use crate::error::{Code, Error, Result};
 use crate::names::{self, Namespace};
 use crate::publish::GroupWriter;
