@@ -11,9 +11,9 @@
 //! peer's PUBLISHes; an accepted track is delivered to an `ObjectHandler`
 //! like a subscription.
 
-use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -208,27 +208,16 @@ struct Deliveries {
     tasks: Vec<tokio::task::AbortHandle>,
 }
 
-/// Sessions that have a live listener, by the address of their `Shared` (kept
-/// alive by the listener, so the address cannot be reused meanwhile).
-fn listening() -> &'static Mutex<HashSet<usize>> {
-    static LISTENING: OnceLock<Mutex<HashSet<usize>>> = OnceLock::new();
-    LISTENING.get_or_init(Default::default)
-}
-
-fn session_key(shared: &Arc<Shared>) -> usize {
-    Arc::as_ptr(shared) as usize
-}
-
 impl Session {
     /// Installs the handler for PUBLISH requests from the peer. One listener
     /// per session: a second one while the first lives is `Duplicate`.
     pub fn on_publish(&self, mut handler: Box<dyn PublishHandler>) -> Result<PublishListener> {
         self.shared.check_open("Session::on_publish")?;
-        let key = session_key(&self.shared);
-        if !listening()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key)
+        if self
+            .shared
+            .publish_listener
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
         {
             return Err(Error::new(
                 Code::Duplicate,
@@ -272,10 +261,7 @@ impl Drop for PublishListener {
             delivery.abort();
         }
         drop(deliveries);
-        listening()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&session_key(&self.shared));
+        self.shared.publish_listener.store(false, Ordering::Release);
     }
 }
 

@@ -155,6 +155,8 @@ pub(crate) struct Shared {
     pub(crate) max_datagram_size: usize,
     /// Tracks that retain history, for answering FETCH.
     pub(crate) histories: HistoryRegistry,
+    /// Whether a PublishListener (Session::on_publish) is alive: one at a time.
+    pub(crate) publish_listener: AtomicBool,
 }
 
 impl Shared {
@@ -250,6 +252,7 @@ impl Session {
             max_object_size: config.max_object_size,
             max_datagram_size: transport.max_datagram_size(),
             histories: HistoryRegistry::new(),
+            publish_listener: AtomicBool::new(false),
         });
         // Answer FETCH from tracks with history; started before any announce,
         // or early FETCHes would be refused as unsupported. It holds a
