@@ -21,6 +21,7 @@ use moq_transport::session::{self as engine, SessionError};
 use crate::bytes::PayloadJoiner;
 use crate::error::{request_error_code, Code, Error, Result};
 use crate::names::{self, Namespace};
+use crate::object;
 use crate::runtime::{block_on, runtime};
 use crate::session::{Session, Shared};
 use crate::subscribe::{ObjectHandler, ReceivedObject, Subscription};
@@ -335,14 +336,18 @@ async fn deliver(fetch: &mut engine::Fetch, handler: &mut dyn ObjectHandler) -> 
             None => return Ok(()),
             Some(FetchRecord::Object(object)) => {
                 let payload = read_payload(fetch, object.payload_length).await?;
-                handler.on_object(ReceivedObject::new(
-                    object.group_id,
+                handler.on_object(ReceivedObject {
                     // Objects that were datagrams have no subgroup.
-                    object.subgroup_id.unwrap_or(0),
-                    object.object_id,
-                    object.publisher_priority,
-                    payload,
-                ));
+                    datagram: object.subgroup_id.is_none(),
+                    extensions: object::from_engine(&object.extension_headers),
+                    ..ReceivedObject::new(
+                        object.group_id,
+                        object.subgroup_id.unwrap_or(0),
+                        object.object_id,
+                        object.publisher_priority,
+                        payload,
+                    )
+                });
             }
             // Range markers: objects that do not exist or whose state the
             // publisher does not know. Nothing to deliver.

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use moq_transport::coding::{KeyValuePairs, Location, TrackName, TrackNamespace};
-use moq_transport::data::{FetchRecord, FetchRecordObject};
+use moq_transport::data::{ExtensionHeaders, FetchRecord, FetchRecordObject};
 use moq_transport::message::{GroupOrder, RequestErrorCode};
 use moq_transport::session::{FetchOkInfo, FetchRequested, Publisher, SessionError};
 use tokio::task::JoinSet;
@@ -56,6 +56,7 @@ impl Default for HistoryLimits {
 struct Stored {
     subgroup_id: u64,
     priority: u8,
+    extensions: ExtensionHeaders,
     payload: Bytes,
 }
 
@@ -126,6 +127,7 @@ impl History {
         subgroup_id: u64,
         object_id: u64,
         priority: u8,
+        extensions: ExtensionHeaders,
         payload: Bytes,
     ) -> bool {
         let mut state = self.state();
@@ -152,6 +154,7 @@ impl History {
             Stored {
                 subgroup_id,
                 priority,
+                extensions,
                 payload,
             },
         );
@@ -427,7 +430,7 @@ async fn respond(request: FetchRequested, registry: &HistoryRegistry) -> Result<
                 subgroup_id: Some(stored.subgroup_id),
                 object_id: location.object_id,
                 publisher_priority: stored.priority,
-                extension_headers: Default::default(),
+                extension_headers: stored.extensions.clone(),
                 payload_length: stored.payload.len() as u64,
             }))
             .await
@@ -501,13 +504,13 @@ mod tests {
         let h = history(2, 1000);
         for g in 0..4 {
             for o in 0..3 {
-                assert!(h.record(g, 0, o, 1, b("xy")));
+                assert!(h.record(g, 0, o, 1, Default::default(), b("xy")));
             }
         }
         assert_eq!(h.group_span(), Some((2, 3)));
         assert_eq!(h.retained_bytes(), 12);
         // Evicted groups stay refused; the start of an evicted range is reported.
-        assert!(!h.record(1, 0, 9, 1, b("late")));
+        assert!(!h.record(1, 0, 9, 1, Default::default(), b("late")));
         assert_eq!(
             h.snapshot(Location::new(1, 0), Location::new(3, 2), false)
                 .unwrap_err(),
@@ -525,32 +528,32 @@ mod tests {
     #[test]
     fn byte_limit_evicts_and_refuses_an_oversized_group() {
         let h = history(8, 6);
-        assert!(h.record(1, 0, 0, 1, b("ab")));
-        assert!(h.record(1, 0, 1, 1, b("cd")));
-        assert!(h.record(2, 0, 0, 1, b("ef")));
-        assert!(h.record(2, 0, 1, 1, b("gh"))); // evicts group 1
+        assert!(h.record(1, 0, 0, 1, Default::default(), b("ab")));
+        assert!(h.record(1, 0, 1, 1, Default::default(), b("cd")));
+        assert!(h.record(2, 0, 0, 1, Default::default(), b("ef")));
+        assert!(h.record(2, 0, 1, 1, Default::default(), b("gh"))); // evicts group 1
         assert_eq!(h.group_span(), Some((2, 2)));
         assert_eq!(h.retained_bytes(), 4);
         // Group 2 alone grows past the limit: it is dropped whole, and the
         // rest of it refused; group 3 is retained again.
-        assert!(!h.record(2, 0, 2, 1, b("ijk")));
+        assert!(!h.record(2, 0, 2, 1, Default::default(), b("ijk")));
         assert_eq!(h.group_count(), 0);
-        assert!(!h.record(2, 0, 3, 1, b("l")));
-        assert!(h.record(3, 0, 0, 1, b("m")));
+        assert!(!h.record(2, 0, 3, 1, Default::default(), b("l")));
+        assert!(h.record(3, 0, 0, 1, Default::default(), b("m")));
         assert_eq!(h.retained_bytes(), 1);
     }
 
     #[test]
     fn duplicates_and_too_old_groups_are_refused() {
         let h = history(2, 100);
-        assert!(h.record(5, 0, 0, 1, b("a")));
-        assert!(!h.record(5, 0, 0, 1, b("b")));
-        assert!(h.record(7, 0, 0, 1, b("c")));
+        assert!(h.record(5, 0, 0, 1, Default::default(), b("a")));
+        assert!(!h.record(5, 0, 0, 1, Default::default(), b("b")));
+        assert!(h.record(7, 0, 0, 1, Default::default(), b("c")));
         // Full, and older than everything retained: refused, nothing evicted.
-        assert!(!h.record(4, 0, 0, 1, b("d")));
+        assert!(!h.record(4, 0, 0, 1, Default::default(), b("d")));
         assert_eq!(h.group_span(), Some((5, 7)));
         // Within the span: retained.
-        assert!(h.record(6, 0, 0, 1, b("e")));
+        assert!(h.record(6, 0, 0, 1, Default::default(), b("e")));
         assert_eq!(h.group_span(), Some((6, 7)));
     }
 
@@ -559,7 +562,7 @@ mod tests {
         let h = history(8, 1000);
         for g in 3..6 {
             for o in 0..3 {
-                h.record(g, 0, o, 1, b("x"));
+                h.record(g, 0, o, 1, Default::default(), b("x"));
             }
         }
         let s = h
@@ -582,11 +585,11 @@ mod tests {
     #[test]
     fn snapshots_survive_eviction() {
         let h = history(1, 1000);
-        h.record(1, 0, 0, 1, b("keep"));
+        h.record(1, 0, 0, 1, Default::default(), b("keep"));
         let s = h
             .snapshot(Location::new(1, 0), Location::new(1, 0), false)
             .unwrap();
-        h.record(2, 0, 0, 1, b("next"));
+        h.record(2, 0, 0, 1, Default::default(), b("next"));
         assert_eq!(h.group_span(), Some((2, 2)));
         assert_eq!(&s[0].1.payload[..], b"keep");
     }

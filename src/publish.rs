@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::{FuturesUnordered, StreamExt};
-use moq_transport::data::ObjectStatus;
+use moq_transport::data::{ExtensionHeaders, ObjectStatus};
 use moq_transport::serve::{
     self, Datagram, DatagramsWriter, ServeError, Subgroup, SubgroupObjectWriter, SubgroupWriter,
     SubgroupsWriter, TracksReader, TracksWriter,
@@ -542,7 +542,9 @@ impl GroupWriter {
         payload: Bytes,
         extensions: &[Extension],
     ) -> Result<()> {
-        let mut object = self.create(object_id, payload.len(), Status::Normal, extensions)?;
+        let headers = object::to_engine(extensions)?;
+        let kept = self.history.as_ref().and_then(|_| headers.clone());
+        let mut object = self.create(object_id, payload.len(), Status::Normal, headers)?;
         // Recorded before it is sent, so any location a subscriber learns of
         // can already be fetched.
         if let Some(history) = &self.history {
@@ -551,6 +553,7 @@ impl GroupWriter {
                 self.subgroup_id,
                 object.object_id,
                 self.priority,
+                kept.unwrap_or_default(),
                 payload.clone(),
             );
         }
@@ -567,9 +570,12 @@ impl GroupWriter {
         size: usize,
         extensions: &[Extension],
     ) -> Result<ObjectWriter> {
-        let writer = self.create(object_id, size, Status::Normal, extensions)?;
+        let headers = object::to_engine(extensions)?;
+        let kept = self.history.as_ref().and_then(|_| headers.clone());
+        let writer = self.create(object_id, size, Status::Normal, headers)?;
         let history = self.history.clone().map(|history| PendingRecord {
             history,
+            extensions: kept.unwrap_or_default(),
             subgroup_id: self.subgroup_id,
             priority: self.priority,
             remaining: size,
@@ -590,7 +596,7 @@ impl GroupWriter {
                 "a marker must be EndOfGroup or EndOfTrack; write a normal object with write()",
             ));
         }
-        self.create(object_id, 0, status, &[]).map(drop)
+        self.create(object_id, 0, status, None).map(drop)
     }
 
     fn create(
@@ -598,7 +604,7 @@ impl GroupWriter {
         object_id: Option<u64>,
         size: usize,
         status: Status,
-        extensions: &[Extension],
+        extensions: Option<ExtensionHeaders>,
     ) -> Result<SubgroupObjectWriter> {
         self.shared.check_open("GroupWriter::write")?;
         let limit = self.shared.max_object_size;
@@ -611,7 +617,6 @@ impl GroupWriter {
                 ),
             ));
         }
-        let extensions = object::to_engine(extensions)?;
         let mut state = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let next = state.next_object_id;
         let id = object_id.unwrap_or(next);
@@ -667,6 +672,7 @@ pub struct ObjectWriter {
 /// its last chunk is written.
 struct PendingRecord {
     history: History,
+    extensions: ExtensionHeaders,
     subgroup_id: u64,
     priority: u8,
     remaining: usize,
@@ -687,6 +693,7 @@ impl ObjectWriter {
                     record.subgroup_id,
                     writer.object_id,
                     record.priority,
+                    std::mem::take(&mut record.extensions),
                     std::mem::take(&mut record.chunks).freeze(),
                 );
             }

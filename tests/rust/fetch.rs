@@ -417,6 +417,49 @@ fn fetch_of_an_unknown_track_is_not_found() {
     assert_eq!(err.code, Code::NotFound, "{err}");
 }
 
+#[test]
+fn fetched_objects_keep_their_extension_headers() {
+    use moq_ffi::object::{Extension, ExtensionValue};
+    let relay = Relay::start().expect("relay");
+    let publisher = connect(&relay);
+    let ns = Namespace::parse("test/fetch-ext").unwrap();
+    let announcement = publisher.announce(&ns).expect("announce");
+    let track = announcement
+        .create_track_with(b"t", &with_history(4, 1024 * 1024))
+        .unwrap();
+    let extensions = vec![
+        Extension {
+            key: 2,
+            value: ExtensionValue::Number(42),
+        },
+        Extension {
+            key: 3,
+            value: ExtensionValue::Bytes(b"meta".to_vec()),
+        },
+    ];
+    let group = track.begin_group(5).unwrap();
+    group
+        .write_object(None, Bytes::from_static(b"whole"), &extensions)
+        .unwrap();
+    let chunked = group.begin_object(None, 6, &extensions).unwrap();
+    chunked.write(Bytes::from_static(b"chu")).unwrap();
+    chunked.write(Bytes::from_static(b"nks")).unwrap();
+    group.finish().unwrap();
+
+    let subscriber = connect(&relay);
+    let (handler, rx) = channel();
+    let _fetch = subscriber
+        .fetch(&ns, b"t", FetchRange::groups(0, 0), handler)
+        .expect("fetch");
+    let (objects, result) = collect(&rx);
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(locations(&objects), [(0, 0), (0, 1)]);
+    for object in &objects {
+        assert_eq!(object.extensions, extensions, "object {}", object.object_id);
+        assert!(!object.datagram);
+    }
+}
+
 /// Track options that keep `max_groups` groups of history for FETCH.
 fn with_history(max_groups: usize, max_bytes: usize) -> TrackOptions {
     TrackOptions {
