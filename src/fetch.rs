@@ -103,7 +103,6 @@ impl FetchRange {
 /// returned (unless the drop runs inside the handler itself).
 pub struct Fetch {
     task: tokio::task::AbortHandle,
-    request_id: u64,
     end_group: u64,
     end_object: Option<u64>,
     end_of_track: bool,
@@ -111,11 +110,6 @@ pub struct Fetch {
 }
 
 impl Fetch {
-    /// The FETCH's request ID on this session.
-    pub fn request_id(&self) -> u64 {
-        self.request_id
-    }
-
     /// Last group the response covers (from FETCH_OK, inclusive). For a
     /// joining fetch this is the group of the subscription's joining location.
     pub fn end_group(&self) -> u64 {
@@ -242,7 +236,6 @@ impl Session {
         ok: FetchOk,
         mut handler: Box<dyn ObjectHandler>,
     ) -> Fetch {
-        let request_id = fetch.id();
         let end = ok.end_location;
         let task = runtime().spawn(async move {
             let mut fetch = fetch;
@@ -261,7 +254,6 @@ impl Session {
         });
         Fetch {
             task: task.abort_handle(),
-            request_id,
             end_group: end.group_id,
             // Draft 18 end encoding: object 0 = the whole group.
             end_object: end.object_id.checked_sub(1),

@@ -172,13 +172,13 @@ impl History {
         true
     }
 
-    /// Number of groups retained.
-    pub fn group_count(&self) -> usize {
+    #[cfg(test)]
+    fn group_count(&self) -> usize {
         self.state().groups.len()
     }
 
-    /// Payload bytes retained.
-    pub fn retained_bytes(&self) -> usize {
+    #[cfg(test)]
+    fn retained_bytes(&self) -> usize {
         self.state().bytes
     }
 
@@ -188,16 +188,6 @@ impl History {
         let first = *state.groups.first_key_value()?.0;
         let last = *state.groups.last_key_value()?.0;
         Some((first, last))
-    }
-
-    /// Forgets everything retained; later groups are retained again.
-    pub fn clear(&self) {
-        let mut state = self.state();
-        if let Some((&last, _)) = state.groups.last_key_value() {
-            state.floor = state.floor.max(last.saturating_add(1));
-        }
-        state.groups.clear();
-        state.bytes = 0;
     }
 
     /// The retained objects from `start` to `last` (both inclusive), groups in
@@ -294,7 +284,8 @@ impl HistoryRegistry {
     }
 
     /// The history registered for `namespace`/`track`, if any.
-    pub fn get(&self, namespace: &Namespace, track: &[u8]) -> Option<History> {
+    #[cfg(test)]
+    fn get(&self, namespace: &Namespace, track: &[u8]) -> Option<History> {
         let key = engine_key(&namespace.to_engine(), &TrackName::new(track.to_vec()));
         self.map().get(&key).cloned()
     }

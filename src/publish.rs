@@ -214,7 +214,7 @@ impl Publication {
                     self.shared
                         .histories
                         .register(&self.namespace, name, &history)?;
-                Some((history, registration))
+                Some(registration)
             }
             None => None,
         };
@@ -332,7 +332,7 @@ pub struct TrackWriter {
     entry: TrackEntry,
     subgroups: Mutex<SubgroupsWriter>,
     /// Retained objects, answering FETCH while the registration lives.
-    history: Option<(History, HistoryRegistration)>,
+    history: Option<HistoryRegistration>,
     counters: Arc<TrackCounters>,
 }
 
@@ -427,7 +427,9 @@ impl TrackWriter {
 
     /// The track's retained history, if it keeps one.
     pub fn history(&self) -> Option<History> {
-        self.history.as_ref().map(|(history, _)| history.clone())
+        self.history
+            .as_ref()
+            .map(|registration| registration.history().clone())
     }
 }
 

@@ -25,11 +25,13 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// True on a thread of the runtime, which is where library callbacks run.
+/// True where blocking on the runtime would stall or panic: on one of its
+/// threads (where library callbacks run), or inside any tokio runtime's
+/// context (a Rust caller's own async code). Bridge entries do not enter the
+/// runtime's context, so C++ threads are not mistaken for either.
 pub fn on_runtime_thread() -> bool {
-    // Not `Handle::try_current()`: every bridge entry enters the runtime's
-    // context, which would make every C++ thread look like a runtime thread.
     std::thread::current().name() == Some("moq-runtime")
+        || tokio::runtime::Handle::try_current().is_ok()
 }
 
 /// Runs `future` to completion on the calling (non-runtime) thread, bounded by

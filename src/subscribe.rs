@@ -126,7 +126,8 @@ impl SubscribeOptions {
                 end_group,
                 ..
             } if end_group < start_group => Err(Error::invalid_argument(format!(
-                "subscription range ends at group {end_group}, before its start group                  {start_group}"
+                "subscription range ends at group {end_group}, before its start group \
+                 {start_group}"
             ))),
             _ => Ok(()),
         }
