@@ -16,7 +16,7 @@ BUILD_DIR=${MOQ_BUILD_DIR:-$ROOT/build}
 
 echo "== demo: installing dependencies (apt packages, moq-relay-ietf)" >&2
 bash tests/run.sh deps >&2
-MOQ_TOOLS_DIR=$(bash tests/tools/install-peers.sh | tail -n 1 | sed 's/^MOQ_TOOLS_DIR=//')
+MOQ_TOOLS_DIR=$(bash tests/tools/install-peers.sh moq-relay-ietf | tail -n 1 | sed 's/^MOQ_TOOLS_DIR=//')
 RELAY="$MOQ_TOOLS_DIR/moq-relay-ietf-0.8.0/bin/moq-relay-ietf"
 
 echo "== demo: building the library and examples/clock" >&2

@@ -2,9 +2,9 @@
 // (Session::publish_track, Session::on_publish) against the real relay.
 //
 // moq-relay-ietf 0.8 never sends PUBLISH to a client (only in answer to
-// SUBSCRIBE_TRACKS, which moq-transport 0.17 cannot send), so the receiving
-// side of PUBLISH is covered here only by its registration rules; the Rust
-// suite (tests/rust/discovery.rs) drives it from a peer of its own.
+// SUBSCRIBE_TRACKS, which moq-transport 0.17 cannot send), so here the
+// receiving side of PUBLISH is covered by its registration rules;
+// peer_test.cpp receives a PUBLISH from moq-test-peer.
 #include "test_util.hpp"
 
 using namespace moq_test;

@@ -55,7 +55,6 @@ TEST(Errors, SecondSubscriptionToOneTrackOnOneSessionIsDuplicate) {
   ASSERT_MOQ_OK(first);
   EXPECT_MOQ_ERROR(session->subscribe(ns, "t", [](const moq::Object&) {}), moq::Errc::duplicate);
   EXPECT_MOQ_ERROR(session->subscribe(ns, "t"), moq::Errc::duplicate);
-  // The first subscription is unharmed.
   Collector got;
   first = moq::Error(moq::Errc::internal, "unsubscribe");
   // After unsubscribing, the same session may subscribe again.

@@ -494,7 +494,6 @@ TEST(FetchTest, JoiningFetchOnALiveSubscription) {
         << "the first live object after the joining location does not follow it";
     break;
   }
-  EXPECT_EQ(writer.current.load() >= joining.first, true);
 }
 
 }  // namespace

@@ -25,6 +25,10 @@ struct GoawaySeen {
     std::lock_guard<std::mutex> lock(mutex);
     return uri;
   }
+  int call_count() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return calls;
+  }
 };
 
 // Connects to a peer that sends GOAWAY with `uri`; returns the URI the
@@ -59,7 +63,7 @@ TEST(PeerGoaway, IsReportedWithTheNewUri) {
   run.session->on_goaway(late.callback());
   EXPECT_EQ(late.get(), std::optional<std::string>("moqt://localhost:4443/next"));
   std::this_thread::sleep_for(200ms);
-  EXPECT_EQ(run.seen.calls, 1);
+  EXPECT_EQ(run.seen.call_count(), 1);
 }
 
 TEST(PeerGoaway, WithoutAUriIsReportedEmpty) {

@@ -7,6 +7,9 @@
 # clone, so a machine builds them once (the relay takes ~4 min on 2 cores) and
 # every later run, from any clone, costs nothing.
 #
+#   bash tests/tools/install-peers.sh [NAME...]   (no NAME: every peer below;
+#                                                 NAME picks the entries of that crate)
+#
 # Progress goes to stderr. The LAST line on stdout is `MOQ_TOOLS_DIR=<absolute dir>`.
 set -euo pipefail
 
@@ -63,6 +66,9 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 for peer in "${PEERS[@]}"; do
+    if [ $# -gt 0 ] && [[ " $* " != *" ${peer%% *} "* ]]; then
+        continue
+    fi
     # shellcheck disable=SC2086
     install_one $peer
 done
