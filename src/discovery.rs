@@ -2,10 +2,8 @@
 //! answers REQUEST_OK, then reports every namespace under the prefix as it
 //! appears (NAMESPACE) and disappears (NAMESPACE_DONE).
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures::FutureExt;
 use moq_transport::coding::{KeyValuePairs, TrackNamespace, TrackNamespacePrefix};
 use moq_transport::data::DataStreamResetCode;
 
@@ -14,7 +12,7 @@ use moq_transport::session::{NamespaceEvent, SessionError, SubscribeNamespace};
 
 use crate::error::{request_error_code, Code, Error, Result};
 use crate::names::Namespace;
-use crate::runtime::{block_on, runtime};
+use crate::runtime::{block_on, catch_panic, runtime};
 use crate::session::{Session, Shared};
 
 /// Where a namespace watch's events go. Called on a runtime thread, one call at
@@ -119,15 +117,8 @@ impl Session {
             },
         )?;
         let task = runtime().spawn(async move {
-            let result = AssertUnwindSafe(deliver(&watch, handler.as_mut()))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::new(
-                        Code::Internal,
-                        "internal error while watching namespaces (a panic); please report this bug",
-                    ))
-                });
+            let result =
+                catch_panic("watching namespaces", deliver(&watch, handler.as_mut())).await;
             // Cancel on the wire (if still open) before reporting the end.
             drop(watch);
             handler.on_closed(result);

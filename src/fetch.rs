@@ -7,11 +7,9 @@
 //! objects are then delivered in order, one call at a time, on a library
 //! thread, followed by exactly one terminal event.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::FutureExt;
 use moq_transport::coding::{KeyValuePairs, Location};
 use moq_transport::data::FetchRecord;
 use moq_transport::message::{FetchOk, FetchType, RequestError, RequestErrorCode, StandaloneFetch};
@@ -22,7 +20,7 @@ use crate::bytes::PayloadJoiner;
 use crate::error::{request_error_code, Code, Error, Result};
 use crate::names::{self, Namespace};
 use crate::object;
-use crate::runtime::{block_on, runtime};
+use crate::runtime::{block_on, catch_panic, runtime};
 use crate::session::{Session, Shared};
 use crate::subscribe::{ObjectHandler, ReceivedObject, Subscription};
 
@@ -239,15 +237,8 @@ impl Session {
         let end = ok.end_location;
         let task = runtime().spawn(async move {
             let mut fetch = fetch;
-            let result = AssertUnwindSafe(deliver(&mut fetch, handler.as_mut()))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::new(
-                        Code::Internal,
-                        "internal error while receiving a fetch (a panic); please report this bug",
-                    ))
-                });
+            let result =
+                catch_panic("receiving a fetch", deliver(&mut fetch, handler.as_mut())).await;
             // Cancel (if unfinished) before reporting the end.
             drop(fetch);
             handler.on_closed(result);

@@ -26,7 +26,7 @@ use crate::error::request_error_code;
 use crate::error::{Code, Error, Result};
 use crate::names::{self, Namespace};
 use crate::publish::GroupWriter;
-use crate::runtime::{block_on, runtime};
+use crate::runtime::{block_on, catch_panic, runtime};
 use crate::session::{Session, Shared};
 use crate::subscribe::{deliver, ObjectHandler};
 
@@ -307,16 +307,11 @@ fn offer(
         }
     };
     Some(async move {
-        let result = AssertUnwindSafe(deliver(reader, objects.as_mut()))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| {
-                Err(Error::new(
-                    Code::Internal,
-                    "internal error while receiving a published track (a panic); please report \
-                     this bug",
-                ))
-            });
+        let result = catch_panic(
+            "receiving a published track",
+            deliver(reader, objects.as_mut()),
+        )
+        .await;
         let result = match result {
             Ok(()) => publish_end(&publish, &full).await,
             Err(err) => Err(err),

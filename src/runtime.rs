@@ -5,6 +5,7 @@
 //! clean exit into a hang or a crash.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -60,4 +61,23 @@ pub fn block_on<T>(
             )),
         }
     })
+}
+
+/// Runs a delivery to its end, turning a panic inside it (the engine's or
+/// ours) into an `Internal` error: the task still reports exactly one
+/// terminal event. `what` completes "internal error while ...".
+pub(crate) async fn catch_panic(
+    what: &str,
+    delivery: impl Future<Output = Result<()>>,
+) -> Result<()> {
+    use futures::FutureExt;
+    AssertUnwindSafe(delivery)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::new(
+                Code::Internal,
+                format!("internal error while {what} (a panic); please report this bug"),
+            ))
+        })
 }

@@ -1,13 +1,11 @@
 //! Subscribing: SUBSCRIBE to a track and deliver every received object, in
 //! arrival order and one at a time, to a handler; then one terminal event.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
-use futures::FutureExt;
 use moq_transport::coding::{KeyValuePairs, Location};
 use moq_transport::message::{
     FilterType, GroupOrder as EngineGroupOrder, PublishDoneCode, SubscriptionFilter,
@@ -20,7 +18,7 @@ use crate::bytes::PayloadJoiner;
 use crate::error::{Code, Error, Result};
 use crate::names::{self, Namespace};
 use crate::object::{self, Extension, Status};
-use crate::runtime::{block_on, runtime};
+use crate::runtime::{block_on, catch_panic, runtime};
 use crate::session::{Session, Shared};
 
 /// One received object. `payload` shares the received buffer (no copy) when the
@@ -244,15 +242,8 @@ impl Session {
         let request_id = subscribe.info.id;
         let task = runtime().spawn(async move {
             // A panic in the engine still ends in exactly one terminal event.
-            let result = AssertUnwindSafe(deliver(reader, handler.as_mut()))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    Err(Error::new(
-                        Code::Internal,
-                        "internal error while receiving the track (a panic); please report this bug",
-                    ))
-                });
+            let result =
+                catch_panic("receiving the track", deliver(reader, handler.as_mut())).await;
             // Unsubscribe (if still subscribed) before reporting the end.
             drop(subscribe);
             handler.on_closed(result);
