@@ -648,7 +648,7 @@ impl ObjectHandler for CppObjectHandler {
                     ObjectStatus::EndOfGroup => 1,
                     ObjectStatus::EndOfTrack => 2,
                 },
-                extensions: object.extensions.iter().map(extension_to_ffi).collect(),
+                extensions: object.extensions.into_iter().map(extension_to_ffi).collect(),
             };
             events.on_object(&header, Box::new(PayloadBox(object.payload)));
         }
@@ -900,17 +900,18 @@ fn track_begin_subgroup(
     )
 }
 
-fn extension_to_ffi(ext: &Extension) -> ffi::ObjectExtension {
-    match &ext.value {
-        ExtensionValue::Number(n) => ffi::ObjectExtension {
+fn extension_to_ffi(ext: Extension) -> ffi::ObjectExtension {
+    match ext.value {
+        ExtensionValue::Number(number) => ffi::ObjectExtension {
             key: ext.key,
-            number: *n,
+            number,
             bytes: Vec::new(),
         },
-        ExtensionValue::Bytes(b) => ffi::ObjectExtension {
+        // Moved, not copied: the received object is consumed here.
+        ExtensionValue::Bytes(bytes) => ffi::ObjectExtension {
             key: ext.key,
             number: 0,
-            bytes: b.clone(),
+            bytes,
         },
     }
 }
