@@ -12,13 +12,6 @@ using namespace moq_test;
 
 namespace {
 
-moq::SessionConfig quick_config() {
-  moq::SessionConfig cfg;
-  cfg.bind = "127.0.0.1:0";
-  cfg.connect_timeout = 2000ms;
-  return cfg;
-}
-
 moq::Error connect_error(moq::SessionConfig cfg) {
   // Nothing listens there: only validation answers quickly.
   auto r = moq::Session::connect("https://127.0.0.1:9/", std::move(cfg));

@@ -7,17 +7,6 @@
 
 using namespace moq_test;
 
-namespace {
-
-moq::SessionConfig quick_config() {
-  moq::SessionConfig cfg;
-  cfg.bind = "127.0.0.1:0";
-  cfg.connect_timeout = 2000ms;
-  return cfg;
-}
-
-}  // namespace
-
 TEST(Connect, EmptyUrlIsInvalidUrl) {
   auto r = moq::Session::connect("", quick_config());
   EXPECT_MOQ_ERROR(r, moq::Errc::invalid_url);

@@ -107,10 +107,7 @@ TEST(Errors, UnknownTrackInAnnouncedNamespaceIsNotFound) {
     EXPECT_NE(r.error().message().find("missing"), std::string::npos) << r.error().message();
   }
   // The existing track still works on the same session.
-  Collector got;
-  auto ok = session->subscribe(ns, "exists", got.callback());
-  ASSERT_MOQ_OK(ok);
-  EXPECT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
+  expect_still_receives(*session, ns, "exists", *pub.track);
 }
 
 TEST(Errors, DestroyedTrackIsNotFoundForNewSubscribers) {
@@ -132,17 +129,11 @@ TEST(Errors, PayloadOverTheLimitIsRefusedAndTheGroupGoesOn) {
   const auto ns = test_namespace();
   auto cfg = config_for(*relay);
   cfg.max_object_size = 1000;
-  Publisher pub;
-  make_publisher(*relay, ns, "t", &pub, cfg);
+  PubSub f;
+  make_pubsub(*relay, ns, "t", &f, cfg);
   if (HasFatalFailure()) return;
-  auto session = connect_to(*relay);
-  ASSERT_MOQ_OK(session);
-  Collector got;
-  auto sub = session->subscribe(ns, "t", got.callback());
-  ASSERT_MOQ_OK(sub);
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
 
-  auto group = pub.track->begin_group();
+  auto group = f.pub.track->begin_group();
   ASSERT_MOQ_OK(group);
   ASSERT_MOQ_OK(group->write(moq::Bytes(pattern(1, 1000))));  // exactly the limit
   auto too_big = group->write(moq::Bytes(pattern(2, 1001)));
@@ -154,14 +145,14 @@ TEST(Errors, PayloadOverTheLimitIsRefusedAndTheGroupGoesOn) {
   ASSERT_MOQ_OK(group->write(moq::Bytes(pattern(3, 10))));  // the group still works
   ASSERT_MOQ_OK(group->finish());
   const uint64_t gid = group->group_id();
-  ASSERT_TRUE(got.wait([&](const std::vector<moq::Object>& v) {
+  ASSERT_TRUE(f.sub.got.wait([&](const std::vector<moq::Object>& v) {
     std::size_t n = 0;
     for (const auto& o : v) n += o.group_id == gid;
     return n >= 2;
   }, 10000ms));
   std::this_thread::sleep_for(100ms);
   std::vector<moq::Object> mine;
-  for (const auto& o : got.objects())
+  for (const auto& o : f.sub.got.objects())
     if (o.group_id == gid) mine.push_back(o);
   ASSERT_EQ(mine.size(), 2u) << "the refused payload must not be sent";
   EXPECT_EQ(mine[0].object_id, 0u);
@@ -206,21 +197,15 @@ TEST(Errors, EmptyPayloadIsAValidObject) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
-  Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
+  PubSub f;
+  make_pubsub(*relay, ns, "t", &f);
   if (HasFatalFailure()) return;
-  auto session = connect_to(*relay);
-  ASSERT_MOQ_OK(session);
-  Collector got;
-  auto sub = session->subscribe(ns, "t", got.callback());
-  ASSERT_MOQ_OK(sub);
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
-  auto gid = write_group(*pub.track, {"", "after-empty"});
+  auto gid = write_group(*f.pub.track, {"", "after-empty"});
   ASSERT_TRUE(gid);
-  ASSERT_TRUE(got.wait([](const std::vector<moq::Object>& v) {
+  ASSERT_TRUE(f.sub.got.wait([](const std::vector<moq::Object>& v) {
     return !v.empty() && v.back().payload.view() == "after-empty";
   }, 10000ms));
-  auto all = got.objects();
+  auto all = f.sub.got.objects();
   ASSERT_GE(all.size(), 2u);
   EXPECT_EQ(all[all.size() - 2].group_id, *gid);
   EXPECT_TRUE(all[all.size() - 2].payload.empty());
@@ -261,17 +246,11 @@ TEST(Errors, PullCallsOnAPushSubscription) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
-  Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
+  PubSub f;
+  make_pubsub(*relay, ns, "t", &f);
   if (HasFatalFailure()) return;
-  auto session = connect_to(*relay);
-  ASSERT_MOQ_OK(session);
-  Collector got;
-  auto sub = session->subscribe(ns, "t", got.callback());
-  ASSERT_MOQ_OK(sub);
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
-  EXPECT_FALSE(sub->try_next().has_value()) << "push mode never queues";
+  EXPECT_FALSE(f.sub.subscription->try_next().has_value()) << "push mode never queues";
   const auto start = Clock::now();
-  EXPECT_MOQ_ERROR(sub->next(2000ms), moq::Errc::invalid_argument);
+  EXPECT_MOQ_ERROR(f.sub.subscription->next(2000ms), moq::Errc::invalid_argument);
   EXPECT_LT(seconds_since(start), 1.0) << "next() on a push subscription must not wait";
 }

@@ -75,26 +75,6 @@ std::string label(uint64_t group, uint64_t object) {
   return "g" + std::to_string(group) + "o" + std::to_string(object);
 }
 
-// A publisher whose track keeps history.
-struct HistoryPublisher {
-  std::optional<moq::Session> session;
-  std::optional<moq::Announcement> announcement;
-  std::optional<moq::TrackWriter> track;
-};
-
-void make_history_publisher(const Relay& relay, const moq::Namespace& ns, const std::string& name,
-                            const moq::TrackOptions& options, HistoryPublisher* out) {
-  auto session = connect_to(relay);
-  ASSERT_MOQ_OK(session);
-  out->session.emplace(std::move(session).value());
-  auto announcement = out->session->announce(ns);
-  ASSERT_MOQ_OK(announcement);
-  out->announcement.emplace(std::move(announcement).value());
-  auto track = out->announcement->create_track(name, options);
-  ASSERT_MOQ_OK(track);
-  out->track.emplace(std::move(track).value());
-}
-
 // Writes `groups` groups of `per_group` objects "g{g}o{o}" (+ `padding` bytes).
 void publish_groups(moq::TrackWriter& track, uint64_t groups, uint64_t per_group,
                     std::size_t padding = 0) {
@@ -120,8 +100,8 @@ TEST(FetchTest, StandaloneRangesFromOwnPublisherHistory) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const moq::Namespace ns = test_namespace();
-  HistoryPublisher pub;
-  ASSERT_NO_FATAL_FAILURE(make_history_publisher(*relay, ns, "t", with_history(3), &pub));
+  Publisher pub;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "t", &pub, with_history(3)));
   // Groups 0..4 of 4 objects; the history keeps groups 2, 3, 4.
   ASSERT_NO_FATAL_FAILURE(publish_groups(*pub.track, 5, 4));
 
@@ -194,8 +174,8 @@ TEST(FetchTest, FetchFromACallbackThreadIsWouldBlock) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const moq::Namespace ns = test_namespace();
-  HistoryPublisher pub;
-  ASSERT_NO_FATAL_FAILURE(make_history_publisher(*relay, ns, "t", with_history(2), &pub));
+  Publisher pub;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "t", &pub, with_history(2)));
   ASSERT_NO_FATAL_FAILURE(publish_groups(*pub.track, 1, 2));
   auto subscriber = connect_to(*relay);
   ASSERT_MOQ_OK(subscriber);
@@ -224,8 +204,8 @@ TEST(FetchTest, UnknownTrackIsNotFound) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const moq::Namespace ns = test_namespace();
-  HistoryPublisher pub;
-  ASSERT_NO_FATAL_FAILURE(make_history_publisher(*relay, ns, "t", with_history(2), &pub));
+  Publisher pub;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "t", &pub, with_history(2)));
   ASSERT_NO_FATAL_FAILURE(publish_groups(*pub.track, 1, 1));
   auto subscriber = connect_to(*relay);
   ASSERT_MOQ_OK(subscriber);
@@ -280,8 +260,8 @@ TEST(FetchTest, DestroyingAFetchStopsItsCallbacks) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const moq::Namespace ns = test_namespace();
-  HistoryPublisher pub;
-  ASSERT_NO_FATAL_FAILURE(make_history_publisher(*relay, ns, "t", with_history(8), &pub));
+  Publisher pub;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "t", &pub, with_history(8)));
   // Enough that the fetch is still delivering when it is destroyed.
   ASSERT_NO_FATAL_FAILURE(publish_groups(*pub.track, 8, 100, 1000));
   auto subscriber = connect_to(*relay);
@@ -351,8 +331,8 @@ TEST(FetchTest, MovedFromHandlesAreInert) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const moq::Namespace ns = test_namespace();
-  HistoryPublisher pub;
-  ASSERT_NO_FATAL_FAILURE(make_history_publisher(*relay, ns, "t", with_history(2), &pub));
+  Publisher pub;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "t", &pub, with_history(2)));
   ASSERT_NO_FATAL_FAILURE(publish_groups(*pub.track, 1, 3));
   auto subscriber = connect_to(*relay);
   ASSERT_MOQ_OK(subscriber);
@@ -431,8 +411,8 @@ TEST(FetchTest, JoiningFetchOnALiveSubscription) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const moq::Namespace ns = test_namespace();
-  HistoryPublisher pub;
-  ASSERT_NO_FATAL_FAILURE(make_history_publisher(*relay, ns, "live", with_history(8), &pub));
+  Publisher pub;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "live", &pub, with_history(8)));
   LiveWriter writer;
   writer.start(*pub.track);
   ASSERT_TRUE(wait_until([&] { return writer.current.load() >= 2; }))

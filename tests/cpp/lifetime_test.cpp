@@ -45,6 +45,17 @@ void watch(const Relay& relay, const moq::Namespace& ns, const std::string& trac
   w->sub->on_closed([w](const moq::Status& st) { w->on_closed(st); });
 }
 
+// make_publisher, watch the track from a fresh session, then warm_up until
+// the watcher received something. Fails the test on error.
+void publish_and_watch(const Relay& relay, const moq::Namespace& ns, const std::string& track,
+                       Publisher* pub, Watched* w) {
+  make_publisher(relay, ns, track, pub);
+  if (::testing::Test::HasFatalFailure()) return;
+  watch(relay, ns, track, w);
+  if (::testing::Test::HasFatalFailure()) return;
+  ASSERT_TRUE(warm_up(*pub->track, [w] { return w->got.size() > 0; }));
+}
+
 // Subscribes on a fresh session and returns the outcome.
 moq::Result<moq::Subscription> try_subscribe(const Relay& relay, const moq::Namespace& ns,
                                              const std::string& track,
@@ -62,12 +73,9 @@ TEST(Lifetime, DestroyingTrackWriterEndsSubscriptionNormally) {
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
   Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
-  if (HasFatalFailure()) return;
   Watched w;
-  watch(*relay, ns, "t", &w);
+  publish_and_watch(*relay, ns, "t", &pub, &w);
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return w.got.size() > 0; }));
   EXPECT_FALSE(w.sub->closed());
   EXPECT_EQ(w.events(), 0);
 
@@ -203,10 +211,7 @@ TEST(Lifetime, DestroyingSubscriptionStopsCallbacks) {
   EXPECT_EQ(after.load(), 0) << "callbacks ran after ~Subscription returned";
   EXPECT_EQ(closed_calls.load(), 0) << "on_closed must not run when the user destroys it";
   // The session is still healthy: a new subscription to the same track works.
-  Collector again;
-  auto sub2 = session->subscribe(ns, "t", again.callback());
-  ASSERT_MOQ_OK(sub2);
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return again.size() > 0; }));
+  expect_still_receives(*session, ns, "t", *pub.track);
 }
 
 TEST(Lifetime, PublisherCloseReachesSubscriberWellBeforeIdleTimeout) {
@@ -214,12 +219,9 @@ TEST(Lifetime, PublisherCloseReachesSubscriberWellBeforeIdleTimeout) {
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
   Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
-  if (HasFatalFailure()) return;
   Watched w;
-  watch(*relay, ns, "t", &w);
+  publish_and_watch(*relay, ns, "t", &pub, &w);
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return w.got.size() > 0; }));
   const auto start = Clock::now();
   ASSERT_MOQ_OK(pub.session->close(0, "bye"));
   ASSERT_TRUE(w.wait_closed(9000ms)) << "no terminal event: the relay did not see a CLOSE";
@@ -234,12 +236,9 @@ TEST(Lifetime, DestroyingPublisherSessionReachesSubscriberQuickly) {
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
   Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
-  if (HasFatalFailure()) return;
   Watched w;
-  watch(*relay, ns, "t", &w);
+  publish_and_watch(*relay, ns, "t", &pub, &w);
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return w.got.size() > 0; }));
   const auto start = Clock::now();
   // Destroy everything, session first (the other handles outlive it).
   pub.session.reset();
@@ -386,12 +385,9 @@ TEST(Lifetime, RelayDeathEndsSessionWithAnError) {
   ASSERT_TRUE(relay) << err;
   const auto ns = test_namespace();
   Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
-  if (HasFatalFailure()) return;
   Watched w;
-  watch(*relay, ns, "t", &w);
+  publish_and_watch(*relay, ns, "t", &pub, &w);
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return w.got.size() > 0; }));
 
   std::mutex mu;
   std::condition_variable cv;

@@ -23,19 +23,12 @@ TEST(Objects, SubgroupsIdsChunksMarkersAndExtensionsArriveAsWritten) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   auto ns = test_namespace();
-  Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
-  ASSERT_TRUE(pub.track);
-  auto session = connect_to(*relay);
-  ASSERT_MOQ_OK(session);
-  Collector collector;
-  auto sub = session->subscribe(ns, "t", collector.callback());
-  ASSERT_MOQ_OK(sub);
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return collector.size() > 0; }));
-  const uint64_t group = collector.objects().back().group_id + 10;
+  PubSub f;
+  ASSERT_NO_FATAL_FAILURE(make_pubsub(*relay, ns, "t", &f));
+  const uint64_t group = f.sub.got.objects().back().group_id + 10;
 
-  auto a = pub.track->begin_subgroup(group, 0, 1);
-  auto b = pub.track->begin_subgroup(group, 1, 1);
+  auto a = f.pub.track->begin_subgroup(group, 0, 1);
+  auto b = f.pub.track->begin_subgroup(group, 1, 1);
   ASSERT_MOQ_OK(a);
   ASSERT_MOQ_OK(b);
   moq::ObjectOptions with_extensions;
@@ -68,10 +61,10 @@ TEST(Objects, SubgroupsIdsChunksMarkersAndExtensionsArriveAsWritten) {
   ASSERT_MOQ_OK(a->finish());
   ASSERT_MOQ_OK(b->finish());
 
-  ASSERT_TRUE(collector.wait([&](const std::vector<moq::Object>& v) {
+  ASSERT_TRUE(f.sub.got.wait([&](const std::vector<moq::Object>& v) {
     return std::count_if(v.begin(), v.end(), [&](const moq::Object& o) { return o.group_id == group; }) >= 5;
   })) << "not all objects of group " << group << " arrived";
-  auto objects = collector.objects();
+  auto objects = f.sub.got.objects();
   const auto* a0 = find(objects, group, 0, 0);
   const auto* b0 = find(objects, group, 1, 0);
   const auto* a5 = find(objects, group, 0, 5);
@@ -241,31 +234,24 @@ TEST(Counters, TrackAndSubscriptionCountWhatTheyCarried) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   auto ns = test_namespace();
-  Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
-  ASSERT_TRUE(pub.track);
-  auto session = connect_to(*relay);
-  ASSERT_MOQ_OK(session);
-  Collector collector;
-  auto sub = session->subscribe(ns, "t", collector.callback());
-  ASSERT_MOQ_OK(sub);
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return collector.size() > 0; }));
-  const auto before_track = pub.track->stats();
-  const auto before_sub = sub->stats();
+  PubSub f;
+  ASSERT_NO_FATAL_FAILURE(make_pubsub(*relay, ns, "t", &f));
+  const auto before_track = f.pub.track->stats();
+  const auto before_sub = f.sub.subscription->stats();
   EXPECT_GE(before_track.groups, 1u);
   EXPECT_EQ(before_track.objects, before_track.groups);  // one object per warm-up group
   EXPECT_GE(before_sub.objects, 1u);
 
-  ASSERT_TRUE(write_group(*pub.track, {std::string(1000, 'a'), std::string(24, 'b')}));
-  auto after_track = pub.track->stats();
+  ASSERT_TRUE(write_group(*f.pub.track, {std::string(1000, 'a'), std::string(24, 'b')}));
+  auto after_track = f.pub.track->stats();
   EXPECT_EQ(after_track.groups, before_track.groups + 1);
   EXPECT_EQ(after_track.objects, before_track.objects + 2);
   EXPECT_EQ(after_track.bytes, before_track.bytes + 1024);
-  ASSERT_TRUE(collector.wait_count(before_sub.objects + 2));
-  auto after_sub = sub->stats();
+  ASSERT_TRUE(f.sub.got.wait_count(before_sub.objects + 2));
+  auto after_sub = f.sub.subscription->stats();
   // The counters count exactly what the callback was given.
   uint64_t delivered_bytes = 0;
-  auto objects = collector.objects();
+  auto objects = f.sub.got.objects();
   for (const auto& o : objects) delivered_bytes += o.payload.size();
   EXPECT_EQ(after_sub.objects, objects.size());
   EXPECT_EQ(after_sub.bytes, delivered_bytes);

@@ -57,19 +57,11 @@ TEST(SubscribeOptions, NextGroupFilterStartsAtAGroupBoundary) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   auto ns = test_namespace();
-  Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
-  ASSERT_TRUE(pub.track);
-
   // A first subscriber gets the relay forwarding the track.
-  auto first_session = connect_to(*relay);
-  ASSERT_MOQ_OK(first_session);
-  Collector first;
-  auto first_sub = first_session->subscribe(ns, "t", first.callback());
-  ASSERT_MOQ_OK(first_sub);
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return first.size() > 0; }));
+  PubSub f;
+  ASSERT_NO_FATAL_FAILURE(make_pubsub(*relay, ns, "t", &f));
 
-  auto open = pub.track->begin_group();
+  auto open = f.pub.track->begin_group();
   ASSERT_MOQ_OK(open);
   ASSERT_MOQ_OK(open->write(moq::Bytes::copy("old-0")));
   ASSERT_MOQ_OK(open->write(moq::Bytes::copy("old-1")));
@@ -87,7 +79,7 @@ TEST(SubscribeOptions, NextGroupFilterStartsAtAGroupBoundary) {
   // (DESIGN §1): keep starting groups until one arrives.
   bool arrived = false;
   for (int i = 0; i < 20 && !arrived; ++i) {
-    ASSERT_TRUE(write_group(*pub.track, {"new-0", "new-1"}));
+    ASSERT_TRUE(write_group(*f.pub.track, {"new-0", "new-1"}));
     arrived = second.wait_count(1, 500ms);
   }
   ASSERT_TRUE(arrived) << "no group arrived for the next_group subscription";

@@ -9,8 +9,6 @@ using namespace moq_test;
 
 namespace {
 
-bool is_warmup(const moq::Object& o) { return o.payload.view() == "warmup"; }
-
 std::vector<moq::Object> without_warmups(const std::vector<moq::Object>& all) {
   std::vector<moq::Object> out;
   for (const auto& o : all)
@@ -22,22 +20,6 @@ std::size_t count_real(const std::vector<moq::Object>& all) {
   std::size_t n = 0;
   for (const auto& o : all) n += is_warmup(o) ? 0 : 1;
   return n;
-}
-
-struct Subscriber {
-  Collector got;  // first: destroyed after the subscription that fills it
-  std::optional<moq::Session> session;
-  std::optional<moq::Subscription> subscription;
-};
-
-void subscribe_push(const Relay& relay, const moq::Namespace& ns, const std::string& track,
-                    Subscriber* out) {
-  auto session = connect_to(relay);
-  ASSERT_MOQ_OK(session);
-  out->session.emplace(std::move(session).value());
-  auto sub = out->session->subscribe(ns, track, out->got.callback());
-  ASSERT_MOQ_OK(sub);
-  out->subscription.emplace(std::move(sub).value());
 }
 
 }  // namespace
@@ -66,20 +48,15 @@ TEST(PubSub, PushModeRoundTrip) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
-  Publisher pub;
-  make_publisher(*relay, ns, "video", &pub);
+  PubSub f;
+  make_pubsub(*relay, ns, "video", &f);
   if (HasFatalFailure()) return;
-  Subscriber sub;
-  subscribe_push(*relay, ns, "video", &sub);
-  if (HasFatalFailure()) return;
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return sub.got.size() > 0; }))
-      << "no warm-up group arrived";
 
   // Three groups of three objects, priorities 3, 4, 5, with distinct payloads
   // (including an empty one and one with NUL bytes).
   std::map<uint64_t, std::vector<std::string>> sent;
   for (int g = 0; g < 3; ++g) {
-    auto group = pub.track->begin_group(static_cast<uint8_t>(3 + g));
+    auto group = f.pub.track->begin_group(static_cast<uint8_t>(3 + g));
     ASSERT_MOQ_OK(group);
     std::vector<std::string> payloads = {"g" + std::to_string(g) + "-first",
                                          std::string("nul\0inside", 10) + std::to_string(g),
@@ -92,10 +69,10 @@ TEST(PubSub, PushModeRoundTrip) {
   ASSERT_EQ(sent.size(), 3u);
   EXPECT_EQ(std::prev(sent.end())->first - sent.begin()->first, 2u);
 
-  ASSERT_TRUE(sub.got.wait([](const std::vector<moq::Object>& v) { return count_real(v) >= 9; }))
-      << "received " << count_real(sub.got.objects()) << " of 9 objects";
+  ASSERT_TRUE(f.sub.got.wait([](const std::vector<moq::Object>& v) { return count_real(v) >= 9; }))
+      << "received " << count_real(f.sub.got.objects()) << " of 9 objects";
   std::this_thread::sleep_for(100ms);  // nothing extra arrives
-  auto real = without_warmups(sub.got.objects());
+  auto real = without_warmups(f.sub.got.objects());
   ASSERT_EQ(real.size(), 9u);
   std::map<uint64_t, std::vector<moq::Object>> by_group;
   for (const auto& o : real) by_group[o.group_id].push_back(o);

@@ -101,6 +101,15 @@ inline moq::Result<moq::Session> connect_to(const Relay& relay) {
   return connect_to(relay, config_for(relay));
 }
 
+// A bare config (loopback bind, 2 s connect timeout, no trust settings) for
+// connects expected to fail fast.
+inline moq::SessionConfig quick_config() {
+  moq::SessionConfig cfg;
+  cfg.bind = "127.0.0.1:0";
+  cfg.connect_timeout = 2000ms;
+  return cfg;
+}
+
 // A namespace unique to this test (the test name), so tests never collide.
 inline moq::Namespace test_namespace(const std::string& suffix = "") {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -188,6 +197,9 @@ inline bool warm_up(moq::TrackWriter& track, const std::function<bool()>& arrive
   return false;
 }
 
+// True for the objects warm_up writes.
+inline bool is_warmup(const moq::Object& o) { return o.payload.view() == "warmup"; }
+
 // A publisher session with an announced namespace and one track.
 struct Publisher {
   std::optional<moq::Session> session;
@@ -195,23 +207,84 @@ struct Publisher {
   std::optional<moq::TrackWriter> track;
 };
 
-// Connects, announces `ns` and creates `track_name`. Fails the test on error.
+// Connects, announces `ns` and creates `track_name` (with `options`, e.g.
+// history for FETCH). Fails the test on error.
 inline void make_publisher(const Relay& relay, const moq::Namespace& ns,
                            const std::string& track_name, Publisher* out,
-                           moq::SessionConfig cfg) {
+                           moq::SessionConfig cfg, const moq::TrackOptions& options) {
   auto session = connect_to(relay, std::move(cfg));
   ASSERT_MOQ_OK(session);
   out->session.emplace(std::move(session).value());
   auto announcement = out->session->announce(ns);
   ASSERT_MOQ_OK(announcement);
   out->announcement.emplace(std::move(announcement).value());
-  auto track = out->announcement->create_track(track_name);
+  auto track = out->announcement->create_track(track_name, options);
   ASSERT_MOQ_OK(track);
   out->track.emplace(std::move(track).value());
 }
 inline void make_publisher(const Relay& relay, const moq::Namespace& ns,
+                           const std::string& track_name, Publisher* out,
+                           moq::SessionConfig cfg) {
+  make_publisher(relay, ns, track_name, out, std::move(cfg), moq::TrackOptions{});
+}
+inline void make_publisher(const Relay& relay, const moq::Namespace& ns,
+                           const std::string& track_name, Publisher* out,
+                           const moq::TrackOptions& options) {
+  make_publisher(relay, ns, track_name, out, config_for(relay), options);
+}
+inline void make_publisher(const Relay& relay, const moq::Namespace& ns,
                            const std::string& track_name, Publisher* out) {
-  make_publisher(relay, ns, track_name, out, config_for(relay));
+  make_publisher(relay, ns, track_name, out, config_for(relay), moq::TrackOptions{});
+}
+
+// A subscriber session with a push subscription collecting into `got`.
+struct Subscriber {
+  Collector got;  // first: destroyed after the subscription that fills it
+  std::optional<moq::Session> session;
+  std::optional<moq::Subscription> subscription;
+};
+
+inline void subscribe_push(const Relay& relay, const moq::Namespace& ns, const std::string& track,
+                           Subscriber* out) {
+  auto session = connect_to(relay);
+  ASSERT_MOQ_OK(session);
+  out->session.emplace(std::move(session).value());
+  auto sub = out->session->subscribe(ns, track, out->got.callback());
+  ASSERT_MOQ_OK(sub);
+  out->subscription.emplace(std::move(sub).value());
+}
+
+// A publisher and a push subscriber of its track. Members are destroyed in
+// reverse order: the subscriber (subscription, then session) goes first.
+struct PubSub {
+  Publisher pub;
+  Subscriber sub;
+};
+
+// make_publisher (with `pub_cfg`), subscribe_push on a fresh session, then
+// warm_up until the subscriber received something. Fails the test on error.
+inline void make_pubsub(const Relay& relay, const moq::Namespace& ns, const std::string& track,
+                        PubSub* out, moq::SessionConfig pub_cfg) {
+  make_publisher(relay, ns, track, &out->pub, std::move(pub_cfg));
+  if (::testing::Test::HasFatalFailure()) return;
+  subscribe_push(relay, ns, track, &out->sub);
+  if (::testing::Test::HasFatalFailure()) return;
+  ASSERT_TRUE(warm_up(*out->pub.track, [out] { return out->sub.got.size() > 0; }))
+      << "no warm-up group arrived";
+}
+inline void make_pubsub(const Relay& relay, const moq::Namespace& ns, const std::string& track,
+                        PubSub* out) {
+  make_pubsub(relay, ns, track, out, config_for(relay));
+}
+
+// Checks that `session` can still subscribe to `track` and receive from
+// `writer` (a subscription that lives until this returns).
+inline void expect_still_receives(moq::Session& session, const moq::Namespace& ns,
+                                  const std::string& track, moq::TrackWriter& writer) {
+  Collector got;
+  auto sub = session.subscribe(ns, track, got.callback());
+  ASSERT_MOQ_OK(sub);
+  EXPECT_TRUE(warm_up(writer, [&] { return got.size() > 0; }));
 }
 
 // Writes one group with the given payloads and finishes it; returns its id.

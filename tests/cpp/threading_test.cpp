@@ -12,8 +12,6 @@ using namespace moq_test;
 
 namespace {
 
-bool is_warmup(const moq::Object& o) { return o.payload.view() == "warmup"; }
-
 // Publishes on a background thread until stopped (for "while data flows" tests).
 class BackgroundWriter {
  public:
@@ -48,15 +46,9 @@ TEST(Threading, FourThreadsWriteGroupsOfOneTrackConcurrently) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
-  Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
+  PubSub f;
+  make_pubsub(*relay, ns, "t", &f);
   if (HasFatalFailure()) return;
-  auto session = connect_to(*relay);
-  ASSERT_MOQ_OK(session);
-  Collector got;
-  auto sub = session->subscribe(ns, "t", got.callback());
-  ASSERT_MOQ_OK(sub);
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
 
   constexpr int kThreads = 4, kGroupsEach = 5, kObjects = 50;
   std::mutex mu;
@@ -66,7 +58,7 @@ TEST(Threading, FourThreadsWriteGroupsOfOneTrackConcurrently) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int n = 0; n < kGroupsEach; ++n) {
-        auto g = pub.track->begin_group();
+        auto g = f.pub.track->begin_group();
         if (!g) {
           failures.fetch_add(1);
           continue;
@@ -91,14 +83,14 @@ TEST(Threading, FourThreadsWriteGroupsOfOneTrackConcurrently) {
             static_cast<uint64_t>(kThreads * kGroupsEach - 1));
 
   const std::size_t total = kThreads * kGroupsEach * kObjects;
-  ASSERT_TRUE(got.wait([&](const std::vector<moq::Object>& v) {
+  ASSERT_TRUE(f.sub.got.wait([&](const std::vector<moq::Object>& v) {
     std::size_t n = 0;
     for (const auto& o : v) n += group_owner.count(o.group_id);
     return n >= total;
   }, 20000ms));
   std::set<std::pair<uint64_t, uint64_t>> seen;
   std::map<uint64_t, uint64_t> next;
-  for (const auto& o : got.objects()) {
+  for (const auto& o : f.sub.got.objects()) {
     auto it = group_owner.find(o.group_id);
     if (it == group_owner.end()) continue;  // warm-up
     EXPECT_TRUE(seen.insert({o.group_id, o.object_id}).second);
@@ -112,17 +104,11 @@ TEST(Threading, FourThreadsWriteOneGroupConcurrently) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
-  Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
+  PubSub f;
+  make_pubsub(*relay, ns, "t", &f);
   if (HasFatalFailure()) return;
-  auto session = connect_to(*relay);
-  ASSERT_MOQ_OK(session);
-  Collector got;
-  auto sub = session->subscribe(ns, "t", got.callback());
-  ASSERT_MOQ_OK(sub);
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
 
-  auto group = pub.track->begin_group();
+  auto group = f.pub.track->begin_group();
   ASSERT_MOQ_OK(group);
   const uint64_t gid = group->group_id();
   constexpr int kThreads = 4, kEach = 200;
@@ -137,7 +123,7 @@ TEST(Threading, FourThreadsWriteOneGroupConcurrently) {
   for (auto& th : threads) th.join();
   ASSERT_MOQ_OK(group->finish());
   EXPECT_EQ(failures.load(), 0);
-  ASSERT_TRUE(got.wait([&](const std::vector<moq::Object>& v) {
+  ASSERT_TRUE(f.sub.got.wait([&](const std::vector<moq::Object>& v) {
     std::size_t n = 0;
     for (const auto& o : v) n += o.group_id == gid;
     return n >= kThreads * kEach;
@@ -145,7 +131,7 @@ TEST(Threading, FourThreadsWriteOneGroupConcurrently) {
   // Every write is one object; object ids are 0..N-1; each thread's writes keep their order.
   std::vector<int> last(kThreads, -1);
   uint64_t expected_id = 0;
-  for (const auto& o : got.objects()) {
+  for (const auto& o : f.sub.got.objects()) {
     if (o.group_id != gid) continue;
     EXPECT_EQ(o.object_id, expected_id++);
     const std::string text = o.payload.to_string();
@@ -302,10 +288,7 @@ TEST(Threading, CallbackMayDestroyItsOwnSubscription) {
   writer.stop();
   EXPECT_EQ(calls_after_destroy.load(), 0) << "callbacks after the destroying callback returned";
   // The session still works.
-  Collector got;
-  auto again = session->subscribe(ns, "t", got.callback());
-  ASSERT_MOQ_OK(again);
-  EXPECT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
+  expect_still_receives(*session, ns, "t", *pub.track);
 }
 
 TEST(Threading, CallbackMayDestroyItsSubscriptionAndSession) {
