@@ -648,7 +648,11 @@ impl ObjectHandler for CppObjectHandler {
                     ObjectStatus::EndOfGroup => 1,
                     ObjectStatus::EndOfTrack => 2,
                 },
-                extensions: object.extensions.into_iter().map(extension_to_ffi).collect(),
+                extensions: object
+                    .extensions
+                    .into_iter()
+                    .map(extension_to_ffi)
+                    .collect(),
             };
             events.on_object(&header, Box::new(PayloadBox(object.payload)));
         }
