@@ -8,16 +8,15 @@ mod common;
 #[path = "support/mod.rs"]
 mod support;
 
-use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{channel, config_with_ca, connect, Channel, Event, WAIT};
+use common::{channel, config_with_ca, connect, warm_up_with, Channel, Event, WAIT};
 use moq_ffi::discovery::NamespaceHandler;
 use moq_ffi::publish_track::PublishHandler;
 use moq_ffi::{Code, Error, Namespace, ObjectHandler, Session};
-use support::{Process, Relay};
+use support::Relay;
 
 /// How long to watch for an event that must not come.
 const QUIET: Duration = Duration::from_millis(700);
@@ -270,22 +269,11 @@ fn expect_normal_end(rx: &mpsc::Receiver<Event>) {
 }
 
 /// Sends one-object groups until one arrives (the first group after a
-/// subscription starts may be missed, DESIGN §1).
-fn warm_up(mut send: impl FnMut(), rx: &mpsc::Receiver<Event>) {
-    for _ in 0..20 {
-        send();
-        if let Ok(event) = rx.recv_timeout(Duration::from_millis(500)) {
-            match event {
-                Event::Object(o) => {
-                    assert_eq!(&o.payload[..], b"warm-up");
-                    while rx.try_recv().is_ok() {}
-                    return;
-                }
-                Event::Closed(r) => panic!("closed during warm-up: {r:?}"),
-            }
-        }
-    }
-    panic!("no warm-up object arrived");
+/// subscription starts may be missed, DESIGN §1), then drops any backlog.
+fn warm_up(send: impl FnMut(), rx: &mpsc::Receiver<Event>) {
+    let o = warm_up_with(send, rx);
+    assert_eq!(&o.payload[..], b"warm-up");
+    while rx.try_recv().is_ok() {}
 }
 
 #[test]
@@ -376,30 +364,28 @@ fn gen_certs() -> tempfile::TempDir {
         .prefix("moq-peer-certs.")
         .tempdir_in("/tmp")
         .unwrap();
-    let mut gen = Process::spawn(
-        Path::new("/usr/bin/env"),
-        &[
-            "bash".into(),
-            support::gen_certs_script().into(),
-            dir.path().into(),
-        ],
-        &[],
-    )
-    .expect("gen-certs.sh");
-    let code = gen.wait_exit(Duration::from_secs(60));
-    assert_eq!(code, Some(0), "gen-certs.sh: {}", gen.stderr_text());
+    support::generate_certs(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     dir
 }
 
-fn start_peer() -> Peer {
+/// Fresh certificates, moq-test-peer started with `options`, and the library
+/// connected to it. The certificates must outlive the peer's use of them.
+fn connect_peer(
+    options: moq_test_peer::PeerOptions,
+) -> (moq_test_peer::Peer, tempfile::TempDir, Session) {
     let certs = gen_certs();
-    let peer = moq_test_peer::Peer::start(certs.path(), Default::default()).expect("test peer");
+    let peer = moq_test_peer::Peer::start(certs.path(), options).expect("test peer");
     let client = Session::connect(
         &peer.url(),
         config_with_ca(&certs.path().join("ca.pem")),
         Box::new(|_| {}),
     )
     .expect("connect to the test peer");
+    (peer, certs, client)
+}
+
+fn start_peer() -> Peer {
+    let (peer, certs, client) = connect_peer(Default::default());
     let accepted = peer.next_client(WAIT).expect("peer accept timed out");
     Peer {
         peer,
@@ -557,22 +543,12 @@ fn publish_to_a_peer_that_refuses_it_fails() {
 /// never sends GOAWAY; the peer writes it on its real control stream) and
 /// returns what `on_goaway` reported.
 fn goaway_from_peer(uri: &str) -> (Session, moq_test_peer::Peer, String) {
-    let certs = gen_certs();
-    let peer = moq_test_peer::Peer::start(
-        certs.path(),
-        moq_test_peer::PeerOptions {
-            goaway_uri: Some(uri.to_string()),
-            goaway_after: Duration::from_millis(300),
-            ..Default::default()
-        },
-    )
-    .expect("test peer");
-    let client = Session::connect(
-        &peer.url(),
-        config_with_ca(&certs.path().join("ca.pem")),
-        Box::new(|_| {}),
-    )
-    .expect("connect to the test peer");
+    // `_certs` (not `_`) keeps the certificates until the function returns.
+    let (peer, _certs, client) = connect_peer(moq_test_peer::PeerOptions {
+        goaway_uri: Some(uri.to_string()),
+        goaway_after: Duration::from_millis(300),
+        ..Default::default()
+    });
     let (tx, rx) = mpsc::channel();
     client.on_goaway(Box::new(move |uri| {
         let _ = tx.send(uri);

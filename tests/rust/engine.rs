@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{channel, config, connect, next_object, warm_up, Event, WAIT};
+use common::{channel, config, connect, next_object, warm_up, warm_up_with, Event, WAIT};
 use moq_ffi::{Code, Error, Namespace, ObjectHandler, ReceivedObject, Session, SessionConfig};
 use support::{Relay, SlowLink};
 
@@ -29,17 +29,14 @@ fn publish_subscribe_round_trip_and_normal_end() {
 
     // The first group after subscribing may be missed (DESIGN §1): send
     // warm-up groups until one arrives, then the real ones.
-    let mut first = None;
-    for _ in 0..20 {
-        let group = track.begin_group(127).unwrap();
-        group.write(Bytes::from_static(b"warm-up")).unwrap();
-        group.finish().unwrap();
-        if let Ok(Event::Object(o)) = rx.recv_timeout(Duration::from_millis(500)) {
-            first = Some(o);
-            break;
-        }
-    }
-    let first = first.expect("no warm-up object arrived");
+    let first = warm_up_with(
+        || {
+            let group = track.begin_group(127).unwrap();
+            group.write(Bytes::from_static(b"warm-up")).unwrap();
+            group.finish().unwrap();
+        },
+        &rx,
+    );
     assert_eq!(&first.payload[..], b"warm-up");
     while rx.try_recv().is_ok() {}
 
@@ -324,17 +321,7 @@ fn large_and_many_objects_arrive_complete_in_order() {
     let _subscription = subscriber.subscribe(&ns, b"bulk", handler).unwrap();
 
     // Warm up until the subscription receives (DESIGN §1).
-    let mut warm = false;
-    for _ in 0..20 {
-        let group = track.begin_group(1).unwrap();
-        group.write(Bytes::from_static(b"warm")).unwrap();
-        group.finish().unwrap();
-        if rx.recv_timeout(Duration::from_millis(500)).is_ok() {
-            warm = true;
-            break;
-        }
-    }
-    assert!(warm, "no warm-up object arrived");
+    warm_up(&track, &rx);
 
     for (count, size) in [(2000usize, 1024usize), (20, 1024 * 1024)] {
         let group = track.begin_group(1).unwrap();

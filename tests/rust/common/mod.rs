@@ -67,16 +67,32 @@ pub fn next_object(rx: &mpsc::Receiver<Event>) -> ReceivedObject {
     }
 }
 
-/// Sends one-object groups until `rx` yields an object, to get past the first
-/// group a fresh subscription may miss (DESIGN §1). Returns its group id.
-pub fn warm_up(track: &moq_ffi::TrackWriter, rx: &mpsc::Receiver<Event>) -> u64 {
+/// Calls `send` (which should publish one small group) until `rx` yields an
+/// object, up to 20 tries 500 ms apart, to get past the first group a fresh
+/// subscription may miss (DESIGN §1). Returns that object. A closed
+/// subscription can never deliver it, so that fails at once.
+pub fn warm_up_with(mut send: impl FnMut(), rx: &mpsc::Receiver<Event>) -> ReceivedObject {
     for _ in 0..20 {
-        let group = track.begin_group(1).unwrap();
-        group.write(Bytes::from_static(b"warm")).unwrap();
-        group.finish().unwrap();
-        if let Ok(Event::Object(o)) = rx.recv_timeout(Duration::from_millis(500)) {
-            return o.group_id;
+        send();
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(Event::Object(o)) => return o,
+            Ok(Event::Closed(r)) => panic!("closed during warm-up: {r:?}"),
+            Err(_) => {}
         }
     }
     panic!("no warm-up object arrived");
+}
+
+/// [`warm_up_with`] sending one-object "warm" groups on `track`. Returns the
+/// group id of the object that arrived.
+pub fn warm_up(track: &moq_ffi::TrackWriter, rx: &mpsc::Receiver<Event>) -> u64 {
+    warm_up_with(
+        || {
+            let group = track.begin_group(1).unwrap();
+            group.write(Bytes::from_static(b"warm")).unwrap();
+            group.finish().unwrap();
+        },
+        rx,
+    )
+    .group_id
 }

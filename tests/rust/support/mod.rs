@@ -92,6 +92,29 @@ pub fn gen_certs_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/gen-certs.sh")
 }
 
+/// Runs `gen-certs.sh` into `dir` (waits up to 60 s). The error carries the
+/// script's exit status (or the timeout) and its stderr.
+pub fn generate_certs(dir: &Path) -> Result<(), String> {
+    let mut gen = Process::spawn(
+        Path::new("/usr/bin/env"),
+        &["bash".into(), gen_certs_script().into(), dir.into()],
+        &[],
+    )?;
+    let code = gen.wait_exit(Duration::from_secs(60));
+    if code != Some(0) {
+        gen.stop();
+        return Err(format!(
+            "gen-certs.sh failed ({}): {}",
+            code.map_or("timed out after 60 s".to_string(), |c| format!(
+                "status {c}"
+            )),
+            gen.stderr_text()
+        ));
+    }
+    gen.stop();
+    Ok(())
+}
+
 fn missing_tool(path: &Path) -> String {
     format!(
         "{} not found; run tests/tools/install-peers.sh and set MOQ_TOOLS_DIR to the \
@@ -544,23 +567,7 @@ impl Relay {
         let work = tmp("moq-relay.")?;
 
         // Certificates.
-        let mut gen = Process::spawn(
-            Path::new("/usr/bin/env"),
-            &["bash".into(), script.clone().into(), certs.path().into()],
-            &[],
-        )?;
-        let code = gen.wait_exit(Duration::from_secs(60));
-        if code != Some(0) {
-            gen.stop();
-            return Err(format!(
-                "gen-certs.sh failed ({}): {}",
-                code.map_or("timed out after 60 s".to_string(), |c| format!(
-                    "status {c}"
-                )),
-                gen.stderr_text()
-            ));
-        }
-        gen.stop();
+        generate_certs(certs.path())?;
         let cert_sha256 = std::fs::read_to_string(certs.path().join("cert.sha256"))
             .map_err(|e| format!("gen-certs.sh did not write cert.sha256: {e}"))?
             .trim()
