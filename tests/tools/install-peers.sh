@@ -7,8 +7,9 @@
 # clone, so a machine builds them once (the relay takes ~4 min on 2 cores) and
 # every later run, from any clone, costs nothing.
 #
-#   bash tests/tools/install-peers.sh [NAME...]   (no NAME: every peer below;
-#                                                 NAME picks the entries of that crate)
+#   bash tests/tools/install-peers.sh [PEER...]   (no PEER: every peer below;
+#                                                 PEER: a crate name, or NAME:FEATURE
+#                                                 for a feature build)
 #
 # Progress goes to stderr. The LAST line on stdout is `MOQ_TOOLS_DIR=<absolute dir>`.
 set -euo pipefail
@@ -65,12 +66,15 @@ if command -v flock >/dev/null 2>&1; then
     fi
 fi
 
+WANTED=("$@")
 for peer in "${PEERS[@]}"; do
-    if [ $# -gt 0 ] && [[ " $* " != *" ${peer%% *} "* ]]; then
+    # shellcheck disable=SC2086
+    set -- $peer
+    key="$1${3:+:$3}"
+    if [ ${#WANTED[@]} -gt 0 ] && [[ " ${WANTED[*]} " != *" $key "* ]]; then
         continue
     fi
-    # shellcheck disable=SC2086
-    install_one $peer
+    install_one "$@"
 done
 
 echo "MOQ_TOOLS_DIR=$MOQ_TOOLS_DIR"
