@@ -18,6 +18,7 @@
 //   moq-clock [--publish [--datagrams]] [--root ca.pem] [--pin SHA256]
 //             [--insecure] [--bind 127.0.0.1:0] [--namespace clock]
 //             [--track now] [--count N] [--wait SECONDS] [--join-groups N] URL
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -118,7 +119,11 @@ bool parse_args(int argc, char** argv, Options& options, std::string& error) {
   return true;
 }
 
-std::tm utc(std::time_t t) {
+using Clock = std::chrono::system_clock;
+using Second = std::chrono::time_point<Clock, std::chrono::seconds>;
+
+std::tm utc(Second second) {
+  std::time_t t = Clock::to_time_t(second);
   std::tm out{};
   gmtime_r(&t, &out);
   return out;
@@ -130,12 +135,41 @@ std::string format(const std::tm& tm, const char* fmt) {
   return std::string(buffer, n);
 }
 
-void sleep_until_next_second(std::time_t now) {
-  auto next = std::chrono::system_clock::from_time_t(now + 1);
-  while (!stop_requested && std::chrono::system_clock::now() < next) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+/// The seconds a clock publisher prints, each exactly once and in order.
+///
+/// One clock (system_clock) both names the second and times the wait, and the
+/// deadline is computed from the second just printed: sleeping until `second +
+/// 1s` on system_clock, then reading the same clock, can never yield the second
+/// again. (Reading the time with std::time() after waiting on system_clock can:
+/// on Linux it reads a coarser clock that may still show the previous second
+/// just after the boundary, and the same second was printed hundreds of times.)
+class SecondTicker {
+ public:
+  SecondTicker() : second_(std::chrono::floor<std::chrono::seconds>(Clock::now())) {}
+
+  /// The second to publish now.
+  Second second() const { return second_; }
+
+  /// Waits for the next second to begin and moves to it; false if stopped.
+  /// After a stall longer than a second (a suspended process, a clock step
+  /// forward) it moves to the current second, skipping the missed ones; it
+  /// never moves backwards.
+  bool advance() {
+    const Second deadline = second_ + std::chrono::seconds(1);
+    for (;;) {
+      if (stop_requested) return false;
+      const auto now = Clock::now();
+      if (now >= deadline) break;
+      // Short steps, so a stop request is noticed within 50 ms.
+      std::this_thread::sleep_for(std::min<Clock::duration>(deadline - now, std::chrono::milliseconds(50)));
+    }
+    second_ = std::max(deadline, std::chrono::floor<std::chrono::seconds>(Clock::now()));
+    return true;
   }
-}
+
+ private:
+  Second second_;
+};
 
 int run_datagram_publisher(moq::Announcement& announcement, const moq::Namespace& ns,
                            const Options& options) {
@@ -146,18 +180,18 @@ int run_datagram_publisher(moq::Announcement& announcement, const moq::Namespace
   }
   std::fprintf(stderr, "moq-clock: publishing %s/%s as datagrams\n", ns.to_string().c_str(),
                options.track.c_str());
-  std::time_t now = std::time(nullptr);
-  for (uint64_t group = static_cast<uint64_t>(utc(now).tm_min); !stop_requested; ++group) {
-    std::string text = format(utc(now), "%Y-%m-%d %H:%M:%S");
-    if (auto st = track->write(group, 0, moq::Bytes::copy(text)); !st) {
+  SecondTicker ticker;
+  // One datagram per second, the group id one higher each time.
+  uint64_t group = static_cast<uint64_t>(utc(ticker.second()).tm_min);
+  do {
+    std::string text = format(utc(ticker.second()), "%Y-%m-%d %H:%M:%S");
+    if (auto st = track->write(group++, 0, moq::Bytes::copy(text)); !st) {
       std::fprintf(stderr, "moq-clock: %s\n", st.error().message().c_str());
       return 1;
     }
     std::printf("%s\n", text.c_str());
     std::fflush(stdout);
-    sleep_until_next_second(now);
-    now = std::time(nullptr);
-  }
+  } while (ticker.advance());
   return 0;
 }
 
@@ -178,32 +212,30 @@ int run_publisher(moq::Session& session, const moq::Namespace& ns, const Options
     return 1;
   }
   std::fprintf(stderr, "moq-clock: publishing %s/%s\n", ns.to_string().c_str(), options.track.c_str());
-  while (!stop_requested) {
-    std::time_t now = std::time(nullptr);
-    std::tm minute = utc(now);
+  SecondTicker ticker;
+  bool running = true;
+  // One group per minute: object 0 is the minute, then one object per second.
+  while (running) {
+    const auto minute = std::chrono::floor<std::chrono::minutes>(ticker.second());
     auto group = track->begin_group(0);
     if (!group) {
       std::fprintf(stderr, "moq-clock: %s\n", group.error().message().c_str());
       return 1;
     }
-    std::string base = format(minute, "%Y-%m-%d %H:%M:");
+    const std::string base = format(utc(ticker.second()), "%Y-%m-%d %H:%M:");
     if (auto st = group->write(moq::Bytes::copy(base)); !st) {
       std::fprintf(stderr, "moq-clock: %s\n", st.error().message().c_str());
       return 1;
     }
-    // One object per second until the minute changes.
-    while (!stop_requested) {
-      std::tm tm = utc(now);
-      if (tm.tm_min != minute.tm_min || tm.tm_hour != minute.tm_hour) break;
-      std::string seconds = format(tm, "%S");
+    while (std::chrono::floor<std::chrono::minutes>(ticker.second()) == minute) {
+      const std::string seconds = format(utc(ticker.second()), "%S");
       if (auto st = group->write(moq::Bytes::copy(seconds)); !st) {
         std::fprintf(stderr, "moq-clock: %s\n", st.error().message().c_str());
         return 1;
       }
       std::printf("%s%s\n", base.c_str(), seconds.c_str());
       std::fflush(stdout);
-      sleep_until_next_second(now);
-      now = std::time(nullptr);
+      if (!(running = ticker.advance())) break;
     }
     group->finish();
   }
