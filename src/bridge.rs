@@ -100,6 +100,8 @@ mod ffi {
         /// 0 normal, 1 end of group, 2 end of track.
         status: u8,
         extensions: Vec<ObjectExtension>,
+        /// Pieces the payload arrived in (`ReceivedObject::chunks`).
+        chunks: u32,
     }
 
     /// `moq::Extension`: even keys carry `number`, odd keys `bytes`.
@@ -653,6 +655,7 @@ impl ObjectHandler for CppObjectHandler {
                     .into_iter()
                     .map(extension_to_ffi)
                     .collect(),
+                chunks: object.chunks,
             };
             events.on_object(&header, Box::new(PayloadBox(object.payload)));
         }

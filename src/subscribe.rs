@@ -35,6 +35,9 @@ pub struct ReceivedObject {
     /// Normal, or an end-of-group / end-of-track marker (empty payload).
     pub status: Status,
     pub extensions: Vec<Extension>,
+    /// How many pieces the payload arrived in (QUIC stream reads joined into
+    /// this object); 1 for a datagram.
+    pub chunks: u32,
 }
 
 impl ReceivedObject {
@@ -55,6 +58,7 @@ impl ReceivedObject {
             datagram: false,
             status: Status::Normal,
             extensions: Vec::new(),
+            chunks: 1,
         }
     }
 }
@@ -338,12 +342,15 @@ async fn read_object(
         return Ok(None);
     };
     let mut payload = PayloadJoiner::default();
+    let mut chunks = 0u32;
     while let Some(chunk) = object.read().await? {
         payload.push(chunk, object.size as u64);
+        chunks = chunks.saturating_add(1);
     }
     Ok(Some(ReceivedObject {
         status: Status::from_engine(object.status),
         extensions: object::from_engine(&object.extension_headers),
+        chunks,
         ..ReceivedObject::new(
             subgroup.group_id,
             subgroup.subgroup_id,

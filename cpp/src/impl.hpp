@@ -66,6 +66,7 @@ struct SubscriptionCore {
   uint64_t dropped = 0;
   std::atomic<uint64_t> objects{0};
   std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> chunks{0};
   std::optional<Status> terminal;
 };
 

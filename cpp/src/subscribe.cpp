@@ -45,6 +45,8 @@ void SubscriptionEvents::on_object(const ObjectHeader& header,
   core.objects.store(core.objects.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   core.bytes.store(core.bytes.load(std::memory_order_relaxed) + object.payload.size(),
                    std::memory_order_relaxed);
+  core.chunks.store(core.chunks.load(std::memory_order_relaxed) + header.chunks,
+                    std::memory_order_relaxed);
   if (core.push) {
     // Only this subscription's Rust task calls here, so on_object is never
     // reassigned concurrently; it is released only after the terminal event.
@@ -187,6 +189,7 @@ SubscriptionStats Subscription::stats() const noexcept {
   SubscriptionStats stats;
   stats.objects = core.objects.load(std::memory_order_relaxed);
   stats.bytes = core.bytes.load(std::memory_order_relaxed);
+  stats.chunks = core.chunks.load(std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(core.mutex);
   stats.dropped = core.dropped;
   return stats;

@@ -257,6 +257,16 @@ TEST(Counters, TrackAndSubscriptionCountWhatTheyCarried) {
   EXPECT_EQ(after_sub.bytes, delivered_bytes);
   EXPECT_GE(after_sub.bytes, before_sub.bytes + 1024);
   EXPECT_EQ(after_sub.dropped, 0u);
+  // Every non-empty payload arrived in at least one piece.
+  EXPECT_GE(after_sub.chunks, after_sub.objects);
+
+  // 300 kB cannot travel in one QUIC packet: it arrives in several pieces.
+  ASSERT_TRUE(write_group(*f.pub.track, {std::string(300000, 'c')}));
+  ASSERT_TRUE(f.sub.got.wait_count(objects.size() + 1));
+  auto large = f.sub.subscription->stats();
+  EXPECT_EQ(large.objects, after_sub.objects + 1);
+  EXPECT_GE(large.chunks, after_sub.chunks + 2);
+  EXPECT_LE(large.chunks, after_sub.chunks + 300000 / 1000) << "pieces of under 1000 bytes";
 }
 
 }  // namespace

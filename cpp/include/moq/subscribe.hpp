@@ -43,6 +43,9 @@ struct SubscriptionStats {
   uint64_t objects = 0;  ///< objects delivered (push) or queued (pull)
   uint64_t bytes = 0;    ///< their payload bytes
   uint64_t dropped = 0;  ///< pull mode: dropped because the queue was full
+  /// Pieces the payloads arrived in: QUIC stream reads the library joined into
+  /// objects (a datagram is one). Large objects arrive in many.
+  uint64_t chunks = 0;
 };
 
 /// Order in which a publisher with several groups at hand sends them.
