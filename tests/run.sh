@@ -8,6 +8,8 @@
 #   rust      cargo fmt --check, cargo clippy -D warnings (library and tests/peer), cargo test
 #   build     CMake build (Ninja, RelWithDebInfo) in $MOQ_BUILD_DIR + ctest
 #   consumer  cmake --install, then tests/consumer built against the install prefix
+#   bench     bench/run.py --quick: both benchmark programs run once with a small
+#             load, so they keep working (the figures of a quick run mean nothing)
 #   asan      CMake build with MOQ_SANITIZE=ON (Debug) in $MOQ_ASAN_BUILD_DIR + ctest
 # With no STEP, runs them all in that order. (consumer needs build; every step after
 # peers needs MOQ_TOOLS_DIR, which the peers step sets, or take it from the environment.)
@@ -166,6 +168,14 @@ step_consumer() {
   step_done "consumer"
 }
 
+step_bench() {
+  need_tools
+  [ -f "$BUILD_DIR/CMakeCache.txt" ] || die "no build in $BUILD_DIR: run the build step first"
+  banner "bench: bench/run.py --quick"
+  python3 bench/run.py --quick --build-dir "$BUILD_DIR"
+  step_done "bench"
+}
+
 step_asan() {
   need_tools
   banner "asan: CMake Debug + MOQ_SANITIZE=ON in $ASAN_BUILD_DIR"
@@ -186,7 +196,7 @@ step_asan() {
   step_done "asan ctest"
 }
 
-ALL_STEPS=(deps peers rust build consumer asan)
+ALL_STEPS=(deps peers rust build consumer bench asan)
 if [ $# -eq 0 ]; then
   set -- "${ALL_STEPS[@]}"
 fi
