@@ -467,8 +467,21 @@ fn transport_config() -> quinn::TransportConfig {
     ));
     config.keep_alive_interval(Some(Duration::from_secs(4)));
     config.mtu_discovery_config(None);
+    // A draft-18 request holds a bidirectional stream while it lasts: the
+    // relay opens one to a publisher per subscription it forwards (and per
+    // FETCH). Each open subgroup of every subscription is a unidirectional
+    // stream. QUIC's default of 100 each would cap a publisher at 100
+    // subscribed tracks (the engine's own cap is 128 live inbound requests)
+    // and a subscriber at 100 open subgroups; a stream only costs memory
+    // while it carries data (the connection's receive window bounds that), so
+    // allow many.
+    config.max_concurrent_bidi_streams(quinn::VarInt::from_u32(MAX_INCOMING_STREAMS));
+    config.max_concurrent_uni_streams(quinn::VarInt::from_u32(MAX_INCOMING_STREAMS));
     config
 }
+
+/// Streams of each direction the peer may have open towards us at once.
+const MAX_INCOMING_STREAMS: u32 = 4096;
 
 async fn resolve(url: &Url, bind: Option<SocketAddr>) -> Result<SocketAddr> {
     let host = match url.host() {

@@ -704,6 +704,160 @@ fn track_stats_count_groups_objects_and_bytes() {
     assert_eq!((stats.groups, stats.objects, stats.bytes), (2, 3, 1025));
 }
 
+/// Sends the index of its subscription and the group id of every object.
+struct Indexed(usize, mpsc::Sender<(usize, u64)>);
+
+impl ObjectHandler for Indexed {
+    fn on_object(&mut self, object: ReceivedObject) {
+        let _ = self.1.send((self.0, object.group_id));
+    }
+    fn on_closed(&mut self, _: Result<(), Error>) {}
+}
+
+/// Subscribes `session` to tracks `t{first}..t{first + count}` of `ns`, each
+/// reporting to `tx` with its own index.
+fn subscribe_range(
+    session: &Session,
+    ns: &Namespace,
+    first: usize,
+    count: usize,
+    tx: &mpsc::Sender<(usize, u64)>,
+) -> Vec<moq_ffi::Subscription> {
+    (first..first + count)
+        .map(|i| {
+            session
+                .subscribe(
+                    ns,
+                    format!("t{i}").as_bytes(),
+                    Box::new(Indexed(i, tx.clone())),
+                )
+                .unwrap_or_else(|e| panic!("subscription to t{i}: {e}"))
+        })
+        .collect()
+}
+
+/// Receives until `done(seen)` or `timeout`.
+fn collect_until(
+    rx: &mpsc::Receiver<(usize, u64)>,
+    seen: &mut std::collections::HashSet<(usize, u64)>,
+    timeout: Duration,
+    done: impl Fn(&std::collections::HashSet<(usize, u64)>) -> bool,
+) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done(seen) && std::time::Instant::now() < deadline {
+        if let Ok(event) = rx.recv_timeout(Duration::from_millis(50)) {
+            seen.insert(event);
+        }
+    }
+}
+
+#[test]
+fn a_publisher_serves_more_subscribed_tracks_than_quic_default_streams() {
+    // The relay forwards each subscription to the publisher on a QUIC
+    // bidirectional stream of its own; QUIC's default lets a peer open 100.
+    // 120 tracks of one publisher, all subscribed (from two sessions: the
+    // relay allows a client 100 requests). The engine answers at most 128.
+    const TRACKS: usize = 120;
+    let relay = Relay::start().expect("relay");
+    let publisher = connect(&relay);
+    let ns = Namespace::parse("test/many-tracks").unwrap();
+    let announcement = publisher.announce(&ns).expect("announce");
+    let tracks: Vec<_> = (0..TRACKS)
+        .map(|i| {
+            announcement
+                .create_track(format!("t{i}").as_bytes())
+                .unwrap()
+        })
+        .collect();
+    let sessions = [connect(&relay), connect(&relay)];
+    let (tx, rx) = mpsc::channel();
+    let _first = subscribe_range(&sessions[0], &ns, 0, TRACKS / 2, &tx);
+    let _second = subscribe_range(&sessions[1], &ns, TRACKS / 2, TRACKS / 2, &tx);
+    // A group on every track each round, until an object of every track has
+    // arrived (a first group may be missed, DESIGN §1).
+    let mut seen = std::collections::HashSet::new();
+    let tracks_seen = |seen: &std::collections::HashSet<(usize, u64)>| {
+        seen.iter()
+            .map(|(i, _)| *i)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    for _round in 0..5 {
+        for track in &tracks {
+            let group = track.begin_group(1).unwrap();
+            group.write(Bytes::from_static(b"x")).unwrap();
+            group.finish().unwrap();
+        }
+        collect_until(&rx, &mut seen, Duration::from_secs(3), |s| {
+            tracks_seen(s) == TRACKS
+        });
+        if tracks_seen(&seen) == TRACKS {
+            break;
+        }
+    }
+    assert_eq!(
+        tracks_seen(&seen),
+        TRACKS,
+        "objects of only {} tracks",
+        tracks_seen(&seen)
+    );
+}
+
+#[test]
+fn a_subscriber_receives_more_open_subgroups_than_quic_default_streams() {
+    // Each open subgroup reaches a subscriber on a unidirectional stream of
+    // its own; QUIC's default lets a peer open 100. 60 tracks from two
+    // publishers (each keeps 60 of its own streams open to the relay, under
+    // the relay's 100), three open groups each: 180 open streams towards one
+    // subscriber session. Only the first group of a track may be missed.
+    const PER_PUBLISHER: usize = 30;
+    const ROUNDS: u64 = 3;
+    let relay = Relay::start().expect("relay");
+    let ns = Namespace::parse("test/many-open").unwrap();
+    let publishers = [connect(&relay), connect(&relay)];
+    let announcements: Vec<_> = publishers
+        .iter()
+        .enumerate()
+        .map(|(p, session)| {
+            let ns = Namespace::parse(&format!("test/many-open/p{p}")).unwrap();
+            session.announce(&ns).expect("announce")
+        })
+        .collect();
+    let tracks: Vec<_> = (0..2 * PER_PUBLISHER)
+        .map(|i| {
+            announcements[i / PER_PUBLISHER]
+                .create_track(format!("t{i}").as_bytes())
+                .unwrap()
+        })
+        .collect();
+    let subscriber = connect(&relay);
+    let (tx, rx) = mpsc::channel();
+    let _subscriptions: Vec<_> = (0..2)
+        .flat_map(|p| {
+            let ns = Namespace::parse(&format!("{ns}/p{p}")).unwrap();
+            subscribe_range(&subscriber, &ns, p * PER_PUBLISHER, PER_PUBLISHER, &tx)
+        })
+        .collect();
+    let mut open = Vec::new();
+    for _round in 0..ROUNDS {
+        for track in &tracks {
+            let group = track.begin_group(1).unwrap();
+            group.write(Bytes::from_static(b"open")).unwrap();
+            open.push(group); // never finished: its stream stays open
+        }
+    }
+    let wanted = tracks.len() * (ROUNDS as usize - 1);
+    let mut seen = std::collections::HashSet::new();
+    collect_until(&rx, &mut seen, Duration::from_secs(10), |s| {
+        s.iter().filter(|(_, group)| *group >= 1).count() >= wanted
+    });
+    let later = seen.iter().filter(|(_, group)| *group >= 1).count();
+    assert_eq!(
+        later, wanted,
+        "objects of {later} of the {wanted} later open groups arrived"
+    );
+}
+
 /// Tags each object of a subscription, so two subscriptions can share one
 /// channel and the channel records the order their objects arrived in.
 struct Tagged(&'static str, mpsc::Sender<(&'static str, ReceivedObject)>);
