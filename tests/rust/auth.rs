@@ -7,20 +7,16 @@ mod common;
 #[path = "support/mod.rs"]
 mod support;
 
-use std::path::Path;
 use std::sync::mpsc;
 
-use cat_token::{encode_token, CatToken, Es256Algorithm, MoqtAction, MoqtScopeBuilder};
 use common::{channel, config, next_object, warm_up, WAIT};
 use moq_ffi::{
     validate_auth_tokens, AuthToken, Code, Error, Namespace, Session, SessionConfig,
     CAT_TOKEN_TYPE, MAX_AUTH_TOKENS, MAX_AUTH_TOKEN_BYTES,
 };
-use p256::pkcs8::EncodePublicKey;
 use support::{relay_auth_cat_binary, Relay, RelayOptions};
 
-const ISSUER: &str = "https://issuer.moq.test";
-const AUDIENCE: &str = "moq-test-relay";
+use moq_test_peer::cat::{self, AUDIENCE};
 
 fn token(token_type: u64, value: &[u8]) -> AuthToken {
     AuthToken {
@@ -105,28 +101,8 @@ fn tokens_reach_a_relay_without_auth_config() {
 
 struct AuthRelay {
     relay: Relay,
-    signer: Es256Algorithm,
+    signer: cat::Signer,
     _dir: tempfile::TempDir,
-}
-
-fn write_scope_config(dir: &Path, signer: &Es256Algorithm) -> std::path::PathBuf {
-    let pem = signer
-        .verifying_key()
-        .to_public_key_pem(Default::default())
-        .expect("public key PEM");
-    let pem_path = dir.join("issuer.pub.pem");
-    std::fs::write(&pem_path, pem).unwrap();
-    let config = format!(
-        r#"{{ "default": {{ "auth": {{
-            "keys": [{{ "kid": "k1", "alg": "ES256", "pem_file": "{}" }}],
-            "issuers": ["{ISSUER}"],
-            "audiences": ["{AUDIENCE}"]
-        }} }} }}"#,
-        pem_path.display()
-    );
-    let path = dir.join("scope-config.json");
-    std::fs::write(&path, config).unwrap();
-    path
 }
 
 fn start_auth_relay() -> AuthRelay {
@@ -134,8 +110,8 @@ fn start_auth_relay() -> AuthRelay {
         .prefix("moq-auth-")
         .tempdir_in("/tmp")
         .unwrap();
-    let signer = Es256Algorithm::new_with_key_pair().expect("key pair");
-    let scope_config = write_scope_config(dir.path(), &signer);
+    let signer = cat::new_signer().expect("key pair");
+    let scope_config = cat::write_scope_config(dir.path(), &signer).expect("scope config");
     let relay = Relay::start_with(RelayOptions {
         extra_args: vec!["--scope-config".into(), scope_config.display().to_string()],
         binary: Some(relay_auth_cat_binary()),
@@ -150,28 +126,11 @@ fn start_auth_relay() -> AuthRelay {
 }
 
 /// A CAT granting CLIENT_SETUP, and publish + subscribe under namespace
-/// prefix `allowed`.
-fn mint(signer: &Es256Algorithm, audience: &str) -> AuthToken {
-    let claims = CatToken::new()
-        .with_issuer(ISSUER)
-        .with_single_audience(audience)
-        .with_expires_in(600)
-        .with_moqt_scope(
-            MoqtScopeBuilder::new()
-                .action(MoqtAction::ClientSetup)
-                .build(),
-        )
-        .with_moqt_scope(
-            MoqtScopeBuilder::new()
-                .publisher()
-                .subscriber()
-                .namespace_prefix(b"allowed")
-                .track_prefix(b"")
-                .build(),
-        );
+/// prefix `allowed` (moq_test_peer::cat).
+fn mint(signer: &cat::Signer, audience: &str) -> AuthToken {
     AuthToken {
         token_type: CAT_TOKEN_TYPE,
-        value: encode_token(&claims, signer).expect("encode token"),
+        value: cat::mint(signer, audience).expect("encode token"),
     }
 }
 

@@ -1,10 +1,15 @@
 //! A MoQT server on 127.0.0.1 for moq's tests, built on the real engine
-//! (moq-transport 0.17), for the messages moq-relay-ietf 0.8.0 never sends a
-//! client: GOAWAY and PUBLISH. The Rust tests use it in-process ([`Peer`]),
-//! the C++ tests run the `moq-test-peer` binary.
+//! (moq-transport 0.17), for what moq-relay-ietf 0.8.0 never sends a client
+//! (GOAWAY, PUBLISH) and what the relay never shows (the SUBSCRIBE parameters,
+//! UNSUBSCRIBE and the close code and reason a client sent). The Rust tests use
+//! it in-process ([`Peer`]), the C++ tests run the `moq-test-peer` binary.
 //!
 //! Raw QUIC only (`moqt://`, ALPN moqt-18). Every client that connects gets
-//! the same behaviour, set by [`PeerOptions`].
+//! the same behaviour, set by [`PeerOptions`]. What it sees is reported on
+//! stderr as `moq-test-peer: ...` lines (the C++ tests read them) and, in
+//! process, through [`Peer::next_report`].
+
+pub mod cat;
 
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
@@ -29,6 +34,11 @@ pub struct PeerOptions {
     /// apart, then end the track (PUBLISH_DONE).
     pub publish: Option<(String, String)>,
     pub groups: u64,
+    /// Answer every SUBSCRIBE the client sends (for any track): accept it
+    /// and send one-object groups ("served N") 100 ms apart until the
+    /// subscription ends. Without it, SUBSCRIBEs are still reported, then
+    /// refused.
+    pub serve: bool,
 }
 
 /// The engine's handles for one connected client, for tests that drive the
@@ -44,6 +54,18 @@ pub struct Peer {
     endpoint: quinn::Endpoint,
     port: u16,
     clients: Mutex<mpsc::Receiver<Client>>,
+    reports: Mutex<mpsc::Receiver<String>>,
+}
+
+/// Prints a report line on stderr and queues it for [`Peer::next_report`].
+#[derive(Clone)]
+struct Reporter(mpsc::Sender<String>);
+
+impl Reporter {
+    fn report(&self, line: String) {
+        eprintln!("moq-test-peer: {line}");
+        let _ = self.0.send(line);
+    }
 }
 
 impl Peer {
@@ -85,9 +107,16 @@ impl Peer {
         let port = endpoint.local_addr().map_err(|e| e.to_string())?.port();
         let accepting = endpoint.clone();
         let (clients_tx, clients) = mpsc::channel();
+        let (reports_tx, reports) = mpsc::channel();
+        let reporter = Reporter(reports_tx);
         rt.spawn(async move {
             while let Some(incoming) = accepting.accept().await {
-                tokio::spawn(serve_client(incoming, options.clone(), clients_tx.clone()));
+                tokio::spawn(serve_client(
+                    incoming,
+                    options.clone(),
+                    clients_tx.clone(),
+                    reporter.clone(),
+                ));
             }
         });
         Ok(Peer {
@@ -95,7 +124,14 @@ impl Peer {
             endpoint,
             port,
             clients: Mutex::new(clients),
+            reports: Mutex::new(reports),
         })
+    }
+
+    /// The next report line (what stderr shows after "moq-test-peer: "),
+    /// within `timeout`.
+    pub fn next_report(&self, timeout: Duration) -> Option<String> {
+        self.reports.lock().unwrap().recv_timeout(timeout).ok()
     }
 
     /// The next client that completed SETUP, within `timeout`.
@@ -128,6 +164,7 @@ async fn serve_client(
     incoming: quinn::Incoming,
     options: PeerOptions,
     clients: mpsc::Sender<Client>,
+    reporter: Reporter,
 ) {
     let Ok(connecting) = incoming.accept() else {
         return;
@@ -135,6 +172,21 @@ async fn serve_client(
     let Ok(connection) = connecting.await else {
         return;
     };
+    let closing = connection.clone();
+    let closed_reporter = reporter.clone();
+    tokio::spawn(async move {
+        // How the client ended the connection: a graceful close carries the
+        // MoQT session close code and reason.
+        let line = match closing.closed().await {
+            quinn::ConnectionError::ApplicationClosed(close) => format!(
+                "client closed the session: code={} reason=\"{}\"",
+                close.error_code.into_inner(),
+                String::from_utf8_lossy(&close.reason)
+            ),
+            other => format!("connection ended: {other}"),
+        };
+        closed_reporter.report(line);
+    });
     let wt = web_transport_quinn::Session::raw(
         connection,
         url::Url::parse("moqt://localhost/").expect("static URL"),
@@ -153,23 +205,29 @@ async fn serve_client(
     )
     .await;
     let Ok((session, Some(publisher), Some(subscriber))) = accepted else {
-        eprintln!("moq-test-peer: SETUP failed");
+        reporter.report("SETUP failed".into());
         return;
     };
     tokio::spawn(session.run());
-    eprintln!("moq-test-peer: client connected");
+    reporter.report("client connected".into());
     let _ = clients.send(Client {
         publisher: publisher.clone(),
         subscriber,
     });
+    tokio::spawn(answer_subscribes(
+        publisher.clone(),
+        options.serve,
+        reporter.clone(),
+    ));
 
     if let Some(uri) = options.goaway_uri.clone() {
         let control = control.clone();
+        let reporter = reporter.clone();
         tokio::spawn(async move {
             tokio::time::sleep(options.goaway_after).await;
             match control.send_goaway(&uri).await {
-                Ok(()) => eprintln!("moq-test-peer: sent GOAWAY \"{uri}\""),
-                Err(e) => eprintln!("moq-test-peer: GOAWAY not sent: {e}"),
+                Ok(()) => reporter.report(format!("sent GOAWAY \"{uri}\"")),
+                Err(e) => reporter.report(format!("GOAWAY not sent: {e}")),
             }
         });
     }
@@ -178,14 +236,14 @@ async fn serve_client(
         let (writer, reader) =
             Track::new(TrackNamespace::from_utf8_path(&namespace), &name).produce();
         let Ok(mut published) = publisher.publish(reader, KeyValuePairs::default()).await else {
-            eprintln!("moq-test-peer: PUBLISH not sent");
+            reporter.report("PUBLISH not sent".into());
             return;
         };
         if let Err(e) = published.ok().await {
-            eprintln!("moq-test-peer: PUBLISH refused: {e}");
+            reporter.report(format!("PUBLISH refused: {e}"));
             return;
         }
-        eprintln!("moq-test-peer: PUBLISH accepted");
+        reporter.report("PUBLISH accepted".into());
         let serving = tokio::spawn(published.serve());
         let Ok(mut subgroups) = writer.subgroups() else {
             return;
@@ -198,7 +256,57 @@ async fn serve_client(
         }
         drop(subgroups); // ends the track: PUBLISH_DONE
         let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
-        eprintln!("moq-test-peer: track ended");
+        reporter.report("track ended".into());
+    }
+}
+
+/// Reports every SUBSCRIBE the client sends for a track the peer never
+/// announced, with the parameters as they arrived; serves it if `serve`
+/// (reporting how the subscription ended), refuses it otherwise.
+async fn answer_subscribes(mut publisher: Publisher, serve: bool, reporter: Reporter) {
+    while let Some(subscribed) = publisher.subscribed().await {
+        let info = subscribed.info.clone();
+        let delivery_timeout = info.params.delivery_timeout().ok().flatten();
+        // TrackNamespace displays as "/a/b": report "a/b/track".
+        let namespace = info.track_namespace.to_string();
+        let name = format!("{}/{}", namespace.trim_start_matches('/'), info.track_name);
+        reporter.report(format!(
+            "SUBSCRIBE {name} priority={} group_order={:?} forward={} filter={:?} start={:?} \
+             end_group={:?} delivery_timeout={:?}",
+            info.subscriber_priority,
+            info.group_order,
+            info.forward,
+            info.filter_type,
+            info.start_location.map(|l| (l.group_id, l.object_id)),
+            info.end_group_id,
+            delivery_timeout,
+        ));
+        if !serve {
+            let _ = subscribed.close(moq_transport::serve::ServeError::NotFound);
+            continue;
+        }
+        let reporter = reporter.clone();
+        tokio::spawn(async move {
+            let (writer, reader) =
+                Track::new(info.track_namespace.clone(), &info.track_name).produce();
+            let writing = tokio::spawn(async move {
+                let Ok(mut subgroups) = writer.subgroups() else {
+                    return;
+                };
+                for i in 0u64.. {
+                    match subgroups.append(127) {
+                        Ok(mut group) => {
+                            let _ = group.write(Bytes::from(format!("served {i}")));
+                        }
+                        Err(_) => return,
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            });
+            let result = subscribed.serve(reader).await;
+            writing.abort();
+            reporter.report(format!("subscription {name} ended: {result:?}"));
+        });
     }
 }
 
