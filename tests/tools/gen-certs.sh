@@ -7,6 +7,9 @@
 #                         CA:FALSE, SAN DNS:localhost + IP:127.0.0.1, EKU serverAuth,
 #                         valid from 1 h ago for 1 day
 #   other-ca.pem          a second, unrelated CA (for wrong-certificate tests)
+#   misnamed-cert.pem, misnamed-key.pem
+#                         an end-entity cert signed by the CA like cert.pem, but for
+#                         DNS:elsewhere.invalid only (for hostname-mismatch tests)
 #   cert.sha256           lowercase hex SHA-256 of cert.pem's DER, no colons, no newline
 #
 # Quiet on success; on failure prints openssl's output to stderr and exits non-zero.
@@ -112,6 +115,16 @@ EOF
 run openssl req -new -key "$WORK/key.pem" -config "$WORK/leaf.cnf" -out "$WORK/leaf.csr"
 sign "$WORK/leaf.csr" "$WORK/cert.pem" "$WORK/ca.key" "$WORK/ca.pem" v3_leaf "$WORK/leaf.cnf"
 
+# 2b. The same, for a name no test connects to.
+run openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/misnamed-key.ec.pem"
+run openssl pkcs8 -topk8 -nocrypt -in "$WORK/misnamed-key.ec.pem" -out "$WORK/misnamed-key.pem"
+sed -e 's/^CN = localhost$/CN = elsewhere.invalid/' \
+    -e 's/^subjectAltName = .*/subjectAltName = DNS:elsewhere.invalid/' \
+    "$WORK/leaf.cnf" >"$WORK/misnamed.cnf"
+run openssl req -new -key "$WORK/misnamed-key.pem" -config "$WORK/misnamed.cnf" -out "$WORK/misnamed.csr"
+sign "$WORK/misnamed.csr" "$WORK/misnamed-cert.pem" "$WORK/ca.key" "$WORK/ca.pem" v3_leaf \
+    "$WORK/misnamed.cnf"
+
 # 3. Sanity: the leaf verifies against the CA and not against the other CA.
 run openssl verify -CAfile "$WORK/ca.pem" -purpose sslserver "$WORK/cert.pem"
 if openssl verify -CAfile "$WORK/other-ca.pem" "$WORK/cert.pem" >/dev/null 2>&1; then
@@ -129,6 +142,8 @@ fi
 
 # 5. Publish into DIR (keys readable by the owner only).
 umask 077
-cp "$WORK/ca.pem" "$WORK/ca.key" "$WORK/cert.pem" "$WORK/key.pem" "$WORK/other-ca.pem" "$DIR/"
+cp "$WORK/ca.pem" "$WORK/ca.key" "$WORK/cert.pem" "$WORK/key.pem" "$WORK/other-ca.pem" \
+    "$WORK/misnamed-cert.pem" "$WORK/misnamed-key.pem" "$DIR/"
 printf '%s' "$FP" >"$DIR/cert.sha256"
-chmod 644 "$DIR/ca.pem" "$DIR/cert.pem" "$DIR/other-ca.pem" "$DIR/cert.sha256"
+chmod 644 "$DIR/ca.pem" "$DIR/cert.pem" "$DIR/other-ca.pem" "$DIR/misnamed-cert.pem" \
+    "$DIR/cert.sha256"

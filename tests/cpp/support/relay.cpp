@@ -377,6 +377,11 @@ bool ChildProcess::wait_exit(milliseconds timeout) {
     }
 }
 
+bool ChildProcess::signal(int sig) {
+    if (pid_ <= 0 || try_reap(false)) return false;
+    return kill(-pid_, sig) == 0;
+}
+
 int ChildProcess::stop(milliseconds grace) {
     if (pid_ > 0 && !try_reap(false)) {
         kill(-pid_, SIGTERM);
@@ -628,6 +633,11 @@ std::unique_ptr<Relay> Relay::start(const Options& options, std::string* error) 
     // Readiness is the relay's "listening on" info line: keep it visible.
     rust_log += ",moq_relay_ietf::relay=info";
 
+    // gen-certs.sh names: cert.pem + key.pem, or <name>-cert.pem + <name>-key.pem.
+    const bool plain = options.certificate == "cert";
+    const std::string cert_name = plain ? "cert" : options.certificate + "-cert";
+    const std::string key_name = plain ? "key" : options.certificate + "-key";
+
     std::string last_failure;
     for (int attempt = 0; attempt < 3; ++attempt) {
         uint16_t port = pick_free_udp_port();
@@ -642,9 +652,9 @@ std::unique_ptr<Relay> Relay::start(const Options& options, std::string* error) 
                                          "--bind",
                                          "127.0.0.1:" + std::to_string(port),
                                          "--tls-cert",
-                                         relay->cert_file(),
+                                         relay->certs_->file(cert_name + ".pem"),
                                          "--tls-key",
-                                         relay->key_file(),
+                                         relay->certs_->file(key_name + ".pem"),
                                          "--coordinator-file",
                                          relay->coordinator_file()};
         if (options.dev) argv.push_back("--dev");
@@ -691,7 +701,13 @@ std::unique_ptr<Relay> Relay::start(const Options& options, std::string* error) 
     return nullptr;
 }
 
-Relay::~Relay() { stop(); }
+Relay::~Relay() {
+    thaw();
+    stop();
+}
+
+bool Relay::freeze() { return process_ && process_->signal(SIGSTOP); }
+bool Relay::thaw() { return process_ && process_->signal(SIGCONT); }
 
 std::string Relay::url() const { return url("/"); }
 std::string Relay::moqt_url() const { return moqt_url("/"); }
@@ -788,15 +804,32 @@ std::unique_ptr<SlowLink> SlowLink::start(const Relay& relay, uint32_t rate, std
     return link;
 }
 
+std::string test_peer_binary() {
+#ifdef MOQ_TEST_PEER
+    return MOQ_TEST_PEER;
+#else
+    return env_or("MOQ_TEST_PEER", "");
+#endif
+}
+
+std::string TestPeer::wait_report(const std::string& prefix, milliseconds timeout) {
+    const std::string marker = "moq-test-peer: " + prefix;
+    std::string found;
+    process_->wait_for_stderr_line(
+        [&](const std::string& line) {
+            if (line.rfind(marker, 0) != 0) return false;
+            found = line.substr(std::string("moq-test-peer: ").size());
+            return true;
+        },
+        timeout);
+    return found;
+}
+
 std::unique_ptr<TestPeer> TestPeer::start(const std::vector<std::string>& args,
                                           std::string* error) {
     std::string scratch;
     if (error == nullptr) error = &scratch;
-#ifdef MOQ_TEST_PEER
-    const std::string binary = MOQ_TEST_PEER;
-#else
-    const std::string binary = env_or("MOQ_TEST_PEER", "");
-#endif
+    const std::string binary = test_peer_binary();
     if (!file_exists(binary)) {
         *error = "moq-test-peer not found at \"" + binary +
                  "\": build the CMake target moq_test_peer (or set MOQ_TEST_PEER)";

@@ -103,6 +103,10 @@ public:
     // Returns the exit status as exit_status() does.
     int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(3000));
 
+    // Sends `sig` to the process group (e.g. SIGSTOP / SIGCONT). False if the
+    // child is gone.
+    bool signal(int sig);
+
 private:
     ChildProcess() = default;
     struct Stream {
@@ -143,6 +147,9 @@ public:
         std::chrono::milliseconds ready_timeout{20000};
         // The relay binary; empty = relay_binary().
         std::string binary;
+        // Which certificate of gen-certs.sh the relay serves: "cert" (for
+        // localhost and 127.0.0.1) or "misnamed" (for elsewhere.invalid only).
+        std::string certificate = "cert";
     };
 
     static std::unique_ptr<Relay> start(std::string* error);
@@ -174,6 +181,11 @@ public:
     ChildProcess& process() { return *process_; }
     // Stop the relay (SIGTERM, then SIGKILL). Returns its exit status.
     int stop();
+    // Freeze the relay (SIGSTOP): it keeps its sockets but answers nothing,
+    // like a peer that hangs. thaw() (SIGCONT) resumes it; the destructor
+    // thaws before stopping.
+    bool freeze();
+    bool thaw();
 
 private:
     Relay() = default;
@@ -212,10 +224,14 @@ std::unique_ptr<ChildProcess> start_clock(const Relay& relay, std::vector<std::s
 // True if `line` looks like "YYYY-MM-DD HH:MM:SS" (what the clock subscriber prints).
 bool is_clock_line(const std::string& line);
 
+// The moq-test-peer binary (compile definition or environment MOQ_TEST_PEER).
+std::string test_peer_binary();
+
 // moq-test-peer (tests/peer): a MoQT server built on moq-transport, for what
-// moq-relay-ietf never sends a client (GOAWAY, PUBLISH). Listens on
+// moq-relay-ietf never sends a client (GOAWAY, PUBLISH) or shows (the
+// SUBSCRIBE parameters, UNSUBSCRIBE, close code and reason). Listens on
 // moqt://localhost:PORT/ with fresh certificates; `args` are its options
-// (--goaway URI, --goaway-after-ms N, --publish NS/TRACK, --groups N).
+// (--goaway URI, --goaway-after-ms N, --publish NS/TRACK, --groups N, --serve).
 // The binary: compile definition or environment MOQ_TEST_PEER. Stopped on
 // destruction.
 class TestPeer {
@@ -225,6 +241,9 @@ public:
     std::string url() const { return "moqt://localhost:" + std::to_string(port_) + "/"; }
     std::string ca_file() const { return certs_->file("ca.pem"); }
     ChildProcess& process() { return *process_; }
+    // Waits for the peer's report line starting with `prefix` (after
+    // "moq-test-peer: ") and returns the whole report; empty on timeout.
+    std::string wait_report(const std::string& prefix, std::chrono::milliseconds timeout);
 
 private:
     TestPeer() = default;
