@@ -38,6 +38,11 @@ fn main() {
         .include("cpp/include")
         .define("RUST_CXX_NO_EXCEPTIONS", None)
         .flag("-fno-exceptions");
+    // cxx-build evaluates the bridge's `#[cfg(feature = ...)]` itself; the C++
+    // that calls the test-only entries is compiled in under the same feature.
+    if std::env::var_os("CARGO_FEATURE_TEST_HOOKS").is_some() {
+        bridge.define("MOQ_TEST_HOOKS", None);
+    }
     for w in warnings {
         bridge.flag(w);
     }

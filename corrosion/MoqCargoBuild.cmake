@@ -29,9 +29,15 @@ else()
   set(_profile_args --profile "${MOQ_PROFILE}")
 endif()
 
+set(_feature_args)
+if(MOQ_FEATURES)
+  list(JOIN MOQ_FEATURES "," _features)
+  set(_feature_args --features "${_features}")
+endif()
+
 set(_cmd "${MOQ_CARGO}" rustc --locked --lib --package moq-ffi --crate-type staticlib
          --manifest-path "${MOQ_MANIFEST}" --target-dir "${MOQ_TARGET_DIR}" ${_profile_args}
-         -- --print=native-static-libs)
+         ${_feature_args} -- --print=native-static-libs)
 list(JOIN _cmd " " _shown)
 message(STATUS "moq: ${_shown}")
 

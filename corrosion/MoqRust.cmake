@@ -1,6 +1,6 @@
 # moq's own CMake layer for the Rust crate (DESIGN.md §5).
 #
-# moq_add_rust_crate(MANIFEST_PATH <Cargo.toml> [CXXFLAGS <flags>])
+# moq_add_rust_crate(MANIFEST_PATH <Cargo.toml> [CXXFLAGS <flags>] [FEATURES <feature>...])
 #
 # Builds the `moq-ffi` crate as a static library, with a real Corrosion when one is
 # available (find_package(Corrosion) >= 0.5) and otherwise with a small built-in
@@ -28,6 +28,7 @@
 #
 # CXXFLAGS is handed to cargo in the environment: cc / cxx-build compile the library's
 # C++ (cpp/src/*.cpp, the cxx glue) with it. Used for the sanitizer build.
+# FEATURES are Cargo features of the crate (the test build turns on `test-hooks`).
 #
 # The Cargo profile follows the CMake configuration the same way on both paths:
 # Debug -> dev, every other configuration (or none) -> release.
@@ -141,12 +142,17 @@ endfunction()
 
 # --- the real Corrosion ----------------------------------------------------------
 
-function(_moq_import_with_corrosion manifest cxxflags)
+function(_moq_import_with_corrosion manifest cxxflags features)
+  set(_features)
+  if(features)
+    set(_features FEATURES ${features})
+  endif()
   corrosion_import_crate(
     MANIFEST_PATH "${manifest}"
     CRATES moq-ffi
     CRATE_TYPES staticlib
     LOCKED
+    ${_features}
     # Same profile mapping as the built-in importer (Corrosion's own default would
     # build an empty configuration with the dev profile).
     PROFILE "$<IF:$<CONFIG:Debug>,dev,release>")
@@ -163,7 +169,7 @@ endfunction()
 
 # --- the built-in importer -------------------------------------------------------
 
-function(_moq_import_builtin manifest cxxflags native_libs)
+function(_moq_import_builtin manifest cxxflags native_libs features)
   get_filename_component(_crate_dir "${manifest}" DIRECTORY)
   set(MOQ_CARGO_TARGET_DIR "${CMAKE_CURRENT_BINARY_DIR}/cargo" CACHE PATH
       "cargo --target-dir used by moq's built-in cargo importer")
@@ -225,6 +231,7 @@ function(_moq_import_builtin manifest cxxflags native_libs)
     string(APPEND _content "set(${_k} [==[${_v}]==])\n")
   endforeach()
   string(APPEND _content "set(MOQ_ENV [==[${_env}]==])\n")
+  string(APPEND _content "set(MOQ_FEATURES [==[${features}]==])\n")
   string(APPEND _content "set(MOQ_EXPECTED_NATIVE_LIBS [==[${native_libs}]==])\n")
   set(_old "")
   if(EXISTS "${_params}")
@@ -281,7 +288,7 @@ endfunction()
 # --- entry point -----------------------------------------------------------------
 
 function(moq_add_rust_crate)
-  cmake_parse_arguments(PARSE_ARGV 0 ARG "" "MANIFEST_PATH;CXXFLAGS" "")
+  cmake_parse_arguments(PARSE_ARGV 0 ARG "" "MANIFEST_PATH;CXXFLAGS" "FEATURES")
   if(NOT ARG_MANIFEST_PATH)
     message(FATAL_ERROR "moq_add_rust_crate: MANIFEST_PATH is required")
   endif()
@@ -305,7 +312,7 @@ function(moq_add_rust_crate)
 
   if(_use_corrosion)
     message(STATUS "moq: building the Rust crate with Corrosion ${_corrosion_version}")
-    _moq_import_with_corrosion("${ARG_MANIFEST_PATH}" "${ARG_CXXFLAGS}")
+    _moq_import_with_corrosion("${ARG_MANIFEST_PATH}" "${ARG_CXXFLAGS}" "${ARG_FEATURES}")
     set(_importer corrosion)
   else()
     if(MOQ_CORROSION STREQUAL "OFF" OR NOT MOQ_CORROSION)
@@ -313,7 +320,7 @@ function(moq_add_rust_crate)
     else()
       message(STATUS "moq: building the Rust crate with the built-in cargo importer (no Corrosion found)")
     endif()
-    _moq_import_builtin("${ARG_MANIFEST_PATH}" "${ARG_CXXFLAGS}" "${_native_libs}")
+    _moq_import_builtin("${ARG_MANIFEST_PATH}" "${ARG_CXXFLAGS}" "${_native_libs}" "${ARG_FEATURES}")
     set(_importer builtin)
   endif()
   # Corrosion sets IMPORTED_LOCATION in a deferred call at the end of the directory;

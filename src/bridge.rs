@@ -241,6 +241,10 @@ mod ffi {
 
         fn on_runtime_thread() -> bool;
         fn log_forward_to_cpp(enabled: bool);
+
+        /// Test-only (feature `test-hooks`): a bridge entry that panics.
+        #[cfg(feature = "test-hooks")]
+        fn test_hook_panic() -> Status;
     }
 
     unsafe extern "C++" {
@@ -1031,6 +1035,15 @@ fn payload_data(payload: &PayloadBox) -> &[u8] {
 
 fn on_runtime_thread() -> bool {
     runtime::on_runtime_thread()
+}
+
+/// Panics inside the same guard every entry runs in, so a test can see the
+/// panic come out as `Code::Internal` in C++.
+#[cfg(feature = "test-hooks")]
+fn test_hook_panic() -> ffi::Status {
+    status_of(&guarded("the panic test hook", || -> Result<()> {
+        panic!("a panic on purpose (test hook)")
+    }))
 }
 
 fn log_forward_to_cpp(enabled: bool) {
