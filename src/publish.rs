@@ -92,7 +92,8 @@ impl Session {
 }
 
 /// Answers the SUBSCRIBEs the peer forwards for this namespace until the
-/// announcement is withdrawn (task aborted) or the session ends.
+/// announcement is withdrawn (task aborted) or the session ends; then no
+/// request can come any more, so the track request handler is released.
 async fn serve_subscriptions(
     publish_ns: PublishNamespace,
     tracks: TracksReader,
@@ -112,8 +113,15 @@ async fn serve_subscriptions(
                     tracing::debug!("serving a subscription ended: {err}");
                 }
             }
+            () = publication.shared.ended() => break,
         }
     }
+    let handler = publication
+        .on_request
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    drop(handler);
     // Let the subscriptions already being served finish normally.
     while serving.next().await.is_some() {}
 }

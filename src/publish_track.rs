@@ -228,8 +228,17 @@ impl Session {
         let deliveries: Arc<Mutex<Deliveries>> = Arc::default();
         let task_deliveries = deliveries.clone();
         let mut subscriber = self.subscriber.clone();
+        let shared = self.shared.clone();
         let task = runtime().spawn(async move {
-            while let Some(publish) = subscriber.publish_received().await {
+            // Ends with the session, which drops (releases) the handler.
+            loop {
+                let publish = tokio::select! {
+                    publish = subscriber.publish_received() => match publish {
+                        Some(publish) => publish,
+                        None => break,
+                    },
+                    () = shared.ended() => break,
+                };
                 let accepted = AssertUnwindSafe(async { offer(publish, handler.as_mut()) })
                     .catch_unwind()
                     .await;

@@ -148,6 +148,8 @@ pub type StateSink = Box<dyn FnOnce(Option<Error>) + Send>;
 /// refuse work once the session is gone.
 pub(crate) struct Shared {
     closed: AtomicBool,
+    /// Becomes true with `closed`, for tasks that must end with the session.
+    ended: tokio::sync::watch::Sender<bool>,
     terminal: Mutex<Option<StateSink>>,
     pub(crate) request_timeout: Duration,
     pub(crate) max_object_size: usize,
@@ -164,6 +166,12 @@ impl Shared {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// Completes once the session has ended (at once if it has).
+    pub(crate) async fn ended(&self) {
+        let mut ended = self.ended.subscribe();
+        let _ = ended.wait_for(|ended| *ended).await;
+    }
+
     pub(crate) fn check_open(&self, what: &str) -> Result<()> {
         if self.is_closed() {
             Err(Error::closed(format!(
@@ -178,6 +186,7 @@ impl Shared {
     /// the first caller only: exactly one terminal event per session.
     fn take_terminal(&self) -> Option<StateSink> {
         self.closed.store(true, Ordering::Release);
+        self.ended.send_replace(true);
         self.terminal
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -247,6 +256,7 @@ impl Session {
 
         let shared = Arc::new(Shared {
             closed: AtomicBool::new(false),
+            ended: tokio::sync::watch::Sender::new(false),
             terminal: Mutex::new(Some(on_closed)),
             request_timeout: config.request_timeout,
             max_object_size: config.max_object_size,

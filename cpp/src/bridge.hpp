@@ -82,6 +82,8 @@ class TrackRequestEvents {
  public:
   explicit TrackRequestEvents(std::shared_ptr<detail::AnnouncementCore> core) noexcept
       : core_(std::move(core)) {}
+  /// Rust drops the events when no request can come any more: releases the handler.
+  ~TrackRequestEvents();
   void on_track_requested(rust::Box<TrackRequestBox> request) const noexcept;
 
  private:

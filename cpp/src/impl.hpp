@@ -82,19 +82,21 @@ struct AnnouncementCore {
   CallbackGate gate;
   std::mutex mutex;
   std::function<void(TrackRequest)> on_track_requested;
+  /// Set when no request can come any more (the announcement ended with its
+  /// session, or was destroyed): the handler is released and not stored again.
+  bool ended = false;
 };
 
 struct AnnouncementImpl {
-  AnnouncementImpl(rust::Box<ffi::AnnouncementBox> box, Namespace ns) noexcept
-      : box(std::move(box)), ns(std::move(ns)) {}
+  AnnouncementImpl(rust::Box<ffi::AnnouncementBox> box, Namespace ns,
+                   std::shared_ptr<AnnouncementCore> core) noexcept
+      : box(std::move(box)), ns(std::move(ns)), core(std::move(core)) {}
   // No request callback runs once this returns; then the Rust side (and its
   // handler) goes.
-  ~AnnouncementImpl() {
-    if (core) core->gate.close();
-  }
+  ~AnnouncementImpl() { core->gate.close(); }
   rust::Box<ffi::AnnouncementBox> box;
   Namespace ns;
-  std::shared_ptr<AnnouncementCore> core;  // made when a handler is first set
+  std::shared_ptr<AnnouncementCore> core;
 };
 
 struct TrackRequestImpl {

@@ -73,24 +73,29 @@ Result<TrackWriter> Announcement::create_track(std::string_view name,
 
 void Announcement::on_track_requested(std::function<void(TrackRequest)> handler) noexcept {
   if (!impl_) return;
-  // Registered with Rust once; later calls only swap the handler. Without one,
-  // TrackRequestEvents refuses each request (not_found) at once.
-  if (!impl_->core && !handler) return;
-  if (!impl_->core) {
-    impl_->core = std::make_shared<detail::AnnouncementCore>();
-    {
-      std::lock_guard<std::mutex> lock(impl_->core->mutex);
-      impl_->core->on_track_requested = std::move(handler);
-    }
-    ffi::announcement_on_track_requested(*impl_->box,
-                                         std::make_unique<ffi::TrackRequestEvents>(impl_->core));
-    return;
-  }
+  // The events are registered with Rust when the announcement is made; this
+  // only swaps the handler. Without one, each request is refused (not_found)
+  // at once. The handler it replaces (or, once the announcement has ended,
+  // this one) is destroyed here, outside the lock.
+  std::function<void(TrackRequest)> released;
   std::lock_guard<std::mutex> lock(impl_->core->mutex);
-  impl_->core->on_track_requested = std::move(handler);
+  if (impl_->core->ended) {
+    released = std::move(handler);
+  } else {
+    released = std::move(impl_->core->on_track_requested);
+    impl_->core->on_track_requested = std::move(handler);
+  }
 }
 
 namespace ffi {
+TrackRequestEvents::~TrackRequestEvents() {
+  std::function<void(TrackRequest)> released;
+  std::lock_guard<std::mutex> lock(core_->mutex);
+  core_->ended = true;
+  released = std::move(core_->on_track_requested);
+  core_->on_track_requested = nullptr;
+}
+
 void TrackRequestEvents::on_track_requested(rust::Box<TrackRequestBox> request) const noexcept {
   TrackRequest wrapped(std::make_unique<detail::TrackRequestImpl>(detail::TrackRequestImpl{std::move(request)}));
   std::function<void(TrackRequest)> handler;

@@ -26,7 +26,15 @@ PublishListenerImpl::~PublishListenerImpl() {
 
 namespace ffi {
 
-PublishEvents::~PublishEvents() = default;
+// Rust drops the events when no PUBLISH can come any more (the session ended,
+// or the listener is being destroyed): the offer handler is released here,
+// outside the lock.
+PublishEvents::~PublishEvents() {
+  PublishOfferHandler released;
+  std::lock_guard<std::mutex> lock(core_->mutex);
+  released = std::move(core_->on_offer);
+  core_->on_offer = nullptr;
+}
 
 std::unique_ptr<SubscriptionEvents> PublishEvents::on_publish(rust::Vec<rust::String> ns,
                                                               rust::Str track) const noexcept {

@@ -221,7 +221,11 @@ Result<Announcement> Session::announce(const Namespace& ns) noexcept {
   ffi::Status status = detail::new_status();
   rust::Box<ffi::AnnouncementBox> box = ffi::session_announce(*impl_->box, ns.parts(), status);
   if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return Announcement(std::make_unique<detail::AnnouncementImpl>(std::move(box), ns));
+  auto core = std::make_shared<detail::AnnouncementCore>();
+  // Registered once, before any request can reach a handler: setting one
+  // later only swaps it under the core's lock.
+  ffi::announcement_on_track_requested(*box, std::make_unique<ffi::TrackRequestEvents>(core));
+  return Announcement(std::make_unique<detail::AnnouncementImpl>(std::move(box), ns, std::move(core)));
 }
 
 }  // namespace moq
