@@ -1,12 +1,10 @@
 // Authorization tokens in SETUP (SessionConfig::auth_tokens): validation, a
-// relay without auth config, and a relay that verifies Common Access Tokens
-// refusing sessions without a valid one. Minting a valid CAT is covered by the
-// Rust test tests/rust/auth.rs (it needs the cat-token crate).
+// relay without auth config, and a relay that verifies Common Access Tokens:
+// a valid token (minted by `moq-test-peer mint-cat` with the key the relay
+// trusts) is admitted, the same session without it, with a garbage token or
+// with a token for another audience is refused.
 #include "test_util.hpp"
 
-#include <cstdlib>
-#include <fstream>
-#include <stdlib.h>
 
 using namespace moq_test;
 
@@ -90,36 +88,71 @@ std::optional<moq::Error> refusal(const Relay& relay, std::vector<moq::AuthToken
   return closed;
 }
 
-TEST(Auth, RelayWithCatPolicyRefusesMissingOrInvalidTokens) {
-  char dir_template[] = "/tmp/moq-auth-cpp-XXXXXX";
-  const char* dir = mkdtemp(dir_template);
-  ASSERT_NE(dir, nullptr);
-  const std::string pem = std::string(dir) + "/issuer.pub.pem";
-  const std::string command = "openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | "
-                              "openssl ec -pubout -out '" + pem + "' 2>/dev/null";
-  ASSERT_EQ(std::system(command.c_str()), 0) << "openssl could not make a P-256 key";
-  const std::string config_path = std::string(dir) + "/scope-config.json";
-  {
-    std::ofstream config(config_path);
-    config << R"({ "default": { "auth": { "keys": [{ "kid": "k1", "alg": "ES256", "pem_file": ")"
-           << pem << R"(" }], "issuers": ["https://issuer.moq.test"], "audiences": ["moq-test"] } } })";
+// Bytes of a lowercase hex string.
+std::string from_hex(const std::string& hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   }
+  return out;
+}
+
+TEST(Auth, RelayWithCatPolicyAdmitsAValidTokenAndRefusesTheRest) {
+  TempDir dir("moq-auth-cpp");
+  ASSERT_TRUE(dir.ok()) << dir.error();
+  // A signing key, the relay's scope config trusting it, and two tokens.
+  std::string error;
+  auto mint = ChildProcess::spawn({test_peer_binary(), "mint-cat", "--dir", dir.path()}, &error);
+  ASSERT_NE(mint, nullptr) << error;
+  ASSERT_TRUE(mint->wait_exit(30000ms));
+  ASSERT_EQ(mint->exit_status(), 0) << mint->stderr_text();
+  std::string valid, other_audience;
+  for (const auto& line : mint->stdout_lines()) {
+    if (line.rfind("token=", 0) == 0) valid = from_hex(line.substr(6));
+    if (line.rfind("other-audience-token=", 0) == 0) other_audience = from_hex(line.substr(21));
+  }
+  ASSERT_FALSE(valid.empty()) << mint->stdout_text();
+  ASSERT_FALSE(other_audience.empty()) << mint->stdout_text();
+
   Relay::Options options;
   options.binary = relay_auth_cat_binary();
-  options.extra_args = {"--scope-config", config_path};
-  std::string error;
+  options.extra_args = {"--scope-config", dir.file("scope-config.json")};
   auto relay = Relay::start(options, &error);
   ASSERT_TRUE(relay) << error;
 
-  for (auto tokens : {std::vector<moq::AuthToken>{},
-                      std::vector<moq::AuthToken>{{moq::AuthToken::kCatTokenType, "not a CWT"}}}) {
-    SCOPED_TRACE(tokens.empty() ? "no token" : "garbage token");
+  // Admitted: connect, announce and subscribe under "allowed".
+  const auto ns = moq::Namespace::parse("allowed/" + test_namespace().to_string()).value();
+  auto cfg = config_for(*relay);
+  cfg.auth_tokens = {{moq::AuthToken::kCatTokenType, valid}};
+  auto publisher = connect_to(*relay, cfg);
+  ASSERT_MOQ_OK(publisher);
+  auto announcement = publisher->announce(ns);
+  ASSERT_MOQ_OK(announcement);
+  auto track = announcement->create_track("t");
+  ASSERT_MOQ_OK(track);
+  auto subscriber = connect_to(*relay, cfg);
+  ASSERT_MOQ_OK(subscriber);
+  Collector got;
+  auto subscription = subscriber->subscribe(ns, "t", got.callback());
+  ASSERT_MOQ_OK(subscription);
+  EXPECT_TRUE(warm_up(*track, [&] { return got.size() > 0; }));
+  EXPECT_EQ(publisher->state(), moq::SessionState::connected);
+
+  // Refused: the same session without the token, with garbage, with a token
+  // for another relay.
+  const std::vector<std::pair<const char*, std::vector<moq::AuthToken>>> refused = {
+      {"no token", {}},
+      {"garbage token", {{moq::AuthToken::kCatTokenType, "not a CWT"}}},
+      {"token for another audience", {{moq::AuthToken::kCatTokenType, other_audience}}},
+  };
+  for (const auto& [what, tokens] : refused) {
+    SCOPED_TRACE(what);
     auto e = refusal(*relay, tokens);
     ASSERT_TRUE(e.has_value()) << "the session must end with an error";
     EXPECT_EQ(e->code(), moq::Errc::connect_failed) << describe(*e);
     EXPECT_NE(e->message().find("unauthorized"), std::string::npos) << e->message();
     EXPECT_NE(e->message().find("auth_tokens"), std::string::npos) << e->message();
   }
-  relay.reset();
-  std::system(("rm -rf '" + std::string(dir) + "'").c_str());
+  // The admitted sessions were not disturbed.
+  EXPECT_EQ(subscriber->state(), moq::SessionState::connected);
 }

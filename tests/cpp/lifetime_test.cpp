@@ -115,12 +115,7 @@ TEST(Lifetime, PullSubscriptionReportsClosedAfterQueueDrains) {
   ASSERT_MOQ_OK(session);
   auto sub = session->subscribe(ns, "t");
   ASSERT_MOQ_OK(sub);
-  bool warmed = false;
-  for (int i = 0; i < 75 && !warmed; ++i) {
-    ASSERT_TRUE(write_group(*pub.track, {"warmup"}));
-    warmed = static_cast<bool>(sub->next(200ms));
-  }
-  ASSERT_TRUE(warmed);
+  ASSERT_TRUE(warm_up_pull(*pub.track, *sub));
   ASSERT_TRUE(write_group(*pub.track, {"last"}));
   // Wait for "last" to be queued before ending the track.
   std::vector<std::string> seen;
@@ -242,7 +237,8 @@ TEST(Lifetime, DestroyingPublisherSessionReachesSubscriberQuickly) {
   const auto start = Clock::now();
   // Destroy everything, session first (the other handles outlive it).
   pub.session.reset();
-  EXPECT_LT(seconds_since(start), 1.0) << "~Session must not wait on the network";
+  // Bounded well below the idle timeout (10 s), with room for a loaded machine.
+  EXPECT_LT(seconds_since(start), 3.0) << "~Session must not wait on the network";
   ASSERT_TRUE(w.wait_closed(9000ms));
   EXPECT_LT(std::chrono::duration<double>(w.closed_at - start).count(), 5.0);
   pub.track.reset();
@@ -333,9 +329,12 @@ TEST(Lifetime, OnStateChangeAfterTheEndIsCalledAtOnce) {
   ASSERT_NE(relay, nullptr);
   auto session = connect_to(*relay);
   ASSERT_MOQ_OK(session);
+  // The terminal event is delivered to this first callback...
+  std::atomic<bool> delivered{false};
+  session->on_state_change([&](moq::SessionState, const moq::Error*) { delivered = true; });
   ASSERT_MOQ_OK(session->close());
-  // Let the terminal event (with no callback set) pass.
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(wait_until([&] { return delivered.load(); }, 5000ms));
+  // ...and a callback set after it sees it too: at once, on this thread.
   int calls = 0;
   std::thread::id thread;
   bool null_error = false;
@@ -405,7 +404,7 @@ TEST(Lifetime, RelayDeathEndsSessionWithAnError) {
   // Destructors never wait on the network, also when the peer is gone.
   const auto destroy_start = Clock::now();
   pub.session.reset();
-  EXPECT_LT(seconds_since(destroy_start), 1.0) << "~Session waited for a dead relay";
+  EXPECT_LT(seconds_since(destroy_start), 3.0) << "~Session waited for a dead relay";
   {
     std::unique_lock<std::mutex> lk(mu);
     ASSERT_TRUE(cv.wait_for(lk, 16s, [&] { return calls > 0; }))

@@ -217,17 +217,36 @@ TEST(TracksOnDemand, HandlerIsNotRunningAfterTheAnnouncementIsDestroyed) {
   ASSERT_MOQ_OK(publisher);
   auto announcement = publisher->announce(ns);
   ASSERT_MOQ_OK(announcement);
-  std::atomic<int> calls{0};
-  announcement->on_track_requested([&](moq::TrackRequest) { ++calls; });
+  // Each request's handler takes 20 ms, and another thread keeps asking for
+  // new tracks, so the destructor runs while a handler is running (or about
+  // to start): it must wait for that one and let none start after it returns.
+  std::atomic<bool> destroyed{false};
+  std::atomic<int> calls{0}, running{0}, late{0};
+  announcement->on_track_requested([&](moq::TrackRequest) {
+    ++running;
+    ++calls;
+    if (destroyed) ++late;
+    std::this_thread::sleep_for(20ms);
+    if (destroyed) ++late;
+    --running;
+  });
   auto subscriber = connect_to(*relay);
   ASSERT_MOQ_OK(subscriber);
-  auto first = subscriber->subscribe(ns, "a", [](const moq::Object&) {});
-  EXPECT_FALSE(first);
-  EXPECT_EQ(calls.load(), 1);
+  std::atomic<bool> stop{false};
+  std::thread asker([&] {
+    for (int i = 0; i < 2000 && !stop; ++i) {
+      (void)subscriber->subscribe(ns, "t" + std::to_string(i), [](const moq::Object&) {});
+    }
+  });
+  const bool asked = wait_until([&] { return calls.load() >= 3; }, 10000ms);
   { auto gone = std::move(*announcement); }
-  auto later = subscriber->subscribe(ns, "b", [](const moq::Object&) {});
-  EXPECT_FALSE(later);
-  EXPECT_EQ(calls.load(), 1);
+  destroyed = true;
+  const int running_after = running.load();
+  stop = true;
+  asker.join();
+  ASSERT_TRUE(asked) << "the handler was called " << calls.load() << " times";
+  EXPECT_EQ(running_after, 0) << "~Announcement returned while its handler was running";
+  EXPECT_EQ(late.load(), 0) << "the handler ran after ~Announcement returned";
 }
 
 TEST(Counters, TrackAndSubscriptionCountWhatTheyCarried) {

@@ -127,17 +127,19 @@ TEST(PeerPublish, OfferedTrackIsReceivedUntilItsNormalEnd) {
     EXPECT_EQ(offered, "peer/ns/clock");
     EXPECT_TRUE(ended->has_value()) << describe(ended->error());
   }
-  // Groups sent before the client's REQUEST_OK may be missed; the rest arrive
-  // in order, each as "peer object <group>".
+  // Groups sent before the client's REQUEST_OK may be missed; from the first
+  // that arrives, every group arrives, in order, through the last (19), each
+  // as "peer object <group>".
   const auto received = objects.objects();
   ASSERT_GE(received.size(), 10u);
   for (std::size_t i = 0; i < received.size(); ++i) {
     EXPECT_EQ(received[i].payload.to_string(),
               "peer object " + std::to_string(received[i].group_id));
     if (i > 0) {
-      EXPECT_GT(received[i].group_id, received[i - 1].group_id);
+      EXPECT_EQ(received[i].group_id, received[i - 1].group_id + 1) << "a group is missing";
     }
   }
+  EXPECT_EQ(received.back().group_id, 19u);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Publishing and subscribing through a real relay: push and pull mode, ids,
 // payload integrity at volume, several subscribers, received Bytes lifetime.
+#include "support/test_hooks.hpp"
 #include "test_util.hpp"
 
 #include <map>
@@ -104,15 +105,7 @@ TEST(PubSub, PullModeTryNextAndNext) {
   EXPECT_FALSE(sub->try_next().has_value()) << "nothing was published yet";
   EXPECT_FALSE(sub->closed());
 
-  // Warm up: publish until next() returns something.
-  bool warmed = false;
-  for (int i = 0; i < 75 && !warmed; ++i) {
-    ASSERT_TRUE(write_group(*pub.track, {"warmup"}));
-    auto o = sub->next(200ms);
-    if (o) warmed = true;
-    else EXPECT_EQ(o.error().code(), moq::Errc::timeout) << describe(o.error());
-  }
-  ASSERT_TRUE(warmed);
+  ASSERT_TRUE(warm_up_pull(*pub.track, *sub));
   while (sub->try_next()) {
   }  // drain the warm-up groups
 
@@ -204,13 +197,11 @@ TEST(PubSub, PullModeQueueLimitDropsOldest) {
   options.max_queued_objects = 5;
   auto sub = session->subscribe(ns, "t", options);
   ASSERT_MOQ_OK(sub);
-  bool warmed = false;
-  for (int i = 0; i < 75 && !warmed; ++i) {
-    ASSERT_TRUE(write_group(*pub.track, {"warmup"}));
-    warmed = static_cast<bool>(sub->next(200ms));
-  }
-  ASSERT_TRUE(warmed);
-  std::this_thread::sleep_for(300ms);
+  const int warm_groups = warm_up_pull(*pub.track, *sub);
+  ASSERT_GT(warm_groups, 0);
+  // If the first warm-up group was only slow, not dropped, it arrives too:
+  // give it the time to, so it cannot land among the objects counted below.
+  if (warm_groups > 1) wait_until([&] { return sub->stats().objects >= 2; }, 2000ms);
   while (sub->try_next()) {
   }
   const uint64_t dropped_before = sub->dropped();
@@ -414,6 +405,7 @@ TEST(PubSub, ReceivedBytesStayValidAfterCallbackAndSession) {
   std::mutex mu;
   std::vector<moq::Bytes> kept;              // copies of the payloads, kept past the callback
   std::vector<const uint8_t*> seen_pointers;  // where the payload was during the callback
+  std::size_t copied = 0;  // payloads that were not a view of the engine's buffer
   {
     auto session = connect_to(*relay);
     ASSERT_MOQ_OK(session);
@@ -422,6 +414,9 @@ TEST(PubSub, ReceivedBytesStayValidAfterCallbackAndSession) {
       std::lock_guard<std::mutex> lk(mu);
       kept.push_back(o.payload);
       seen_pointers.push_back(o.payload.data());
+      // Zero copy: the payload is a view of the Rust buffer the engine
+      // received into, not a C++ copy of it.
+      if (o.payload.data() != moq::test_hooks::received_buffer(o.payload)) ++copied;
     });
     ASSERT_MOQ_OK(sub);
     // Publish data until at least 3 objects have been kept.
@@ -438,6 +433,7 @@ TEST(PubSub, ReceivedBytesStayValidAfterCallbackAndSession) {
   }
   std::lock_guard<std::mutex> lk(mu);
   ASSERT_GE(kept.size(), 3u);
+  EXPECT_EQ(copied, 0u) << "received payloads were copied on the C++ side";
   for (std::size_t i = 0; i < kept.size(); ++i) {
     const auto& b = kept[i];
     EXPECT_EQ(b.data(), seen_pointers[i]) << "the stored payload is not the delivered buffer";
@@ -445,6 +441,47 @@ TEST(PubSub, ReceivedBytesStayValidAfterCallbackAndSession) {
                     matches_pattern(b, 102, 1);
     EXPECT_TRUE(ok) << "payload " << i << " (" << b.size() << " bytes) changed after delivery";
   }
+}
+
+TEST(PubSub, WrittenPayloadsAreSharedWithTheEngineNotCopied) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  Publisher pub;
+  moq::TrackOptions history;
+  history.history = moq::HistoryLimits{16, 4 << 20};
+  make_publisher(*relay, ns, "history", &pub, history);
+  if (HasFatalFailure()) return;
+  auto plain = pub.announcement->create_track("plain");
+  ASSERT_MOQ_OK(plain);
+
+  // The engine keeps the last 8 groups of a track nobody subscribes to yet
+  // (join history for its first subscriber): while it does, it holds the
+  // very buffer written (one more reference to it), not a copy; once 8 newer
+  // groups push it out, it lets go.
+  moq::Bytes payload(std::string(100000, 'z'));
+  ASSERT_EQ(payload.storage().use_count(), 1);
+  auto group = plain->begin_group();
+  ASSERT_MOQ_OK(group);
+  ASSERT_MOQ_OK(group->write(payload));
+  EXPECT_EQ(payload.storage().use_count(), 2) << "the engine does not hold the written buffer";
+  ASSERT_MOQ_OK(group->finish());
+  group = moq::Error(moq::Errc::closed, "drop the group writer");
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(write_group(*plain, {"newer"}));
+  EXPECT_TRUE(wait_until([&] { return payload.storage().use_count() == 1; }, 5000ms))
+      << "the engine still holds the buffer of a replaced group: " << payload.storage().use_count();
+
+  // A track with history (16 groups here) keeps the same buffer for FETCH,
+  // also after the engine let go of it.
+  moq::Bytes kept(std::string(100000, 'k'));
+  auto history_group = pub.track->begin_group();
+  ASSERT_MOQ_OK(history_group);
+  ASSERT_MOQ_OK(history_group->write(kept));
+  ASSERT_MOQ_OK(history_group->finish());
+  history_group = moq::Error(moq::Errc::closed, "drop the group writer");
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(write_group(*pub.track, {"newer"}));
+  EXPECT_TRUE(wait_until([&] { return kept.storage().use_count() == 2; }, 5000ms))
+      << "the history should hold exactly the written buffer: " << kept.storage().use_count();
 }
 
 TEST(PubSub, RawQuicUrlRoundTrip) {

@@ -182,19 +182,40 @@ class Collector {
 };
 
 // The relay may not forward the first group to a subscriber that has just
-// attached (DESIGN §1). Writes one-object "warm-up" groups until `arrived()`
-// says the subscriber(s) saw one. Returns false after `timeout`.
-inline bool warm_up(moq::TrackWriter& track, const std::function<bool()>& arrived,
-                    milliseconds timeout = 15000ms) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    auto group = track.begin_group();
-    if (!group) return false;
-    if (!group->write(moq::Bytes::copy("warmup"))) return false;
-    if (!group->finish()) return false;
-    if (wait_until(arrived, 200ms)) return true;
+// attached (DESIGN §1), and never loses more than that one. So a warm-up
+// writes one group (`write_one`) and waits a second for `arrived()`; then one
+// more, waiting up to `timeout`. Returns how many groups it wrote, 0 if
+// neither arrived: a regression that loses groups fails here instead of
+// hiding behind more warm-up groups.
+constexpr int kWarmUpGroups = 2;
+inline int warm_up_by(const std::function<bool()>& write_one, const std::function<bool()>& arrived,
+                      milliseconds timeout = 10000ms) {
+  for (int i = 0; i < kWarmUpGroups; ++i) {
+    if (!write_one()) return 0;
+    if (wait_until(arrived, i + 1 < kWarmUpGroups ? 1000ms : timeout)) return i + 1;
   }
-  return false;
+  return 0;
+}
+
+// warm_up_by with one-object "warmup" groups on `track`.
+inline int warm_up(moq::TrackWriter& track, const std::function<bool()>& arrived,
+                   milliseconds timeout = 10000ms) {
+  return warm_up_by(
+      [&] {
+        auto group = track.begin_group();
+        return group && group->write(moq::Bytes::copy("warmup")) && group->finish();
+      },
+      arrived, timeout);
+}
+
+// warm_up for a pull subscription, once an object could be taken (it is
+// consumed; a later warm-up object may still be queued). Returns as warm_up.
+inline int warm_up_pull(moq::TrackWriter& track, moq::Subscription& subscription) {
+  bool got = false;
+  return warm_up(track, [&] {
+    if (!got) got = static_cast<bool>(subscription.try_next());
+    return got;
+  });
 }
 
 // True for the objects warm_up writes.

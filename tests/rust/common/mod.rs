@@ -67,20 +67,22 @@ pub fn next_object(rx: &mpsc::Receiver<Event>) -> ReceivedObject {
     }
 }
 
-/// Calls `send` (which should publish one small group) until `rx` yields an
-/// object, up to 20 tries 500 ms apart, to get past the first group a fresh
-/// subscription may miss (DESIGN §1). Returns that object. A closed
-/// subscription can never deliver it, so that fails at once.
+/// Calls `send` (which should publish one small group) and waits a second
+/// for `rx` to yield an object; if none came, once more, waiting up to
+/// [`WAIT`]. The relay may drop the first group a fresh subscription should
+/// get (DESIGN §1), never more: a regression that loses groups fails here
+/// instead of hiding behind more warm-up groups. Returns that object. A
+/// closed subscription can never deliver it, so that fails at once.
 pub fn warm_up_with(mut send: impl FnMut(), rx: &mpsc::Receiver<Event>) -> ReceivedObject {
-    for _ in 0..20 {
+    for wait in [Duration::from_secs(1), WAIT] {
         send();
-        match rx.recv_timeout(Duration::from_millis(500)) {
+        match rx.recv_timeout(wait) {
             Ok(Event::Object(o)) => return o,
             Ok(Event::Closed(r)) => panic!("closed during warm-up: {r:?}"),
             Err(_) => {}
         }
     }
-    panic!("no warm-up object arrived");
+    panic!("no warm-up object arrived: two groups were lost");
 }
 
 /// [`warm_up_with`] sending one-object "warm" groups on `track`. Returns the
