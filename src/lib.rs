@@ -7,6 +7,7 @@
 mod bridge;
 pub mod bytes;
 pub mod discovery;
+pub mod dispatch;
 pub mod error;
 pub mod fetch;
 pub mod history;

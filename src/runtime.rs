@@ -1,15 +1,75 @@
-//! The one multi-threaded tokio runtime every session shares, created on first use.
+//! The library's threads, created on first use: one multi-threaded tokio
+//! runtime that every session shares for I/O, and the callback threads where
+//! user code runs (dispatch.rs). Their counts are set by [`configure`] before
+//! first use.
 //!
-//! It lives for the rest of the process: C++ handles may be destroyed from
+//! Both live for the rest of the process: C++ handles may be destroyed from
 //! static destructors, and tearing a runtime down under them would turn a
 //! clean exit into a hang or a crash.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::error::{Code, Error, Result};
+
+/// How many threads the library runs. Set before first use ([`configure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// tokio worker threads: QUIC, TLS and the engine. Nothing else runs there.
+    pub io_threads: usize,
+    /// Threads that run user callbacks, each handle on its own strand: this
+    /// many slow callbacks (of different handles) can block at once before
+    /// others wait.
+    pub callback_threads: usize,
+}
+
+impl Default for RuntimeConfig {
+    /// Two of each: on a small machine that leaves the host its cores, and one
+    /// slow callback never holds up every other handle.
+    fn default() -> Self {
+        Self {
+            io_threads: 2,
+            callback_threads: 2,
+        }
+    }
+}
+
+/// The configuration, and whether the threads have started with it.
+static CONFIG: Mutex<(RuntimeConfig, bool)> = Mutex::new((
+    RuntimeConfig {
+        io_threads: 2,
+        callback_threads: 2,
+    },
+    false,
+));
+
+/// Sets the thread counts. Only before the library starts its threads (the
+/// first connect); afterwards it returns `InvalidArgument` and changes nothing.
+pub fn configure(config: RuntimeConfig) -> Result<()> {
+    if config.io_threads == 0 || config.callback_threads == 0 {
+        return Err(Error::invalid_argument(
+            "RuntimeConfig: io_threads and callback_threads must be at least 1",
+        ));
+    }
+    let mut current = CONFIG.lock().unwrap_or_else(|e| e.into_inner());
+    if current.1 {
+        return Err(Error::invalid_argument(
+            "the runtime has already started (a session was connected): configure it before \
+             first use",
+        ));
+    }
+    current.0 = config;
+    Ok(())
+}
+
+/// The configuration the threads start with; fixed from the first call on.
+pub(crate) fn config() -> RuntimeConfig {
+    let mut current = CONFIG.lock().unwrap_or_else(|e| e.into_inner());
+    current.1 = true;
+    current.0
+}
 
 static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
 
@@ -18,20 +78,20 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .thread_name("moq-runtime")
-            // Two threads keep one slow user callback from stalling every session
-            // while leaving the host's cores to the host.
-            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)))
+            .worker_threads(config().io_threads)
             .build()
             .expect("moq: cannot start the tokio runtime")
     })
 }
 
-/// True where blocking on the runtime would stall or panic: on one of its
-/// threads (where library callbacks run), or inside any tokio runtime's
-/// context (a Rust caller's own async code). Bridge entries do not enter the
-/// runtime's context, so C++ threads are not mistaken for either.
+/// True where blocking for the peer would stall the library or panic: on one
+/// of its I/O threads, on a callback thread (it would hold up that handle's
+/// strand, and a strand may wait for this very answer), or inside any tokio
+/// runtime's context (a Rust caller's own async code). Bridge entries do not
+/// enter the runtime's context, so C++ threads are not mistaken for either.
 pub fn on_runtime_thread() -> bool {
     std::thread::current().name() == Some("moq-runtime")
+        || crate::dispatch::on_callback_thread()
         || tokio::runtime::Handle::try_current().is_ok()
 }
 
