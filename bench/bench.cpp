@@ -411,10 +411,7 @@ int run_idle(const Args& args) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const Args args = parse(argc, argv);
+int run(const Args& args) {
   if (args.scenario == "throughput") return run_flow(args, 1, false);
   if (args.scenario == "latency") {
     Args paced = args;
@@ -425,4 +422,12 @@ int main(int argc, char** argv) {
   if (args.scenario == "subscriptions") return run_subscriptions(args);
   if (args.scenario == "idle") return run_idle(args);
   fail("unknown scenario " + args.scenario);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int rc = run(parse(argc, argv));
+  (void)moq::shutdown();
+  return rc;
 }

@@ -241,6 +241,8 @@ mod ffi {
 
         fn on_runtime_thread() -> bool;
         fn log_forward_to_cpp(enabled: bool);
+        /// `moq::shutdown`: closes open sessions, waits for the runtime's work.
+        fn runtime_shutdown(timeout_ms: u64) -> Status;
 
         /// Test-only (feature `test-hooks`): a bridge entry that panics.
         #[cfg(feature = "test-hooks")]
@@ -1035,6 +1037,19 @@ fn payload_data(payload: &PayloadBox) -> &[u8] {
 
 fn on_runtime_thread() -> bool {
     runtime::on_runtime_thread()
+}
+
+fn runtime_shutdown(timeout_ms: u64) -> ffi::Status {
+    status_of(&guarded("moq::shutdown", || {
+        if runtime::on_runtime_thread() {
+            return Err(Error::new(
+                Code::WouldBlock,
+                "moq::shutdown waits for the library's threads and cannot be called from a moq \
+                 callback; call it at the end of main",
+            ));
+        }
+        crate::session::shutdown(Duration::from_millis(timeout_ms))
+    }))
 }
 
 /// Panics inside the same guard every entry runs in, so a test can see the

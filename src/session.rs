@@ -147,6 +147,8 @@ pub type StateSink = Box<dyn FnOnce(Option<Error>) + Send>;
 /// State shared by the session and every handle made from it, so a handle can
 /// refuse work once the session is gone.
 pub(crate) struct Shared {
+    /// The session's transport, to close it (from the handle or at shutdown).
+    transport: transport::Session,
     closed: AtomicBool,
     /// Becomes true with `closed`, for tasks that must end with the session.
     ended: tokio::sync::watch::Sender<bool>,
@@ -182,6 +184,25 @@ impl Shared {
         }
     }
 
+    /// Closes the session gracefully: the peer sees `code` and `reason`, and
+    /// the terminal event reports no error. Never blocks.
+    pub(crate) fn close(&self, what: &str, code: u32, reason: &str) -> Result<()> {
+        self.check_open(what)?;
+        // Claim the terminal event before closing, so the run task's
+        // "connection closed" cannot win the race and report an error the user
+        // caused. It is delivered on a library thread, like every callback.
+        if let Some(sink) = self.take_terminal() {
+            runtime().spawn(async move { sink(None) });
+        }
+        // Closing a WebTransport session spawns the CLOSE capsule write, so it
+        // runs on the runtime: this call may come from any thread, even from a
+        // static destructor at exit, when no runtime context can be entered.
+        let transport = self.transport.clone();
+        let reason = reason.to_owned();
+        runtime().spawn(async move { transport.close(code, &reason) });
+        Ok(())
+    }
+
     /// Marks the session closed and hands out the terminal event's sink, to
     /// the first caller only: exactly one terminal event per session.
     fn take_terminal(&self) -> Option<StateSink> {
@@ -209,7 +230,6 @@ pub struct SessionStats {
 
 pub struct Session {
     pub(crate) shared: Arc<Shared>,
-    transport: transport::Session,
     // The QUIC connection under the session, for statistics.
     connection: quinn::Connection,
     pub(crate) publisher: Publisher,
@@ -255,6 +275,7 @@ impl Session {
         let with_tokens = !config.auth_tokens.is_empty();
 
         let shared = Arc::new(Shared {
+            transport: transport.clone(),
             closed: AtomicBool::new(false),
             ended: tokio::sync::watch::Sender::new(false),
             terminal: Mutex::new(Some(on_closed)),
@@ -301,10 +322,10 @@ impl Session {
             }
         });
 
+        register_open(&shared);
         Ok(Session {
             shared,
             connection,
-            transport,
             publisher,
             subscriber,
             goaway,
@@ -363,20 +384,52 @@ impl Session {
     /// Closes the session: the peer sees a graceful close with `code` and
     /// `reason`. The terminal event fires with no error. Never blocks.
     pub fn close(&self, code: u32, reason: &str) -> Result<()> {
-        self.shared.check_open("Session::close")?;
-        // Claim the terminal event before closing, so the run task's
-        // "connection closed" cannot win the race and report an error the user
-        // caused. It is delivered on a library thread, like every callback.
-        if let Some(sink) = self.shared.take_terminal() {
-            runtime().spawn(async move { sink(None) });
+        self.shared.close("Session::close", code, reason)
+    }
+}
+
+/// Every session not yet closed, for [`shutdown`].
+static OPEN_SESSIONS: Mutex<Vec<std::sync::Weak<Shared>>> = Mutex::new(Vec::new());
+
+fn register_open(shared: &Arc<Shared>) {
+    let mut open = OPEN_SESSIONS.lock().unwrap_or_else(|e| e.into_inner());
+    open.retain(|s| s.upgrade().is_some_and(|s| !s.is_closed()));
+    open.push(Arc::downgrade(shared));
+}
+
+/// Ends the library's work before the process exits: closes every session
+/// still open (the peer sees a graceful close), then waits, up to `timeout`,
+/// until every task has finished, so the CLOSE of each session, also of those
+/// closed or destroyed just before, has left. Returns `Timeout` if work
+/// remains (it goes on in the background). The library stays usable.
+pub fn shutdown(timeout: Duration) -> Result<()> {
+    let open: Vec<Arc<Shared>> = OPEN_SESSIONS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain(..)
+        .filter_map(|s| s.upgrade())
+        .collect();
+    for shared in open {
+        let _ = shared.close("shutdown", 0, "shutting down");
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    let metrics = runtime().metrics();
+    loop {
+        let alive = metrics.num_alive_tasks();
+        if alive == 0 {
+            return Ok(());
         }
-        // Closing a WebTransport session spawns the CLOSE capsule write, so it
-        // runs on the runtime: this call may come from any thread, even from a
-        // static destructor at exit, when no runtime context can be entered.
-        let transport = self.transport.clone();
-        let reason = reason.to_owned();
-        runtime().spawn(async move { transport.close(code, &reason) });
-        Ok(())
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::new(
+                Code::Timeout,
+                format!(
+                    "shutdown: {alive} task(s) of the library still running after {} ms (a \
+                     session still closing, or a handle still alive)",
+                    timeout.as_millis()
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

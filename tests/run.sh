@@ -23,8 +23,8 @@
 #   MOQ_CORROSION       AUTO|ON|OFF, see corrosion/MoqRust.cmake (default: OFF, the
 #                       built-in importer, as CI uses)
 # The asan step runs ctest with ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 and
-# UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 (unless set), and with
-# LSAN_OPTIONS=suppressions=tests/lsan.supp when that file exists. The clock interop
+# UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 (unless set), and no leak
+# suppressions: every test process ends with moq::shutdown. The clock interop
 # tests repeat each scenario 3 times in the build step and once under the sanitizers
 # (MOQ_INTEROP_RUNS), where what matters is memory safety, not an intermittent timing.
 set -euo pipefail
@@ -182,15 +182,10 @@ step_asan() {
   cmake_build "$ASAN_BUILD_DIR" Debug -DMOQ_SANITIZE=ON
   step_done "asan build"
   banner "asan: ctest ($ASAN_BUILD_DIR)"
-  local lsan=${LSAN_OPTIONS:-}
-  if [ -z "$lsan" ] && [ -f "$ROOT/tests/lsan.supp" ]; then
-    lsan="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
-  fi
   # fast_unwind_on_malloc=0: full allocation stacks through Rust's std (built without
-  # frame pointers), so reports are readable and suppressions can match Rust frames.
+  # frame pointers), so reports are readable.
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:fast_unwind_on_malloc=0} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
-  LSAN_OPTIONS=$lsan \
   MOQ_INTEROP_RUNS=${MOQ_INTEROP_RUNS:-1} \
     run_ctest "$ASAN_BUILD_DIR"
   step_done "asan ctest"

@@ -457,6 +457,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   int rc = options.publish ? run_publisher(*session, *ns, options) : run_subscriber(*session, *ns, options);
-  session->close(0, "moq-clock done");
+  (void)session->close(0, "moq-clock done");
+  // Lets the CLOSE leave before the process exits (README: Lifetimes).
+  if (auto done = moq::shutdown(); !done) {
+    std::fprintf(stderr, "moq-clock: %s\n", done.error().message().c_str());
+  }
   return rc;
 }

@@ -67,6 +67,7 @@ int main() {
                 describe(s.error()).c_str());
   }
 
+  if (auto done = moq::shutdown(); !done) return fail("moq::shutdown: " + describe(done.error()));
   std::printf("consumer ok\n");
   return 0;
 }

@@ -58,6 +58,20 @@ std::string describe(const moq::Result<T>& r) {
     ASSERT_TRUE(moq_r_.has_value()) << ::moq_test::describe(moq_r_);                      \
   } while (0)
 
+// At the end of every test process (each test runs in its own): moq::shutdown,
+// as the README tells applications to do. It must finish: a task still
+// running means something outlived its handle. (Without it, the sanitizer
+// build also sees buffers of still-running tasks as leaks at exit.)
+class ShutdownAtExit : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    const moq::Status done = moq::shutdown(std::chrono::milliseconds(5000));
+    EXPECT_TRUE(done.has_value()) << "moq::shutdown: " << done.error().message();
+  }
+};
+inline ::testing::Environment* const shutdown_at_exit =
+    ::testing::AddGlobalTestEnvironment(new ShutdownAtExit);
+
 // Polls `pred` until it is true or `timeout` passes. True if it became true.
 inline bool wait_until(const std::function<bool()>& pred, milliseconds timeout = 15000ms) {
   const auto deadline = Clock::now() + timeout;

@@ -12,6 +12,7 @@
 #include "moq/object.hpp"
 #include "moq/publish.hpp"
 #include "moq/publish_track.hpp"
+#include "moq/runtime.hpp"
 #include "moq/session.hpp"
 #include "moq/subscribe.hpp"
 #include "moq/tls.hpp"
