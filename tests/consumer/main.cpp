@@ -67,7 +67,11 @@ int main() {
                 describe(s.error()).c_str());
   }
 
-  if (auto done = moq::shutdown(); !done) return fail("moq::shutdown: " + describe(done.error()));
+  // 5 s: the connection attempt to the closed port above drains for a few
+  // seconds after connect gave up on it.
+  if (auto done = moq::shutdown(std::chrono::seconds(5)); !done) {
+    return fail("moq::shutdown: " + describe(done.error()));
+  }
   std::printf("consumer ok\n");
   return 0;
 }
