@@ -191,6 +191,13 @@ impl Announcement {
         publication
             .shared
             .check_open("Announcement::create_datagram_track")?;
+        if publication.shared.max_datagram_size == 0 {
+            return Err(Error::new(
+                Code::Unsupported,
+                "the peer does not accept QUIC datagrams on this connection; publish the track \
+                 with create_track (streams) instead",
+            ));
+        }
         let (entry, track) = publication.register(name)?;
         let datagrams = track
             .datagrams()

@@ -107,8 +107,10 @@ impl wt::Session for QuicAdapter {
         self.inner.read_datagram().await
     }
 
+    /// 0 when the peer does not accept datagrams (web-transport-quinn's own
+    /// `max_datagram_size` panics then).
     fn max_datagram_size(&self) -> usize {
-        self.inner.max_datagram_size()
+        web_transport_quinn::quinn::Connection::max_datagram_size(&self.inner).unwrap_or(0)
     }
 
     fn protocol(&self) -> Option<&str> {

@@ -1,4 +1,5 @@
-// Datagram tracks against the real relay.
+// Datagram tracks against the real relay, and against moq-test-peer for a
+// peer that takes no datagrams (the relay always does).
 #include <gtest/gtest.h>
 
 #include "test_util.hpp"
@@ -75,6 +76,28 @@ TEST(Datagrams, MovedFromWriterIsInert) {
   EXPECT_EQ(st.error().code(), moq::Errc::invalid_argument);
   EXPECT_EQ(track->max_payload(), 0u);
   EXPECT_GT(moved.max_payload(), 0u);
+}
+
+TEST(Datagrams, PeerWithoutDatagramsRefusesDatagramTracksNotTheSession) {
+  std::string error;
+  auto peer = TestPeer::start({"--no-datagrams", "--accept-namespaces"}, &error);
+  ASSERT_NE(peer, nullptr) << error;
+  auto session = moq::Session::connect(peer->url(), config_trusting(peer->ca_file()));
+  ASSERT_MOQ_OK(session);
+  auto announcement = session->announce(test_namespace());
+  ASSERT_MOQ_OK(announcement);
+  auto datagrams = announcement->create_datagram_track("dg");
+  ASSERT_FALSE(datagrams);
+  EXPECT_EQ(datagrams.error().code(), moq::Errc::unsupported);
+  EXPECT_NE(datagrams.error().message().find("create_track"), std::string::npos)
+      << datagrams.error().message();
+  // Streams still work on the same session.
+  auto track = announcement->create_track("streams");
+  ASSERT_MOQ_OK(track);
+  auto group = track->begin_group();
+  ASSERT_MOQ_OK(group);
+  ASSERT_MOQ_OK(group->write(moq::Bytes::copy("x")));
+  EXPECT_EQ(session->state(), moq::SessionState::connected);
 }
 
 }  // namespace

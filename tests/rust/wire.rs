@@ -61,7 +61,11 @@ fn clock_groups_subgroups_and_object_ids_arrive_exactly_as_written() {
         .tempdir_in("/tmp")
         .unwrap();
     support::generate_certs(certs.path()).unwrap_or_else(|e| panic!("{e}"));
-    let peer = moq_test_peer::Peer::start(certs.path(), Default::default()).expect("moq-test-peer");
+    let options = moq_test_peer::PeerOptions {
+        accept_namespaces: true,
+        ..Default::default()
+    };
+    let peer = moq_test_peer::Peer::start(certs.path(), options).expect("moq-test-peer");
     let client = Session::connect(
         &peer.url(),
         config_with_ca(&certs.path().join("ca.pem")),
@@ -70,15 +74,6 @@ fn clock_groups_subgroups_and_object_ids_arrive_exactly_as_written() {
     .expect("connect to the peer");
     let accepted = peer.next_client(WAIT).expect("the peer saw no client");
 
-    // The peer accepts the client's PUBLISH_NAMESPACE (and keeps it).
-    let mut namespaces = accepted.subscriber.clone();
-    peer.runtime().spawn(async move {
-        let mut kept = Vec::new();
-        while let Some(mut announced) = namespaces.published_namespace().await {
-            let _ = announced.ok();
-            kept.push(announced);
-        }
-    });
     let ns = Namespace::parse("wire/clock").unwrap();
     let announcement = client.announce(&ns).expect("announce");
     let track = announcement.create_track(b"now").expect("track");

@@ -76,7 +76,8 @@ class Announcement {
   Result<TrackWriter> create_track(std::string_view name, const TrackOptions& options) noexcept;
 
   /// Creates a track whose objects travel as QUIC datagrams: each object in
-  /// one datagram, unreliable and unordered. Same errors as create_track.
+  /// one datagram, unreliable and unordered. Same errors as create_track,
+  /// and unsupported when the peer takes no datagrams on this connection.
   Result<DatagramWriter> create_datagram_track(std::string_view name) noexcept;
 
   /// Tracks on demand: `handler` is called with each SUBSCRIBE for a track of

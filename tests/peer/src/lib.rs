@@ -39,6 +39,13 @@ pub struct PeerOptions {
     /// subscription ends. Without it, SUBSCRIBEs are still reported, then
     /// refused.
     pub serve: bool,
+    /// Accept every PUBLISH_NAMESPACE the client sends (reporting
+    /// "PUBLISH_NAMESPACE ns"). Without it they go unanswered; tests that
+    /// take the client's handles (`Peer::next_client`) answer them.
+    pub accept_namespaces: bool,
+    /// Tell the client the peer takes no QUIC datagrams (no
+    /// max_datagram_frame_size transport parameter).
+    pub no_datagrams: bool,
 }
 
 /// The engine's handles for one connected client, for tests that drive the
@@ -94,7 +101,12 @@ impl Peer {
             .to_vec()];
         let crypto =
             quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| e.to_string())?;
-        let server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+        if options.no_datagrams {
+            let mut transport = quinn::TransportConfig::default();
+            transport.datagram_receive_buffer_size(None);
+            server.transport_config(Arc::new(transport));
+        }
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -210,6 +222,9 @@ async fn serve_client(
     };
     tokio::spawn(session.run());
     reporter.report("client connected".into());
+    if options.accept_namespaces {
+        tokio::spawn(accept_namespaces(subscriber.clone(), reporter.clone()));
+    }
     let _ = clients.send(Client {
         publisher: publisher.clone(),
         subscriber,
@@ -257,6 +272,23 @@ async fn serve_client(
         drop(subgroups); // ends the track: PUBLISH_DONE
         let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
         reporter.report("track ended".into());
+    }
+}
+
+/// Accepts every PUBLISH_NAMESPACE the client sends, keeping each until the
+/// session ends.
+async fn accept_namespaces(mut subscriber: Subscriber, reporter: Reporter) {
+    let mut accepted = Vec::new();
+    while let Some(mut namespace) = subscriber.published_namespace().await {
+        let name = namespace.info.namespace.to_string();
+        match namespace.ok() {
+            Ok(()) => reporter.report(format!(
+                "PUBLISH_NAMESPACE {}",
+                name.trim_start_matches('/')
+            )),
+            Err(e) => reporter.report(format!("PUBLISH_NAMESPACE {name} not accepted: {e}")),
+        }
+        accepted.push(namespace);
     }
 }
 

@@ -1,7 +1,8 @@
 //! `moq-test-peer`: the test peer of moq's C++ tests (see the library docs).
 //!
 //! moq-test-peer --cert-dir DIR [--goaway URI] [--goaway-after-ms N]
-//!               [--publish NAMESPACE/TRACK] [--groups N] [--serve] [--max-seconds N]
+//!               [--publish NAMESPACE/TRACK] [--groups N] [--serve]
+//!               [--accept-namespaces] [--no-datagrams] [--max-seconds N]
 //!     Prints "listening on 127.0.0.1:PORT" on stderr when ready, then one
 //!     "moq-test-peer: ..." line per thing it sees; runs until killed or
 //!     --max-seconds (default 300) pass.
@@ -53,6 +54,8 @@ fn run() -> Result<(), String> {
             }
             "--groups" => options.groups = number(value()?)?,
             "--serve" => options.serve = true,
+            "--accept-namespaces" => options.accept_namespaces = true,
+            "--no-datagrams" => options.no_datagrams = true,
             "--max-seconds" => max_seconds = number(value()?)?,
             other => return Err(format!("unknown argument {other}")),
         }
