@@ -2,7 +2,7 @@
 //! (up front or when a subscriber asks for them), write groups of objects.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
@@ -368,6 +368,20 @@ struct TrackCounters {
     groups: AtomicU64,
     objects: AtomicU64,
     bytes: AtomicU64,
+    /// Set by an end-of-track marker: no group may begin after it.
+    ended: AtomicBool,
+}
+
+impl TrackCounters {
+    fn check_not_ended(&self, track: &TrackEntry) -> Result<()> {
+        if self.ended.load(Ordering::Acquire) {
+            return Err(Error::closed(format!(
+                "track \"{track}\" was ended with an end-of-track marker; create a new track \
+                 to publish more"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// How a track is published.
@@ -386,6 +400,7 @@ impl TrackWriter {
     /// Starts the next group (id = previous + 1, the first is 0) as one subgroup.
     pub fn begin_group(&self, priority: u8) -> Result<GroupWriter> {
         self.shared.check_open("TrackWriter::begin_group")?;
+        self.counters.check_not_ended(&self.entry)?;
         let mut subgroups = self.subgroups.lock().unwrap_or_else(|e| e.into_inner());
         let writer = subgroups.append(priority).map_err(|e| {
             Error::from_serve(&e, &format!("starting a group on \"{}\"", self.entry))
@@ -404,6 +419,7 @@ impl TrackWriter {
         priority: u8,
     ) -> Result<GroupWriter> {
         self.shared.check_open("TrackWriter::begin_subgroup")?;
+        self.counters.check_not_ended(&self.entry)?;
         let mut subgroups = self.subgroups.lock().unwrap_or_else(|e| e.into_inner());
         let writer = subgroups
             .create(Subgroup {
@@ -606,14 +622,22 @@ impl GroupWriter {
     }
 
     /// Writes an end-of-group or end-of-track marker (no payload) with the
-    /// next object id, or `object_id`.
+    /// next object id, or `object_id`, and finishes the group: later writes
+    /// fail with `Closed`. An end-of-track marker also ends the track: no
+    /// group may begin on it afterwards.
     pub fn write_marker(&self, status: Status, object_id: Option<u64>) -> Result<()> {
         if status == Status::Normal {
             return Err(Error::invalid_argument(
                 "a marker must be EndOfGroup or EndOfTrack; write a normal object with write()",
             ));
         }
-        self.create(object_id, 0, status, None).map(drop)
+        self.create(object_id, 0, status, None)?;
+        if status == Status::EndOfTrack {
+            if let Some(counters) = &self.counters {
+                counters.ended.store(true, Ordering::Release);
+            }
+        }
+        self.finish()
     }
 
     fn create(
@@ -670,7 +694,12 @@ impl GroupWriter {
             .unwrap_or_else(|e| e.into_inner())
             .writer
             .take()
-            .ok_or_else(|| Error::closed(format!("group {} is already finished", self.group_id)))?;
+            .ok_or_else(|| {
+                Error::closed(format!(
+                    "group {} is already finished (by finish() or an end marker)",
+                    self.group_id
+                ))
+            })?;
         writer
             .finish()
             .map_err(|e| Error::from_serve(&e, &format!("finishing group {}", self.group_id)))

@@ -58,7 +58,11 @@ TEST(Objects, SubgroupsIdsChunksMarkersAndExtensionsArriveAsWritten) {
     ASSERT_MOQ_OK(chunked->write(moq::Bytes::copy("def")));
   }
   ASSERT_MOQ_OK(a->end_group());
-  ASSERT_MOQ_OK(a->finish());
+  // The marker finished the group.
+  auto after_marker = a->write(moq::Bytes::copy("late"));
+  ASSERT_FALSE(after_marker);
+  EXPECT_EQ(after_marker.error().code(), moq::Errc::closed);
+  EXPECT_EQ(a->finish().error().code(), moq::Errc::closed);
   ASSERT_MOQ_OK(b->finish());
 
   ASSERT_TRUE(f.sub.got.wait([&](const std::vector<moq::Object>& v) {
@@ -83,6 +87,40 @@ TEST(Objects, SubgroupsIdsChunksMarkersAndExtensionsArriveAsWritten) {
   EXPECT_EQ(a6->status, moq::ObjectStatus::normal);
   EXPECT_EQ(marker->status, moq::ObjectStatus::end_of_group);
   EXPECT_TRUE(marker->payload.empty());
+}
+
+TEST(Objects, EndOfTrackArrivesAndEndsTheTrack) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto ns = test_namespace();
+  PubSub f;
+  ASSERT_NO_FATAL_FAILURE(make_pubsub(*relay, ns, "t", &f));
+  const uint64_t group = f.sub.got.objects().back().group_id + 1;
+  auto last = f.pub.track->begin_group(1);
+  ASSERT_MOQ_OK(last);
+  ASSERT_EQ(last->group_id(), group);
+  ASSERT_MOQ_OK(last->write(moq::Bytes::copy("final")));
+  ASSERT_MOQ_OK(last->end_track());
+
+  ASSERT_TRUE(f.sub.got.wait([&](const std::vector<moq::Object>& v) {
+    return find(v, group, 0, 1) != nullptr;
+  })) << "the end-of-track marker did not arrive";
+  auto objects = f.sub.got.objects();
+  const auto* payload = find(objects, group, 0, 0);
+  const auto* marker = find(objects, group, 0, 1);
+  ASSERT_TRUE(payload && marker);
+  EXPECT_EQ(payload->payload.to_string(), "final");
+  EXPECT_EQ(marker->status, moq::ObjectStatus::end_of_track);
+  EXPECT_TRUE(marker->payload.empty());
+
+  // Nothing may follow the end of the track.
+  auto more = f.pub.track->begin_group(1);
+  ASSERT_FALSE(more);
+  EXPECT_EQ(more.error().code(), moq::Errc::closed);
+  EXPECT_NE(more.error().message().find("end-of-track"), std::string::npos) << more.error().message();
+  auto sub = f.pub.track->begin_subgroup(group + 1, 0, 1);
+  ASSERT_FALSE(sub);
+  EXPECT_EQ(sub.error().code(), moq::Errc::closed);
 }
 
 TEST(Objects, HistoryLimitsMustBePositive) {
@@ -275,7 +313,7 @@ TEST(Counters, TrackAndSubscriptionCountWhatTheyCarried) {
   EXPECT_EQ(after_sub.objects, objects.size());
   EXPECT_EQ(after_sub.bytes, delivered_bytes);
   EXPECT_GE(after_sub.bytes, before_sub.bytes + 1024);
-  EXPECT_EQ(after_sub.dropped, 0u);
+  EXPECT_EQ(after_sub.dropped_objects, 0u);
   // Every non-empty payload arrived in at least one piece.
   EXPECT_GE(after_sub.chunks, after_sub.objects);
 

@@ -614,7 +614,12 @@ fn subgroups_object_ids_chunks_markers_and_extensions() {
     chunked.write(Bytes::from_static(b"def")).unwrap();
     drop(chunked);
     a.write_marker(Status::EndOfGroup, None).unwrap();
-    a.finish().unwrap();
+    // The marker finished the group.
+    assert_eq!(
+        a.write(Bytes::from_static(b"late")).unwrap_err().code,
+        Code::Closed
+    );
+    assert_eq!(a.finish().unwrap_err().code, Code::Closed);
     b.finish().unwrap();
 
     let mut got = Vec::new();

@@ -125,9 +125,8 @@ fn clock_groups_subgroups_and_object_ids_arrive_exactly_as_written() {
         second.write_object(Some(id), payload.clone(), &[]).unwrap();
         expected.insert((3, 7, id), (Status::Normal, payload));
     }
-    first.write_marker(Status::EndOfGroup, Some(6)).unwrap();
+    first.write_marker(Status::EndOfGroup, Some(6)).unwrap(); // also finishes it
     expected.insert((3, 0, 6), (Status::EndOfGroup, Bytes::new()));
-    first.finish().unwrap();
     second.finish().unwrap();
     drop(track); // ends the track
 

@@ -152,11 +152,14 @@ class GroupWriter {
   /// ObjectWriter::write. Same errors as write.
   Result<ObjectWriter> begin_object(std::size_t size, const ObjectOptions& options = {}) noexcept;
   /// Writes an end-of-group marker (no payload) with the next object id, or
-  /// `object_id`. Errors: closed (group finished or session gone),
+  /// `object_id`, and finishes the group: later writes and finish() fail with
+  /// closed. Errors: closed (group finished or session gone),
   /// invalid_argument (an id not above the last one written).
   Status end_group(std::optional<uint64_t> object_id = std::nullopt) noexcept;
   /// Writes an end-of-track marker (no payload) with the next object id, or
-  /// `object_id`. Same errors as end_group.
+  /// `object_id`, and finishes the group; the track it came from then refuses
+  /// new groups (begin_group/begin_subgroup fail with closed). Same errors as
+  /// end_group.
   Status end_track(std::optional<uint64_t> object_id = std::nullopt) noexcept;
   /// Ends the group. Later writes fail with Errc::closed.
   Status finish() noexcept;
