@@ -234,9 +234,6 @@ pub struct Session {
     connection: quinn::Connection,
     pub(crate) publisher: Publisher,
     pub(crate) subscriber: Subscriber,
-    goaway: Arc<GoawayNotice>,
-    // Kept so the endpoint outlives the connection and can send the close.
-    _endpoint: quinn::Endpoint,
 }
 
 impl Session {
@@ -300,6 +297,10 @@ impl Session {
         runtime().spawn(async move {
             let result = AssertUnwindSafe(session.run()).catch_unwind().await;
             fetches.abort();
+            // The endpoint's last handle: once it goes, quinn's endpoint task
+            // ends as soon as the connection has drained (after sending the
+            // CLOSE), whether or not the user still holds the Session.
+            drop(endpoint);
             let error = match result {
                 Ok(Ok(())) => Error::closed("the session ended"),
                 Ok(Err(err)) => match peer_close(&wt).await {
@@ -328,8 +329,6 @@ impl Session {
             connection,
             publisher,
             subscriber,
-            goaway,
-            _endpoint: endpoint,
         })
     }
 

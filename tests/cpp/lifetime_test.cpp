@@ -472,6 +472,8 @@ namespace {
     std::optional<moq::Subscription> sub;
   };
   static Statics s;  // destroyed during exit(), before the relay (constructed later)
+  // A log handler that is still busy as the process exits.
+  moq::set_log_handler([](moq::LogLevel, std::string_view) { std::this_thread::sleep_for(1ms); });
   make_publisher(*relay, ns, "t", &s.pub);
   auto session = connect_to(*relay);
   if (!s.pub.track || !session) std::exit(4);
@@ -486,6 +488,26 @@ namespace {
 }
 
 }  // namespace
+
+TEST(Lifetime, ShutdownClosesAndDrainsSessionsWhoseHandlesAreStillHeld) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto closed_by_user = connect_to(*relay);
+  auto left_open = connect_to(*relay);
+  ASSERT_MOQ_OK(closed_by_user);
+  ASSERT_MOQ_OK(left_open);
+  auto announcement = left_open->announce(test_namespace());
+  ASSERT_MOQ_OK(announcement);
+  ASSERT_MOQ_OK(closed_by_user->close(0, "done"));
+  // Both handles (and the announcement) stay alive across the call.
+  ASSERT_MOQ_OK(moq::shutdown(5000ms));
+  EXPECT_EQ(closed_by_user->state(), moq::SessionState::closed);
+  EXPECT_EQ(left_open->state(), moq::SessionState::closed);
+  // The library stays usable.
+  auto again = connect_to(*relay);
+  ASSERT_MOQ_OK(again);
+  EXPECT_EQ(again->state(), moq::SessionState::connected);
+}
 
 TEST(LifetimeDeathTest, LiveHandlesInStaticStorageAtExitAreSafe) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
