@@ -64,12 +64,10 @@ impl Session {
                 .publish_namespace_start(namespace.to_engine())
                 .await
                 .map_err(|e| Error::from_session(&e, &format!("announcing \"{ns_text}\"")))?;
-            publish_ns.ok().await.map_err(|e| {
-                Error::from_serve(
-                    &e,
-                    &format!("the relay refused the namespace \"{ns_text}\""),
-                )
-            })?;
+            publish_ns
+                .ok()
+                .await
+                .map_err(|e| announce_refusal(&e, &ns_text))?;
             Ok(publish_ns)
         })?;
         let publication = Publication {
@@ -89,6 +87,47 @@ impl Session {
             serving,
         })
     }
+}
+
+/// Why the peer refused a PUBLISH_NAMESPACE, in words that say what to do.
+fn announce_refusal(err: &ServeError, namespace: &str) -> Error {
+    use moq_transport::message::RequestErrorCode;
+    let taken = |code: u64| {
+        code == RequestErrorCode::Uninterested as u64
+            || code == RequestErrorCode::DuplicateSubscription as u64
+    };
+    match err {
+        // moq-relay-ietf answers UNINTERESTED when another session already
+        // publishes the namespace.
+        ServeError::Duplicate => Error::new(Code::Duplicate, taken_message(namespace, "duplicate")),
+        ServeError::Closed(code) if taken(*code) => Error::new(
+            Code::Duplicate,
+            taken_message(namespace, &format!("REQUEST_ERROR {code:#x}")),
+        ),
+        ServeError::Closed(code) if *code == RequestErrorCode::Unauthorized as u64 => {
+            Error::closed(format!(
+                "the relay refused the namespace \"{namespace}\" as unauthorized (REQUEST_ERROR \
+                 {code:#x}): the session's authorization tokens do not cover it"
+            ))
+        }
+        ServeError::Closed(code) => Error::new(
+            crate::error::request_error_code(*code),
+            format!("the relay refused the namespace \"{namespace}\" (REQUEST_ERROR {code:#x})"),
+        ),
+        _ => Error::from_serve(
+            err,
+            &format!("the relay refused the namespace \"{namespace}\""),
+        ),
+    }
+}
+
+fn taken_message(namespace: &str, answer: &str) -> String {
+    format!(
+        "the relay refused the namespace \"{namespace}\" ({answer}): another session already \
+         publishes it. If that was an earlier run of this program that did not close its session, \
+         the relay keeps it until its idle timeout (~10 s): call moq::shutdown() before exiting so \
+         the CLOSE reaches the relay"
+    )
 }
 
 /// Answers the SUBSCRIBEs the peer forwards for this namespace until the

@@ -42,6 +42,28 @@ TEST(Errors, DuplicateTrackNameIsDuplicateUntilTheWriterIsGone) {
   ASSERT_MOQ_OK(pub.announcement->create_track("t"));
 }
 
+TEST(Errors, NamespaceAnnouncedByAnotherSessionIsDuplicateAndSaysWhatToDo) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  auto first = connect_to(*relay);
+  auto second = connect_to(*relay);
+  ASSERT_MOQ_OK(first);
+  ASSERT_MOQ_OK(second);
+  auto owner = first->announce(ns);
+  ASSERT_MOQ_OK(owner);
+  auto clash = second->announce(ns);
+  ASSERT_FALSE(clash);
+  EXPECT_EQ(clash.error().code(), moq::Errc::duplicate) << clash.error().message();
+  const std::string& message = clash.error().message();
+  EXPECT_NE(message.find("another session already publishes it"), std::string::npos) << message;
+  EXPECT_NE(message.find("moq::shutdown()"), std::string::npos) << message;
+  // The refused session keeps working.
+  auto other = moq::Namespace::parse(ns.to_string() + "/other");
+  ASSERT_MOQ_OK(other);
+  ASSERT_MOQ_OK(second->announce(*other));
+}
+
 TEST(Errors, SecondSubscriptionToOneTrackOnOneSessionIsDuplicate) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
