@@ -12,6 +12,7 @@ use crate::discovery::{NamespaceHandler, NamespaceWatch};
 use crate::error::{Code, Error, Result};
 use crate::fetch::{Fetch, FetchRange};
 use crate::history::HistoryLimits;
+use crate::inbox::{Overflow, ReceiveBudget};
 use crate::names::Namespace;
 use crate::object::{Extension, ExtensionValue, Status as ObjectStatus};
 use crate::publish::{
@@ -47,6 +48,7 @@ mod ffi {
         Cancelled,
         WouldBlock,
         Internal,
+        Lagging,
     }
 
     /// Never a `Result` across the bridge: it would make cxx generate `throw`.
@@ -74,6 +76,13 @@ mod ffi {
         value: Vec<u8>,
     }
 
+    /// `moq::Overflow`: what a full receive budget does (inbox.rs).
+    enum Overflow {
+        DropOldestGroups,
+        EndWithLag,
+        Pause,
+    }
+
     /// `moq::SubscribeOptions`; see subscribe.rs for the meaning.
     struct SubscribeParams {
         /// 0 latest object, 1 next group, 2 absolute start, 3 absolute range.
@@ -89,6 +98,20 @@ mod ffi {
         delivery_timeout_ms: u64,
         /// 0 = none.
         rendezvous_timeout_ms: u64,
+        /// Objects wait for `subscription_next` instead of a callback.
+        pull: bool,
+        max_queued_bytes: u64,
+        max_queued_objects: u64,
+        overflow: Overflow,
+    }
+
+    /// `moq::SubscriptionStats`.
+    struct SubscriptionCounters {
+        objects: u64,
+        bytes: u64,
+        chunks: u64,
+        dropped_groups: u64,
+        dropped_objects: u64,
     }
 
     struct ObjectHeader {
@@ -178,6 +201,19 @@ mod ffi {
             events: UniquePtr<SubscriptionEvents>,
             status: &mut Status,
         ) -> Box<SubscriptionBox>;
+        /// Pull mode: the next object (status Ok). `poll`: only if one is
+        /// queued now (never blocks); otherwise waits up to `wait_ms`
+        /// (`forever`: without end). Otherwise status Timeout (nothing came),
+        /// Closed / Lagging (ended), WouldBlock, InvalidArgument.
+        fn subscription_next(
+            subscription: &SubscriptionBox,
+            poll: bool,
+            wait_ms: u64,
+            forever: bool,
+            header: &mut ObjectHeader,
+            status: &mut Status,
+        ) -> Box<PayloadBox>;
+        fn subscription_stats(subscription: &SubscriptionBox) -> SubscriptionCounters;
 
         /// `history_max_groups` 0 = no history.
         fn announcement_create_track(
@@ -208,7 +244,14 @@ mod ffi {
         fn group_id(group: &GroupWriterBox) -> u64;
         fn track_stats(track: &TrackWriterBox) -> TrackCounters;
         fn group_write_shared(group: &GroupWriterBox, payload: UniquePtr<PayloadOwner>) -> Status;
-        fn group_write_received(group: &GroupWriterBox, payload: &PayloadBox) -> Status;
+        /// Writes bytes `offset..offset + len` of a received payload (a view
+        /// of it, as a C++ `moq::Bytes` may be), without a copy.
+        fn group_write_received(
+            group: &GroupWriterBox,
+            payload: &PayloadBox,
+            offset: usize,
+            len: usize,
+        ) -> Status;
         fn group_finish(group: &GroupWriterBox) -> Status;
         fn track_begin_subgroup(
             track: &TrackWriterBox,
@@ -243,6 +286,12 @@ mod ffi {
         fn log_forward_to_cpp(enabled: bool);
         /// `moq::shutdown`: closes open sessions, waits for the runtime's work.
         fn runtime_shutdown(timeout_ms: u64) -> Status;
+        /// `moq::configure_runtime`: thread counts, before first use.
+        fn runtime_configure(
+            io_threads: u64,
+            callback_threads: u64,
+            max_callback_threads: u64,
+        ) -> Status;
 
         /// Test-only (feature `test-hooks`): a bridge entry that panics.
         #[cfg(feature = "test-hooks")]
@@ -453,6 +502,7 @@ fn code_of(code: Code) -> ffi::Code {
         Code::Cancelled => ffi::Code::Cancelled,
         Code::WouldBlock => ffi::Code::WouldBlock,
         Code::Internal => ffi::Code::Internal,
+        Code::Lagging => ffi::Code::Lagging,
     }
 }
 
@@ -639,31 +689,38 @@ fn session_announce(
     })
 }
 
+/// A received object as the bridge carries it: the header, and the payload
+/// (moved, not copied).
+fn to_ffi_object(object: ReceivedObject) -> (ffi::ObjectHeader, Box<PayloadBox>) {
+    let header = ffi::ObjectHeader {
+        group_id: object.group_id,
+        subgroup_id: object.subgroup_id,
+        object_id: object.object_id,
+        priority: object.priority,
+        datagram: object.datagram,
+        status: match object.status {
+            ObjectStatus::Normal => 0,
+            ObjectStatus::EndOfGroup => 1,
+            ObjectStatus::EndOfTrack => 2,
+        },
+        extensions: object
+            .extensions
+            .into_iter()
+            .map(extension_to_ffi)
+            .collect(),
+        chunks: object.chunks,
+    };
+    (header, Box::new(PayloadBox(object.payload)))
+}
+
 /// Delivers a subscription's events to its C++ `SubscriptionEvents`.
 struct CppObjectHandler(UniquePtr<ffi::SubscriptionEvents>);
 
 impl ObjectHandler for CppObjectHandler {
     fn on_object(&mut self, object: ReceivedObject) {
         if let Some(events) = self.0.as_ref() {
-            let header = ffi::ObjectHeader {
-                group_id: object.group_id,
-                subgroup_id: object.subgroup_id,
-                object_id: object.object_id,
-                priority: object.priority,
-                datagram: object.datagram,
-                status: match object.status {
-                    ObjectStatus::Normal => 0,
-                    ObjectStatus::EndOfGroup => 1,
-                    ObjectStatus::EndOfTrack => 2,
-                },
-                extensions: object
-                    .extensions
-                    .into_iter()
-                    .map(extension_to_ffi)
-                    .collect(),
-                chunks: object.chunks,
-            };
-            events.on_object(&header, Box::new(PayloadBox(object.payload)));
+            let (header, payload) = to_ffi_object(object);
+            events.on_object(&header, payload);
         }
     }
 
@@ -726,6 +783,16 @@ fn subscribe_options(p: &ffi::SubscribeParams) -> Result<SubscribeOptions> {
             )))
         }
     };
+    let overflow = match p.overflow {
+        ffi::Overflow::DropOldestGroups => Overflow::DropOldestGroups,
+        ffi::Overflow::EndWithLag => Overflow::EndWithLag,
+        ffi::Overflow::Pause => Overflow::Pause,
+        _ => {
+            return Err(Error::invalid_argument(
+                "unknown ReceiveBudget overflow policy",
+            ))
+        }
+    };
     Ok(SubscribeOptions {
         filter,
         group_order,
@@ -733,7 +800,67 @@ fn subscribe_options(p: &ffi::SubscribeParams) -> Result<SubscribeOptions> {
         priority: p.priority,
         delivery_timeout: optional(p.delivery_timeout_ms),
         rendezvous_timeout: optional(p.rendezvous_timeout_ms),
+        pull: p.pull,
+        budget: ReceiveBudget {
+            max_bytes: usize::try_from(p.max_queued_bytes).unwrap_or(usize::MAX),
+            max_objects: usize::try_from(p.max_queued_objects).unwrap_or(usize::MAX),
+            overflow,
+        },
     })
+}
+
+fn subscription_next(
+    subscription: &SubscriptionBox,
+    poll: bool,
+    wait_ms: u64,
+    forever: bool,
+    header: &mut ffi::ObjectHeader,
+    status: &mut ffi::Status,
+) -> Box<PayloadBox> {
+    let result = guarded("Subscription::next", || {
+        let subscription = subscription
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Subscription::next"))?;
+        if poll {
+            return subscription
+                .try_next()
+                .ok_or_else(|| Error::new(Code::Timeout, "no object is queued"));
+        }
+        let timeout = if forever {
+            Duration::MAX
+        } else {
+            Duration::from_millis(wait_ms)
+        };
+        subscription.next(timeout)
+    });
+    match result {
+        Ok(object) => {
+            let (h, payload) = to_ffi_object(object);
+            *header = h;
+            *status = ok();
+            payload
+        }
+        Err(e) => {
+            *status = status_of(&Err(e));
+            Box::new(PayloadBox(bytes::Bytes::new()))
+        }
+    }
+}
+
+fn subscription_stats(subscription: &SubscriptionBox) -> ffi::SubscriptionCounters {
+    let stats = subscription
+        .0
+        .as_ref()
+        .map(Subscription::stats)
+        .unwrap_or_default();
+    ffi::SubscriptionCounters {
+        objects: stats.objects,
+        bytes: stats.bytes,
+        chunks: stats.chunks,
+        dropped_groups: stats.dropped_groups,
+        dropped_objects: stats.dropped_objects,
+    }
 }
 
 fn announcement_create_track(
@@ -841,9 +968,18 @@ fn group_write_shared(
     }))
 }
 
-fn group_write_received(group: &GroupWriterBox, payload: &PayloadBox) -> ffi::Status {
+fn group_write_received(
+    group: &GroupWriterBox,
+    payload: &PayloadBox,
+    offset: usize,
+    len: usize,
+) -> ffi::Status {
     status_of(&guarded("GroupWriter::write", || {
-        group_of(group, "GroupWriter::write")?.write(payload.0.clone())
+        let end = offset
+            .checked_add(len)
+            .filter(|end| *end <= payload.0.len())
+            .ok_or_else(|| Error::invalid_argument("the payload view lies outside its buffer"))?;
+        group_of(group, "GroupWriter::write")?.write(payload.0.slice(offset..end))
     }))
 }
 
@@ -1037,6 +1173,21 @@ fn payload_data(payload: &PayloadBox) -> &[u8] {
 
 fn on_runtime_thread() -> bool {
     runtime::on_runtime_thread()
+}
+
+fn runtime_configure(
+    io_threads: u64,
+    callback_threads: u64,
+    max_callback_threads: u64,
+) -> ffi::Status {
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    status_of(&guarded("moq::configure_runtime", || {
+        runtime::configure(runtime::RuntimeConfig {
+            io_threads: count(io_threads),
+            callback_threads: count(callback_threads),
+            max_callback_threads: count(max_callback_threads),
+        })
+    }))
 }
 
 fn runtime_shutdown(timeout_ms: u64) -> ffi::Status {

@@ -10,14 +10,16 @@ use moq_transport::data::DataStreamResetCode;
 use moq_transport::serve::ServeError;
 use moq_transport::session::{NamespaceEvent, SessionError, SubscribeNamespace};
 
+use crate::dispatch::Strand;
 use crate::error::{request_error_code, Code, Error, Result};
 use crate::names::Namespace;
 use crate::runtime::{block_on, catch_panic, runtime};
 use crate::session::{Session, Shared};
 
-/// Where a namespace watch's events go. Called on a runtime thread, one call at
-/// a time and in the order the peer sent them; `on_closed` exactly once and
-/// last (unless the `NamespaceWatch` is dropped first: then no further call).
+/// Where a namespace watch's events go. Called on a callback thread of the
+/// library, one call at a time and in the order the peer sent them;
+/// `on_closed` exactly once and last (unless the `NamespaceWatch` is dropped
+/// first: then no further call); dropped after that.
 pub trait NamespaceHandler: Send + 'static {
     /// A namespace under the prefix appeared (it is the full namespace, prefix
     /// included). Namespaces that already exist when the watch starts are
@@ -33,11 +35,12 @@ pub trait NamespaceHandler: Send + 'static {
 
 /// A live SUBSCRIBE_NAMESPACE. Dropping it cancels the request on the wire
 /// and aborts the task: the handler gets no further calls (not even
-/// `on_closed`). Like `Subscription`'s, the drop does not wait: a handler call
-/// already running on a runtime thread may still be finishing when it returns.
+/// `on_closed`); from a user thread, none is running when the drop returns
+/// (see [`crate::dispatch::Strand::close`]).
 pub struct NamespaceWatch {
     prefix: Namespace,
     task: tokio::task::AbortHandle,
+    events: Strand<Box<dyn NamespaceHandler>>,
     _shared: Arc<Shared>,
 }
 
@@ -49,6 +52,7 @@ impl NamespaceWatch {
 
 impl Drop for NamespaceWatch {
     fn drop(&mut self) {
+        self.events.close();
         // Aborting drops the task's `Request`, which cancels the request on
         // the wire (see there), and the engine releases the prefix so it may
         // be watched again.
@@ -92,7 +96,7 @@ impl Session {
     pub fn subscribe_namespace(
         &self,
         prefix: &Namespace,
-        mut handler: Box<dyn NamespaceHandler>,
+        handler: Box<dyn NamespaceHandler>,
     ) -> Result<NamespaceWatch> {
         self.shared.check_open("Session::subscribe_namespace")?;
         let engine_prefix = TrackNamespacePrefix {
@@ -116,32 +120,50 @@ impl Session {
                 Ok(watch)
             },
         )?;
+        let events = Strand::new(handler);
+        let feed = events.clone();
         let task = runtime().spawn(async move {
-            let result =
-                catch_panic("watching namespaces", deliver(&watch, handler.as_mut())).await;
+            let result = catch_panic("watching namespaces", deliver(&watch, &feed)).await;
             // Cancel on the wire (if still open) before reporting the end.
             drop(watch);
-            handler.on_closed(result);
+            feed.post_final(move |handler| handler.on_closed(result));
         });
         Ok(NamespaceWatch {
             prefix: prefix.clone(),
             task: task.abort_handle(),
+            events,
             _shared: self.shared.clone(),
         })
     }
 }
 
-async fn deliver(watch: &SubscribeNamespace, handler: &mut dyn NamespaceHandler) -> Result<()> {
+/// Namespace events waiting for the user at most: a watcher that falls this
+/// far behind is ended (`Lagging`) rather than let memory grow.
+const MAX_PENDING_EVENTS: usize = 65536;
+
+async fn deliver(
+    watch: &SubscribeNamespace,
+    events: &Strand<Box<dyn NamespaceHandler>>,
+) -> Result<()> {
     loop {
+        if events.pending() >= MAX_PENDING_EVENTS {
+            return Err(Error::new(
+                Code::Lagging,
+                format!(
+                    "the namespace watch fell behind: {MAX_PENDING_EVENTS} events waited for its \
+                     callbacks"
+                ),
+            ));
+        }
         match watch.next().await {
             Ok(Some(NamespaceEvent::Added(ns))) => {
                 if let Some(ns) = from_wire(&ns) {
-                    handler.on_added(ns);
+                    events.post(move |handler| handler.on_added(ns));
                 }
             }
             Ok(Some(NamespaceEvent::Removed(ns))) => {
                 if let Some(ns) = from_wire(&ns) {
-                    handler.on_removed(ns);
+                    events.post(move |handler| handler.on_removed(ns));
                 }
             }
             // The engine dropped the request's receive side: the peer finished

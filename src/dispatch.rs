@@ -11,11 +11,11 @@
 //! - [`Strand::close`] from a thread of the user's: refuses further jobs,
 //!   discards the queued ones, waits for a running one to return, then drops
 //!   the sink *on the calling thread*. When it returns, no job runs or will.
-//! - [`Strand::close`] from a callback thread (inside any callback): never
-//!   waits, since another strand may be waiting for this one (two handles
-//!   destroyed from each other's callbacks). No further job starts; if a job
-//!   is running, its worker drops the sink when it returns, else it is
-//!   dropped here.
+//! - [`Strand::close`] from a library thread (inside any callback, or on the
+//!   runtime): never waits, since another strand may be waiting for this one
+//!   (two handles destroyed from each other's callbacks). No further job
+//!   starts; if a job is running, its worker drops the sink when it returns,
+//!   else it is dropped here.
 //! - [`Strand::post_final`] (the terminal event): runs after every job posted
 //!   before it, then the strand closes and drops the sink.
 
@@ -44,43 +44,78 @@ trait Turn: Send + Sync {
     fn run_turn(self: Arc<Self>);
 }
 
-/// The callback threads and the strands waiting for one.
+/// The callback threads and the strands waiting for one. It keeps
+/// `callback_threads` threads, and starts more (up to
+/// `max_callback_threads`) while every thread is busy and work waits: then
+/// callbacks that block (a slow decoder, a sleep) hold up only their own
+/// handles. Threads beyond the minimum end after a while without work.
 struct Pool {
-    ready: Mutex<VecDeque<Arc<dyn Turn>>>,
+    state: Mutex<PoolState>,
     wakeup: Condvar,
+    min_threads: usize,
+    max_threads: usize,
 }
+
+struct PoolState {
+    ready: VecDeque<Arc<dyn Turn>>,
+    threads: usize,
+    idle: usize,
+}
+
+/// How long a thread beyond the minimum waits for work before it ends.
+const SPARE_THREAD_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
 
 static POOL: OnceLock<Pool> = OnceLock::new();
 
 fn pool() -> &'static Pool {
     POOL.get_or_init(|| {
-        let threads = crate::runtime::config().callback_threads;
-        for i in 0..threads {
-            std::thread::Builder::new()
-                .name(format!("moq-callback-{i}"))
-                .spawn(worker)
-                .expect("moq: cannot start a callback thread");
-        }
+        let config = crate::runtime::config();
         Pool {
-            ready: Mutex::new(VecDeque::new()),
+            state: Mutex::new(PoolState {
+                ready: VecDeque::new(),
+                threads: 0,
+                idle: 0,
+            }),
             wakeup: Condvar::new(),
+            min_threads: config.callback_threads,
+            max_threads: config.max_callback_threads.max(config.callback_threads),
         }
     })
 }
 
+fn spawn_worker(index: usize) {
+    let spawned = std::thread::Builder::new()
+        .name(format!("moq-callback-{index}"))
+        .spawn(worker);
+    if spawned.is_err() {
+        // No thread to be had: the work waits for a busy one instead.
+        lock(&pool().state).threads -= 1;
+        log::log(log::Level::Error, "moq: cannot start a callback thread");
+    }
+}
+
 fn worker() {
     ON_CALLBACK_THREAD.with(|on| on.set(true));
-    // The pool is initialized before its threads run (get_or_init returns
-    // only after the spawns, and a thread blocks on the same OnceLock).
     let pool = pool();
     loop {
         let turn = {
-            let mut ready = lock(&pool.ready);
+            let mut state = lock(&pool.state);
             loop {
-                if let Some(turn) = ready.pop_front() {
+                if let Some(turn) = state.ready.pop_front() {
                     break turn;
                 }
-                ready = pool.wakeup.wait(ready).unwrap_or_else(|e| e.into_inner());
+                state.idle += 1;
+                let (next, waited) = pool
+                    .wakeup
+                    .wait_timeout(state, SPARE_THREAD_IDLE)
+                    .unwrap_or_else(|e| e.into_inner());
+                state = next;
+                state.idle -= 1;
+                if waited.timed_out() && state.ready.is_empty() && state.threads > pool.min_threads
+                {
+                    state.threads -= 1;
+                    return;
+                }
             }
         };
         turn.run_turn();
@@ -89,8 +124,21 @@ fn worker() {
 
 fn schedule(turn: Arc<dyn Turn>) {
     let pool = pool();
-    lock(&pool.ready).push_back(turn);
+    let mut state = lock(&pool.state);
+    state.ready.push_back(turn);
+    // Keep the minimum running; beyond it, a new thread only when every
+    // thread is busy (blocked in a callback, most likely).
+    let start = (state.threads < pool.min_threads
+        || (state.idle < state.ready.len() && state.threads < pool.max_threads))
+        .then(|| {
+            state.threads += 1;
+            state.threads - 1
+        });
+    drop(state);
     pool.wakeup.notify_one();
+    if let Some(index) = start {
+        spawn_worker(index);
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -184,13 +232,14 @@ impl<S: Send + 'static> Strand<S> {
     }
 
     /// Stops the strand: see the module documentation for what is waited for
-    /// and where the sink is dropped. Idempotent.
+    /// and where the sink is dropped. On any library thread (a callback
+    /// thread, or the runtime's) it never waits. Idempotent.
     pub fn close(&self) {
-        let on_callback_thread = on_callback_thread();
+        let library_thread = crate::runtime::on_runtime_thread();
         let mut state = lock(&self.core.state);
         state.closed = true;
         let discarded = std::mem::take(&mut state.jobs);
-        if !on_callback_thread {
+        if !library_thread {
             state.waiting += 1;
             while state.running.is_some() {
                 state = self
@@ -208,6 +257,18 @@ impl<S: Send + 'static> Strand<S> {
         drop(state);
         drop(discarded);
         drop(sink);
+    }
+
+    /// Jobs queued and not started yet.
+    pub fn pending(&self) -> usize {
+        lock(&self.core.state).jobs.len()
+    }
+
+    /// True once [`Strand::close`] was called: a job that makes several
+    /// calls checks it between them, since its owner may have closed the
+    /// strand from inside one (a handle destroyed in its own callback).
+    pub fn is_stopped(&self) -> bool {
+        lock(&self.core.state).closed
     }
 
     /// True once the strand accepts no more jobs.

@@ -24,6 +24,9 @@ pub enum Code {
     Cancelled,
     WouldBlock,
     Internal,
+    /// A subscriber fell too far behind (its receive budget filled up, or the
+    /// publisher dropped it for lagging): a condition of the load, not a bug.
+    Lagging,
 }
 
 /// An error with a code and a message written for the person reading it:

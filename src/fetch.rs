@@ -17,7 +17,9 @@ use moq_transport::serve::ServeError;
 use moq_transport::session::{self as engine, SessionError};
 
 use crate::bytes::PayloadJoiner;
+use crate::delivery::Delivery;
 use crate::error::{request_error_code, Code, Error, Result};
+use crate::inbox::{Overflow, ReceiveBudget};
 use crate::names::{self, Namespace};
 use crate::object;
 use crate::runtime::{block_on, catch_panic, runtime};
@@ -101,6 +103,7 @@ impl FetchRange {
 /// returned (unless the drop runs inside the handler itself).
 pub struct Fetch {
     task: tokio::task::AbortHandle,
+    delivery: Delivery,
     end_group: u64,
     end_object: Option<u64>,
     end_of_track: bool,
@@ -130,8 +133,10 @@ impl Fetch {
 
 impl Drop for Fetch {
     fn drop(&mut self) {
-        // Aborting drops the engine's Fetch, which cancels an unfinished
-        // response (STOP_SENDING, draft 18 §5.2).
+        // No callback after this (see Strand::close); aborting drops the
+        // engine's Fetch, which cancels an unfinished response (STOP_SENDING,
+        // draft 18 §5.2).
+        self.delivery.close();
         self.task.abort();
     }
 }
@@ -232,19 +237,27 @@ impl Session {
         &self,
         fetch: engine::Fetch,
         ok: FetchOk,
-        mut handler: Box<dyn ObjectHandler>,
+        handler: Box<dyn ObjectHandler>,
     ) -> Fetch {
         let end = ok.end_location;
+        // A response is finite: while the handler is behind, stop reading it
+        // (QUIC flow control then holds the publisher back) rather than drop.
+        let budget = ReceiveBudget {
+            overflow: Overflow::Pause,
+            ..ReceiveBudget::default()
+        };
+        let delivery = Delivery::new(handler, budget, true);
+        let feed = delivery.clone();
         let task = runtime().spawn(async move {
             let mut fetch = fetch;
-            let result =
-                catch_panic("receiving a fetch", deliver(&mut fetch, handler.as_mut())).await;
+            let result = catch_panic("receiving a fetch", deliver(&mut fetch, &feed)).await;
             // Cancel (if unfinished) before reporting the end.
             drop(fetch);
-            handler.on_closed(result);
+            feed.finish(result);
         });
         Fetch {
             task: task.abort_handle(),
+            delivery,
             end_group: end.group_id,
             // Draft 18 end encoding: object 0 = the whole group.
             end_object: end.object_id.checked_sub(1),
@@ -312,25 +325,27 @@ fn rejection_error(rejection: &RequestError, what: &FetchKind<'_>) -> Error {
 }
 
 /// Delivers every object of the response, in order; `Ok` at the FIN.
-async fn deliver(fetch: &mut engine::Fetch, handler: &mut dyn ObjectHandler) -> Result<()> {
+async fn deliver(fetch: &mut engine::Fetch, delivery: &Delivery) -> Result<()> {
     loop {
         let record = fetch.next().await.map_err(|e| delivery_error(&e))?;
         match record {
             None => return Ok(()),
             Some(FetchRecord::Object(object)) => {
                 let payload = read_payload(fetch, object.payload_length).await?;
-                handler.on_object(ReceivedObject {
-                    // Objects that were datagrams have no subgroup.
-                    datagram: object.subgroup_id.is_none(),
-                    extensions: object::from_engine(&object.extension_headers),
-                    ..ReceivedObject::new(
-                        object.group_id,
-                        object.subgroup_id.unwrap_or(0),
-                        object.object_id,
-                        object.publisher_priority,
-                        payload,
-                    )
-                });
+                delivery
+                    .object(ReceivedObject {
+                        // Objects that were datagrams have no subgroup.
+                        datagram: object.subgroup_id.is_none(),
+                        extensions: object::from_engine(&object.extension_headers),
+                        ..ReceivedObject::new(
+                            object.group_id,
+                            object.subgroup_id.unwrap_or(0),
+                            object.object_id,
+                            object.publisher_priority,
+                            payload,
+                        )
+                    })
+                    .await?;
             }
             // Range markers: objects that do not exist or whose state the
             // publisher does not know. Nothing to deliver.

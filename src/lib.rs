@@ -6,11 +6,13 @@
 
 mod bridge;
 pub mod bytes;
+mod delivery;
 pub mod discovery;
 pub mod dispatch;
 pub mod error;
 pub mod fetch;
 pub mod history;
+pub mod inbox;
 pub mod log;
 pub mod names;
 pub mod object;
@@ -23,6 +25,7 @@ pub mod subscribe;
 pub mod tls;
 
 pub use error::{Code, Error, Result};
+pub use inbox::{InboxStats, Overflow, ReceiveBudget};
 pub use names::Namespace;
 pub use publish::{Announcement, GroupWriter, TrackWriter};
 pub use session::{

@@ -1,8 +1,18 @@
 //! The library's log: a few messages the user must be able to see (TLS
-//! verification disabled, a callback that threw). The C++ side installs the
-//! sink; by default warnings and errors go to stderr.
+//! verification disabled, a callback that threw, a subscription the library
+//! could not serve). The C++ side installs the sink; by default warnings and
+//! errors go to stderr.
+//!
+//! The sink is user code, so it runs like every callback: on a callback
+//! thread (its own strand, messages in order), never on a thread that drives
+//! QUIC and never under the library's locks. At most [`MAX_PENDING`]
+//! messages wait for it; beyond that they are dropped and counted, and the
+//! count is reported with the next message that gets through.
 
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use crate::dispatch::Strand;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -12,22 +22,56 @@ pub enum Level {
     Error,
 }
 
-type Sink = Box<dyn Fn(Level, &str) + Send + Sync>;
+/// What the user installs: called with each message, on the log's strand.
+pub type LogSink = Box<dyn Fn(Level, &str) + Send + Sync>;
+
+type Sink = Arc<dyn Fn(Level, &str) + Send + Sync>;
 
 static SINK: RwLock<Option<Sink>> = RwLock::new(None);
 
+/// Messages waiting for the sink at most.
+const MAX_PENDING: usize = 1024;
+
+/// Messages dropped because the sink fell behind, not reported yet.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+fn strand() -> &'static Strand<()> {
+    static STRAND: OnceLock<Strand<()>> = OnceLock::new();
+    STRAND.get_or_init(|| Strand::new(()))
+}
+
 /// Replaces the log sink; `None` restores the default (stderr, warnings and up).
-pub fn set_sink(sink: Option<Sink>) {
-    *SINK.write().unwrap_or_else(|e| e.into_inner()) = sink;
+pub fn set_sink(sink: Option<LogSink>) {
+    let sink: Option<Sink> = sink.map(Arc::from);
+    let old = std::mem::replace(&mut *SINK.write().unwrap_or_else(|e| e.into_inner()), sink);
+    // The old sink may be user code: dropped outside the lock.
+    drop(old);
 }
 
 pub fn log(level: Level, message: &str) {
-    let sink = SINK.read().unwrap_or_else(|e| e.into_inner());
-    match sink.as_ref() {
-        Some(sink) => sink(level, message),
-        None if level >= Level::Warn => eprintln!("moq [{level:?}]: {message}"),
-        None => {}
+    let sink = SINK.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(sink) = sink else {
+        if level >= Level::Warn {
+            eprintln!("moq [{level:?}]: {message}");
+        }
+        return;
+    };
+    let strand = strand();
+    if strand.pending() >= MAX_PENDING {
+        DROPPED.fetch_add(1, Ordering::Relaxed);
+        return;
     }
+    let message = message.to_owned();
+    strand.post(move |()| {
+        let dropped = DROPPED.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            sink(
+                Level::Warn,
+                &format!("{dropped} log messages were dropped: the log handler fell behind"),
+            );
+        }
+        sink(level, &message);
+    });
 }
 
 pub fn warn(message: &str) {

@@ -15,6 +15,7 @@ use moq_transport::serve::{
 use moq_transport::session::{PublishNamespace, SessionError, Subscribed};
 use tokio::sync::oneshot;
 
+use crate::dispatch::Strand;
 use crate::error::{Code, Error, Result};
 use crate::history::{History, HistoryLimits, HistoryRegistration};
 use crate::names::{self, Namespace};
@@ -22,7 +23,9 @@ use crate::object::{self, Extension, Status};
 use crate::runtime::{block_on, runtime};
 use crate::session::{Session, Shared};
 
-/// An accepted PUBLISH_NAMESPACE. Dropping it withdraws the namespace.
+/// An accepted PUBLISH_NAMESPACE. Dropping it withdraws the namespace; the
+/// track request handler is not called after the drop returns (from a user
+/// thread: none is running either, see [`crate::dispatch::Strand::close`]).
 pub struct Announcement {
     publication: Publication,
     serving: tokio::task::AbortHandle,
@@ -30,7 +33,8 @@ pub struct Announcement {
 
 /// Decides about a SUBSCRIBE for a track of the namespace that does not
 /// exist: `accept` the request (creating the track) or drop it (the
-/// subscriber gets NotFound). Called on a runtime thread.
+/// subscriber gets NotFound). Called on the announcement's strand (a
+/// callback thread of the library), one request at a time.
 pub type TrackRequestHandler = Arc<dyn Fn(TrackRequest) + Send + Sync>;
 
 /// The namespace's tracks, shared by the announcement, its serving task and
@@ -41,6 +45,9 @@ struct Publication {
     namespace: Namespace,
     tracks: Arc<Mutex<Tracks>>,
     on_request: Arc<Mutex<Option<TrackRequestHandler>>>,
+    /// Where the request handler runs: off the task that serves the
+    /// namespace's subscriptions, so a slow handler holds up no data.
+    requests: Strand<()>,
 }
 
 /// The engine's track table plus the names of tracks that have a live writer.
@@ -78,6 +85,7 @@ impl Session {
                 live: HashSet::new(),
             })),
             on_request: Arc::new(Mutex::new(None)),
+            requests: Strand::new(()),
         };
         let serving = runtime()
             .spawn(serve_subscriptions(publish_ns, reader, publication.clone()))
@@ -149,7 +157,10 @@ async fn serve_subscriptions(
             },
             Some(result) = serving.next() => {
                 if let Err(err) = result {
-                    tracing::debug!("serving a subscription ended: {err}");
+                    crate::log::warn(&format!(
+                        "serving a subscription to \"{}\" failed: {err}",
+                        publication.namespace
+                    ));
                 }
             }
             () = publication.shared.ended() => break,
@@ -161,6 +172,7 @@ async fn serve_subscriptions(
         .unwrap_or_else(|e| e.into_inner())
         .take();
     drop(handler);
+    publication.requests.close();
     // Let the subscriptions already being served finish normally.
     while serving.next().await.is_some() {}
 }
@@ -185,11 +197,13 @@ async fn serve_one(
     let text = String::from_utf8(name.as_bytes().to_vec()).ok();
     if let (Some(handler), Some(text)) = (handler, text) {
         let (decided, decision) = oneshot::channel();
-        handler(TrackRequest {
+        let request = TrackRequest {
             publication: publication.clone(),
             name: text,
             decided: Some(decided),
-        });
+        };
+        // Dropped unanswered (and so refused) if the announcement is gone.
+        publication.requests.post(move |()| handler(request));
         let waited = tokio::time::timeout(publication.shared.request_timeout, decision).await;
         if let Ok(Ok(true)) = waited {
             if let Some(track) = tracks.get_track_reader(&namespace, &name) {
@@ -373,6 +387,8 @@ impl Drop for TrackEntry {
 
 impl Drop for Announcement {
     fn drop(&mut self) {
+        // No request handler call after this (see Strand::close).
+        self.publication.requests.close();
         // Dropping the serving task drops the engine's PublishNamespace, which
         // withdraws the namespace on the wire.
         self.serving.abort();

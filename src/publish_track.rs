@@ -22,8 +22,13 @@ use moq_transport::message::PublishDoneCode;
 use moq_transport::serve::{self, ServeError, SubgroupsWriter};
 use moq_transport::session::{PublishReceived, SessionError};
 
+use tokio::sync::oneshot;
+
+use crate::delivery::Delivery;
+use crate::dispatch::Strand;
 use crate::error::request_error_code;
 use crate::error::{Code, Error, Result};
+use crate::inbox::ReceiveBudget;
 use crate::names::{self, Namespace};
 use crate::publish::GroupWriter;
 use crate::runtime::{block_on, catch_panic, runtime};
@@ -174,8 +179,8 @@ fn publish_refused(err: &ServeError, full: &str) -> Error {
 
 // ------------------------------------------------------------------ receiving
 
-/// Decides about each PUBLISH the peer sends. Called on a runtime thread, one
-/// PUBLISH at a time, in arrival order.
+/// Decides about each PUBLISH the peer sends. Called on a callback thread of
+/// the library, one PUBLISH at a time, in arrival order.
 pub trait PublishHandler: Send + 'static {
     /// Return a handler to accept the track (REQUEST_OK; its objects then go to
     /// that handler exactly as for a subscription, with one `on_closed`), or
@@ -183,10 +188,10 @@ pub trait PublishHandler: Send + 'static {
     fn on_publish(&mut self, namespace: &Namespace, track: &str) -> Option<Box<dyn ObjectHandler>>;
 }
 
-/// The session's PUBLISH listener. Dropping it stops accepting and aborts the
-/// delivery of every track it accepted (their handlers get no `on_closed`).
-/// Like `Subscription`'s, the drop does not wait: a handler call already
-/// running on a runtime thread may still be finishing when it returns.
+/// The session's PUBLISH listener. Dropping it stops accepting and stops the
+/// delivery of every track it accepted (their handlers get no `on_closed`):
+/// as for `Subscription`, no handler call starts after the drop returns, and
+/// from a user thread none is running any more.
 /// PUBLISHes that arrive while no listener exists wait in the engine,
 /// unanswered, until one is installed.
 ///
@@ -195,23 +200,24 @@ pub trait PublishHandler: Send + 'static {
 /// session closes.
 pub struct PublishListener {
     task: tokio::task::AbortHandle,
+    offers: Strand<Box<dyn PublishHandler>>,
     deliveries: Arc<Mutex<Deliveries>>,
     shared: Arc<Shared>,
 }
 
-/// The delivery tasks of accepted tracks. `closed` is set by the listener's
-/// drop, under the lock, so a delivery the listener task is about to start
-/// at that moment is never started.
+/// The offers being decided and the tracks being delivered. `closed` is set
+/// by the listener's drop, under the lock, so nothing starts after it.
 #[derive(Default)]
 struct Deliveries {
     closed: bool,
     tasks: Vec<tokio::task::AbortHandle>,
+    tracks: Vec<Delivery>,
 }
 
 impl Session {
     /// Installs the handler for PUBLISH requests from the peer. One listener
     /// per session: a second one while the first lives is `Duplicate`.
-    pub fn on_publish(&self, mut handler: Box<dyn PublishHandler>) -> Result<PublishListener> {
+    pub fn on_publish(&self, handler: Box<dyn PublishHandler>) -> Result<PublishListener> {
         self.shared.check_open("Session::on_publish")?;
         if self
             .shared
@@ -225,12 +231,12 @@ impl Session {
                  another",
             ));
         }
+        let offers = Strand::new(handler);
         let deliveries: Arc<Mutex<Deliveries>> = Arc::default();
-        let task_deliveries = deliveries.clone();
         let mut subscriber = self.subscriber.clone();
         let shared = self.shared.clone();
+        let (task_offers, task_deliveries) = (offers.clone(), deliveries.clone());
         let task = runtime().spawn(async move {
-            // Ends with the session, which drops (releases) the handler.
             loop {
                 let publish = tokio::select! {
                     publish = subscriber.publish_received() => match publish {
@@ -239,22 +245,20 @@ impl Session {
                     },
                     () = shared.ended() => break,
                 };
-                let accepted = AssertUnwindSafe(async { offer(publish, handler.as_mut()) })
-                    .catch_unwind()
-                    .await;
-                let Ok(Some(delivery)) = accepted else {
-                    continue; // rejected (or the handler panicked: rejected too)
-                };
                 let mut list = task_deliveries.lock().unwrap_or_else(|e| e.into_inner());
                 if list.closed {
                     return; // the listener is being dropped
                 }
-                list.tasks.retain(|d| !d.is_finished());
-                list.tasks.push(runtime().spawn(delivery).abort_handle());
+                list.tasks.retain(|t| !t.is_finished());
+                let offered = offer(publish, task_offers.clone(), task_deliveries.clone());
+                list.tasks.push(runtime().spawn(offered).abort_handle());
             }
+            // No PUBLISH can come any more: release the offer handler.
+            task_offers.close();
         });
         Ok(PublishListener {
             task: task.abort_handle(),
+            offers,
             deliveries,
             shared: self.shared.clone(),
         })
@@ -263,23 +267,31 @@ impl Session {
 
 impl Drop for PublishListener {
     fn drop(&mut self) {
+        self.offers.close();
         self.task.abort();
         let mut deliveries = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
         deliveries.closed = true;
-        for delivery in deliveries.tasks.drain(..) {
-            delivery.abort();
+        let tracks = std::mem::take(&mut deliveries.tracks);
+        for task in deliveries.tasks.drain(..) {
+            task.abort();
         }
         drop(deliveries);
+        for track in tracks {
+            track.close();
+        }
         self.shared.publish_listener.store(false, Ordering::Release);
     }
 }
 
-/// Asks the handler about one PUBLISH; on acceptance answers REQUEST_OK and
-/// returns the delivery to run. Dropping `publish` unanswered rejects it.
-fn offer(
+/// Asks the offer handler about one PUBLISH (on its strand); if it accepts,
+/// answers REQUEST_OK and delivers the track. An offer left unanswered (the
+/// handler rejected it, panicked, or the listener is gone) is dropped, which
+/// rejects it.
+async fn offer(
     mut publish: PublishReceived,
-    handler: &mut dyn PublishHandler,
-) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
+    offers: Strand<Box<dyn PublishHandler>>,
+    deliveries: Arc<Mutex<Deliveries>>,
+) {
     let fields: Vec<&[u8]> = publish
         .namespace()
         .fields
@@ -293,40 +305,50 @@ fn offer(
     let (namespace, track) = match names {
         Ok(names) => names,
         Err(err) => {
-            tracing::debug!(
-                namespace = %publish.namespace(),
-                "rejecting a PUBLISH whose name the library cannot represent: {}",
+            crate::log::warn(&format!(
+                "rejecting a PUBLISH of {} whose name the library cannot represent: {}",
+                publish.namespace(),
                 err.message
-            );
-            return None;
+            ));
+            return;
         }
     };
-    let mut objects = handler.on_publish(&namespace, &track)?;
     let full = format!("{namespace}/{track}");
+    let (decided, decision) = oneshot::channel();
+    offers.post(move |handler| {
+        let _ = decided.send(handler.on_publish(&namespace, &track));
+    });
+    let Ok(Some(objects)) = decision.await else {
+        return;
+    };
+    let delivery = Delivery::new(objects, ReceiveBudget::default(), true);
+    {
+        let mut list = deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        if list.closed {
+            drop(list);
+            delivery.close();
+            return;
+        }
+        list.tracks.push(delivery.clone());
+    }
     let reader = match publish.ok(true) {
         Ok(reader) => reader,
         Err(err) => {
             // The request is already gone (the peer withdrew it, or the
             // session ended): report that to the handler the user gave us.
-            objects.on_closed(Err(Error::from_serve(
+            delivery.finish(Err(Error::from_serve(
                 &err,
                 &format!("accepting the PUBLISH of \"{full}\""),
             )));
-            return None;
+            return;
         }
     };
-    Some(async move {
-        let result = catch_panic(
-            "receiving a published track",
-            deliver(reader, objects.as_mut()),
-        )
-        .await;
-        let result = match result {
-            Ok(()) => publish_end(&publish, &full).await,
-            Err(err) => Err(err),
-        };
-        objects.on_closed(result);
-    })
+    let result = catch_panic("receiving a published track", deliver(reader, &delivery)).await;
+    let result = match result {
+        Ok(()) => publish_end(&publish, &full).await,
+        Err(err) => Err(err),
+    };
+    delivery.finish(result);
 }
 
 /// How an accepted PUBLISH ended, once its objects have all been delivered.

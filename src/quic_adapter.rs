@@ -11,10 +11,14 @@
 //!   logs it. [`ControlTap`] watches the bytes the engine reads from that
 //!   stream (without changing them) and reports GOAWAY with its new session
 //!   URI to the session's [`GoawayNotice`].
+//! - Back-pressure. The engine reads every data stream as fast as it arrives,
+//!   whoever consumes it. [`ReadGate`] holds those reads back while a
+//!   subscription that asked to pause has no room, so QUIC flow control
+//!   pushes back on the peer instead of memory growing here.
 //!
 //! Errors stay quinn's own types, so the engine classifies them as before.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -48,15 +52,21 @@ pub(crate) struct QuicAdapter {
     control_opened: Arc<AtomicBool>,
     control_accepted: Arc<AtomicBool>,
     goaway: Arc<GoawayNotice>,
+    gate: Arc<ReadGate>,
 }
 
 impl QuicAdapter {
-    pub(crate) fn new(inner: web_transport_quinn::Session, goaway: Arc<GoawayNotice>) -> Self {
+    pub(crate) fn new(
+        inner: web_transport_quinn::Session,
+        goaway: Arc<GoawayNotice>,
+        gate: Arc<ReadGate>,
+    ) -> Self {
         Self {
             inner,
             control_opened: Arc::new(AtomicBool::new(false)),
             control_accepted: Arc::new(AtomicBool::new(false)),
             goaway,
+            gate,
         }
     }
 }
@@ -68,9 +78,20 @@ impl wt::Session for QuicAdapter {
 
     async fn accept_uni(&self) -> Result<TappedRecv, SessionError> {
         let stream = self.inner.accept_uni().await?;
-        let tap = (!self.control_accepted.swap(true, Ordering::AcqRel))
-            .then(|| ControlTap::new(self.goaway.clone()));
-        Ok(TappedRecv { inner: stream, tap })
+        // The peer's first unidirectional stream is its control stream; the
+        // others carry data, and only those wait at the gate.
+        if !self.control_accepted.swap(true, Ordering::AcqRel) {
+            return Ok(TappedRecv {
+                inner: stream,
+                tap: Some(ControlTap::new(self.goaway.clone())),
+                gate: None,
+            });
+        }
+        Ok(TappedRecv {
+            inner: stream,
+            tap: None,
+            gate: Some(self.gate.clone()),
+        })
     }
 
     async fn accept_bi(&self) -> Result<(PrioritizedSend, TappedRecv), SessionError> {
@@ -167,15 +188,21 @@ impl wt::SendStream for PrioritizedSend {
     }
 }
 
-/// A receive stream; the peer's control stream carries a [`ControlTap`].
+/// A receive stream; the peer's control stream carries a [`ControlTap`], its
+/// data streams wait at the session's [`ReadGate`].
 pub(crate) struct TappedRecv {
     inner: web_transport_quinn::RecvStream,
     tap: Option<ControlTap>,
+    gate: Option<Arc<ReadGate>>,
 }
 
 impl TappedRecv {
     fn plain(inner: web_transport_quinn::RecvStream) -> Self {
-        Self { inner, tap: None }
+        Self {
+            inner,
+            tap: None,
+            gate: None,
+        }
     }
 }
 
@@ -183,6 +210,9 @@ impl wt::RecvStream for TappedRecv {
     type Error = ReadError;
 
     async fn read(&mut self, dst: &mut [u8]) -> Result<Option<usize>, ReadError> {
+        if let Some(gate) = &self.gate {
+            gate.open().await;
+        }
         let read = wt::RecvStream::read(&mut self.inner, dst).await?;
         if let (Some(tap), Some(n)) = (self.tap.as_mut(), read) {
             tap.observe(&dst[..n]);
@@ -191,6 +221,9 @@ impl wt::RecvStream for TappedRecv {
     }
 
     async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, ReadError> {
+        if let Some(gate) = &self.gate {
+            gate.open().await;
+        }
         let chunk = wt::RecvStream::read_chunk(&mut self.inner, max).await?;
         if let (Some(tap), Some(chunk)) = (self.tap.as_mut(), chunk.as_ref()) {
             tap.observe(chunk);
@@ -260,6 +293,46 @@ impl ControlTap {
     }
 }
 
+/// Holds back the reads of a session's incoming data streams while any
+/// [`Paused`] guard lives: the engine then stops draining QUIC, whose flow
+/// control holds the peer back.
+#[derive(Default)]
+pub(crate) struct ReadGate {
+    paused: AtomicUsize,
+    opened: tokio::sync::Notify,
+}
+
+/// Keeps the gate shut while it lives.
+pub(crate) struct Paused(Arc<ReadGate>);
+
+impl ReadGate {
+    pub(crate) fn pause(self: &Arc<Self>) -> Paused {
+        self.paused.fetch_add(1, Ordering::AcqRel);
+        Paused(self.clone())
+    }
+
+    /// Completes when no guard holds the gate shut (at once, usually).
+    async fn open(&self) {
+        loop {
+            let opened = self.opened.notified();
+            tokio::pin!(opened);
+            opened.as_mut().enable();
+            if self.paused.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            opened.await;
+        }
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        if self.0.paused.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.opened.notify_waiters();
+        }
+    }
+}
+
 /// Receives the session's GOAWAY, at most once.
 pub type GoawaySink = Box<dyn FnOnce(String) + Send>;
 
@@ -290,6 +363,18 @@ impl GoawayNotice {
         }
     }
 
+    /// Releases the registered sink (the session ended): no GOAWAY is
+    /// reported after the terminal event.
+    pub(crate) fn clear(&self) {
+        let sink = self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .sink
+            .take();
+        drop(sink);
+    }
+
     fn received(&self, uri: String) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         // A second GOAWAY is a protocol violation the engine answers by
@@ -299,9 +384,10 @@ impl GoawayNotice {
         }
         state.uri = Some(uri.clone());
         if let Some(sink) = state.sink.take() {
-            // Not on the engine's control-stream read: a slow sink must not
-            // hold up the session's control messages.
-            crate::runtime::runtime().spawn(async move { sink(uri) });
+            drop(state);
+            // The session's sink only hands the GOAWAY to its strand: the
+            // control-stream read is not held up by user code.
+            sink(uri);
         }
     }
 }

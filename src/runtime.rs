@@ -19,10 +19,12 @@ use crate::error::{Code, Error, Result};
 pub struct RuntimeConfig {
     /// tokio worker threads: QUIC, TLS and the engine. Nothing else runs there.
     pub io_threads: usize,
-    /// Threads that run user callbacks, each handle on its own strand: this
-    /// many slow callbacks (of different handles) can block at once before
-    /// others wait.
+    /// Threads that run user callbacks (each handle on its own strand),
+    /// always kept.
     pub callback_threads: usize,
+    /// More are started while every callback thread is busy and work waits
+    /// (callbacks that block), up to this many in all.
+    pub max_callback_threads: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -32,6 +34,7 @@ impl Default for RuntimeConfig {
         Self {
             io_threads: 2,
             callback_threads: 2,
+            max_callback_threads: 64,
         }
     }
 }
@@ -41,9 +44,13 @@ static CONFIG: Mutex<(RuntimeConfig, bool)> = Mutex::new((
     RuntimeConfig {
         io_threads: 2,
         callback_threads: 2,
+        max_callback_threads: 64,
     },
     false,
 ));
+
+/// Most threads of either kind the library will start.
+const MAX_THREADS: usize = 1024;
 
 /// Sets the thread counts. Only before the library starts its threads (the
 /// first connect); afterwards it returns `InvalidArgument` and changes nothing.
@@ -51,6 +58,16 @@ pub fn configure(config: RuntimeConfig) -> Result<()> {
     if config.io_threads == 0 || config.callback_threads == 0 {
         return Err(Error::invalid_argument(
             "RuntimeConfig: io_threads and callback_threads must be at least 1",
+        ));
+    }
+    if config.io_threads > MAX_THREADS || config.max_callback_threads > MAX_THREADS {
+        return Err(Error::invalid_argument(format!(
+            "RuntimeConfig: at most {MAX_THREADS} threads of each kind"
+        )));
+    }
+    if config.max_callback_threads < config.callback_threads {
+        return Err(Error::invalid_argument(
+            "RuntimeConfig: max_callback_threads must be at least callback_threads",
         ));
     }
     let mut current = CONFIG.lock().unwrap_or_else(|e| e.into_inner());

@@ -12,10 +12,11 @@ use moq_transport::session::{self as engine, transport, Publisher, Subscriber, T
 use url::Url;
 use web_transport_quinn::quinn;
 
+use crate::dispatch::Strand;
 use crate::error::{Code, Error, Result};
 use crate::history::HistoryRegistry;
 pub use crate::quic_adapter::GoawaySink;
-use crate::quic_adapter::{GoawayNotice, QuicAdapter};
+use crate::quic_adapter::{GoawayNotice, QuicAdapter, ReadGate};
 use crate::runtime::{block_on, runtime};
 use crate::tls::{self, TlsOptions};
 
@@ -149,6 +150,13 @@ pub type StateSink = Box<dyn FnOnce(Option<Error>) + Send>;
 pub(crate) struct Shared {
     /// The session's transport, to close it (from the handle or at shutdown).
     transport: transport::Session,
+    /// The session's strand: its GOAWAY and terminal event run there, in
+    /// order, on a callback thread (dispatch.rs).
+    events: Strand<()>,
+    /// The peer's GOAWAY, to release its sink at the terminal event.
+    goaway: Arc<GoawayNotice>,
+    /// Holds back the session's incoming data streams (Overflow::Pause).
+    pub(crate) read_gate: Arc<ReadGate>,
     closed: AtomicBool,
     /// Becomes true with `closed`, for tasks that must end with the session.
     ended: tokio::sync::watch::Sender<bool>,
@@ -191,9 +199,7 @@ impl Shared {
         // Claim the terminal event before closing, so the run task's
         // "connection closed" cannot win the race and report an error the user
         // caused. It is delivered on a library thread, like every callback.
-        if let Some(sink) = self.take_terminal() {
-            runtime().spawn(async move { sink(None) });
-        }
+        self.end(None);
         // Closing a WebTransport session spawns the CLOSE capsule write, so it
         // runs on the runtime: this call may come from any thread, even from a
         // static destructor at exit, when no runtime context can be entered.
@@ -203,15 +209,22 @@ impl Shared {
         Ok(())
     }
 
-    /// Marks the session closed and hands out the terminal event's sink, to
-    /// the first caller only: exactly one terminal event per session.
-    fn take_terminal(&self) -> Option<StateSink> {
+    /// Marks the session closed and delivers the terminal event with
+    /// `error` (`None`: a local close), once: the first caller's. It runs on
+    /// the session's strand after a GOAWAY reported before it; no GOAWAY is
+    /// reported after it, and both sinks are released then.
+    fn end(&self, error: Option<Error>) {
         self.closed.store(true, Ordering::Release);
         self.ended.send_replace(true);
-        self.terminal
+        let sink = self
+            .terminal
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .take()
+            .take();
+        if let Some(sink) = sink {
+            self.events.post_final(move |()| sink(error));
+            self.goaway.clear();
+        }
     }
 }
 
@@ -268,11 +281,15 @@ impl Session {
             subscriber,
             wt,
             goaway,
+            read_gate,
         } = connected;
         let with_tokens = !config.auth_tokens.is_empty();
 
         let shared = Arc::new(Shared {
             transport: transport.clone(),
+            events: Strand::new(()),
+            goaway,
+            read_gate,
             closed: AtomicBool::new(false),
             ended: tokio::sync::watch::Sender::new(false),
             terminal: Mutex::new(Some(on_closed)),
@@ -318,9 +335,7 @@ impl Session {
                     )
                 }
             };
-            if let Some(sink) = run_shared.take_terminal() {
-                sink(Some(error));
-            }
+            run_shared.end(Some(error));
         });
 
         register_open(&shared);
@@ -357,11 +372,18 @@ impl Session {
     /// Registers the sink for the peer's GOAWAY (draft 18 §9.4): the peer
     /// asks this client to move to the new session URI it names ("" = the
     /// same URL) and will close this session. The sink runs at most once, on
-    /// a library thread; if the GOAWAY already came, now on this thread. The
-    /// session keeps working until the peer closes it. A later call replaces
-    /// the sink.
+    /// the session's strand (a callback thread; if the GOAWAY already came,
+    /// as soon as it is registered), never after the session's terminal
+    /// event, and it is released at that event. The session keeps working
+    /// until the peer closes it. A later call replaces the sink.
     pub fn on_goaway(&self, sink: GoawaySink) {
-        self.goaway.listen(sink);
+        if self.shared.is_closed() {
+            return;
+        }
+        let events = self.shared.events.clone();
+        self.shared.goaway.listen(Box::new(move |uri| {
+            events.post(move |()| sink(uri));
+        }));
     }
 
     /// TRACK_STATUS is not available: moq-transport 0.17 sends the request
@@ -434,6 +456,10 @@ pub fn shutdown(timeout: Duration) -> Result<()> {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        // No callback of the session after this (see Strand::close): its
+        // terminal event is not reported to the owner who destroyed it.
+        self.shared.events.close();
+        self.shared.goaway.clear();
         if !self.shared.is_closed() {
             let _ = self.close(0, "session handle destroyed");
         }
@@ -450,6 +476,7 @@ struct Connected {
     /// The WebTransport session, to read the peer's close code.
     wt: web_transport_quinn::Session,
     goaway: Arc<GoawayNotice>,
+    read_gate: Arc<ReadGate>,
 }
 
 /// The code and reason the peer closed the session with, if it did (waits
@@ -539,8 +566,17 @@ fn transport_config() -> quinn::TransportConfig {
     // allow many.
     config.max_concurrent_bidi_streams(quinn::VarInt::from_u32(MAX_INCOMING_STREAMS));
     config.max_concurrent_uni_streams(quinn::VarInt::from_u32(MAX_INCOMING_STREAMS));
+    // What the peer may send before we read it, across all streams. quinn's
+    // default is unlimited (only each stream is bounded), so a subscriber
+    // that stops reading (Overflow::Pause) would still buffer every open
+    // stream's data; bounded, QUIC flow control holds the peer back.
+    config.receive_window(quinn::VarInt::from_u32(RECEIVE_WINDOW));
     config
 }
+
+/// Bytes the peer may send ahead of what the session has read: enough for
+/// ~2.5 Gbit/s at 100 ms round trip.
+const RECEIVE_WINDOW: u32 = 32 * 1024 * 1024;
 
 /// Streams of each direction the peer may have open towards us at once.
 const MAX_INCOMING_STREAMS: u32 = 4096;
@@ -648,8 +684,12 @@ async fn connect(
     let connection = (*wt).clone();
     let wt_errors = wt.clone();
     let goaway = Arc::new(GoawayNotice::default());
+    let read_gate = Arc::new(ReadGate::default());
     let session_url = wt.request().url.clone();
-    let transport = transport::Session::new(QuicAdapter::new(wt, goaway.clone()), session_url);
+    let transport = transport::Session::new(
+        QuicAdapter::new(wt, goaway.clone(), read_gate.clone()),
+        session_url,
+    );
     let tokens = auth_tokens
         .iter()
         .map(|t| moq_transport::setup::AuthorizationToken::new(t.token_type, t.value.clone()))
@@ -687,6 +727,7 @@ async fn connect(
         subscriber,
         wt: wt_errors,
         goaway,
+        read_gate,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Subscribing: SUBSCRIBE to a track and deliver every received object, in
-//! arrival order and one at a time, to a handler; then one terminal event.
+//! arrival order and one at a time, to a handler (or queue it for the user to
+//! take); then one terminal event. Delivery (threads, budget): delivery.rs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,9 @@ use moq_transport::serve::{
 };
 
 use crate::bytes::PayloadJoiner;
+use crate::delivery::Delivery;
 use crate::error::{Code, Error, Result};
+use crate::inbox::{InboxStats, ReceiveBudget};
 use crate::names::{self, Namespace};
 use crate::object::{self, Extension, Status};
 use crate::runtime::{block_on, catch_panic, runtime};
@@ -23,7 +26,7 @@ use crate::session::{Session, Shared};
 
 /// One received object. `payload` shares the received buffer (no copy) when the
 /// object arrived in one piece.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedObject {
     pub group_id: u64,
     pub subgroup_id: u64,
@@ -105,6 +108,13 @@ pub struct SubscribeOptions {
     /// Let the relay hold the SUBSCRIBE this long for a publisher that has not
     /// appeared yet, instead of answering not-found at once.
     pub rendezvous_timeout: Option<Duration>,
+    /// Queue objects for [`Subscription::try_next`] / [`Subscription::next`]
+    /// instead of calling the handler's `on_object` (which is then unused;
+    /// `on_closed` is still the terminal event).
+    pub pull: bool,
+    /// What may wait between the network and the user, and what happens
+    /// when it is full.
+    pub budget: ReceiveBudget,
 }
 
 impl Default for SubscribeOptions {
@@ -116,12 +126,15 @@ impl Default for SubscribeOptions {
             priority: 128,
             delivery_timeout: None,
             rendezvous_timeout: None,
+            pull: false,
+            budget: ReceiveBudget::default(),
         }
     }
 }
 
 impl SubscribeOptions {
     fn validate(&self) -> Result<()> {
+        self.budget.validate()?;
         match self.filter {
             Filter::AbsoluteRange {
                 start_group,
@@ -183,8 +196,10 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Where a subscription's events go. Called on a runtime thread, never two
-/// calls at once for one subscription, `on_closed` exactly once and last.
+/// Where a subscription's events go. Called on a callback thread of the
+/// library (dispatch.rs), never two calls at once for one subscription,
+/// `on_closed` exactly once and last (unless the subscription is dropped
+/// first); dropped after that, or when the subscription is dropped.
 pub trait ObjectHandler: Send + 'static {
     fn on_object(&mut self, object: ReceivedObject);
     /// `Ok` = the publisher ended the track normally.
@@ -192,18 +207,54 @@ pub trait ObjectHandler: Send + 'static {
 }
 
 /// A live subscription. Dropping it unsubscribes; the handler gets no
-/// further calls once the drop has returned (the task is aborted).
+/// further calls once the drop has returned (from a callback thread: none
+/// starts after it), see [`crate::dispatch::Strand::close`].
 pub struct Subscription {
     task: tokio::task::AbortHandle,
+    delivery: Delivery,
     // Read by fetch.rs: a joining FETCH names the subscription by its request
     // ID and must be sent on the same session.
     pub(crate) shared: Arc<Shared>,
     pub(crate) request_id: u64,
 }
 
+impl Subscription {
+    /// Pull mode: the next queued object, if any. Never blocks.
+    pub fn try_next(&self) -> Option<ReceivedObject> {
+        self.delivery.try_take()
+    }
+
+    /// Pull mode: waits up to `timeout` for the next object (`Duration::MAX`:
+    /// without end). `Closed` (or `Lagging`) once the subscription has ended
+    /// and nothing is queued; `Timeout`; `WouldBlock` on a library thread;
+    /// `InvalidArgument` in push mode.
+    pub fn next(&self, timeout: Duration) -> Result<ReceivedObject> {
+        if self.delivery.is_push() {
+            return Err(Error::invalid_argument(
+                "Subscription::next is for pull mode; this subscription delivers to a callback",
+            ));
+        }
+        if crate::runtime::on_runtime_thread() {
+            return Err(Error::new(
+                Code::WouldBlock,
+                "Subscription::next waits and cannot be called from a moq callback thread; use \
+                 try_next there",
+            ));
+        }
+        self.delivery.wait_take(timeout)
+    }
+
+    /// Objects received, dropped to stay in the budget, and so on.
+    pub fn stats(&self) -> InboxStats {
+        self.delivery.stats()
+    }
+}
+
 impl Drop for Subscription {
     fn drop(&mut self) {
-        // Aborting drops the engine's Subscribe, which sends UNSUBSCRIBE.
+        // No callback after this (see Strand::close); aborting the task drops
+        // the engine's Subscribe, which sends UNSUBSCRIBE.
+        self.delivery.close();
         self.task.abort();
     }
 }
@@ -226,7 +277,7 @@ impl Session {
         namespace: &Namespace,
         track: &[u8],
         options: &SubscribeOptions,
-        mut handler: Box<dyn ObjectHandler>,
+        handler: Box<dyn ObjectHandler>,
     ) -> Result<Subscription> {
         self.shared.check_open("Session::subscribe")?;
         let name = names::track_name(namespace, track)?;
@@ -244,16 +295,19 @@ impl Session {
                 .map_err(|e| subscribe_error(&e, &full))
         })?;
         let request_id = subscribe.info.id;
+        let delivery = Delivery::new(handler, options.budget, !options.pull)
+            .pausing(self.shared.read_gate.clone());
+        let feed = delivery.clone();
         let task = runtime().spawn(async move {
             // A panic in the engine still ends in exactly one terminal event.
-            let result =
-                catch_panic("receiving the track", deliver(reader, handler.as_mut())).await;
+            let result = catch_panic("receiving the track", deliver(reader, &feed)).await;
             // Unsubscribe (if still subscribed) before reporting the end.
             drop(subscribe);
-            handler.on_closed(result);
+            feed.finish(result);
         });
         Ok(Subscription {
             task: task.abort_handle(),
+            delivery,
             shared: self.shared.clone(),
             request_id,
         })
@@ -288,32 +342,49 @@ fn track_end(err: ServeError) -> Result<()> {
         ServeError::Cancel => Err(Error::closed(
             "the subscription ended: the session closed or the track was cancelled",
         )),
+        // The engine's words for a reader more than 1024 subgroups behind:
+        // the subscriber's lag, not a bug.
+        ServeError::Internal(ref message)
+            if message.contains("fell behind") || message.contains("pending stream limit") =>
+        {
+            Err(Error::new(
+                Code::Lagging,
+                format!(
+                    "the subscriber fell too far behind the track (more than 1024 subgroups \
+                     unread): {message}"
+                ),
+            ))
+        }
         other => Err(Error::from_serve(&other, "the subscription ended")),
     }
 }
 
-/// Delivers every object of `reader` to `handler`; shared with incoming PUBLISH.
-pub(crate) async fn deliver(reader: TrackReader, handler: &mut dyn ObjectHandler) -> Result<()> {
+/// Delivers every object of `reader`; shared with incoming PUBLISH.
+pub(crate) async fn deliver(reader: TrackReader, delivery: &Delivery) -> Result<()> {
     let mode = match reader.mode().await {
         Ok(mode) => mode,
         Err(err) => return track_end(err),
     };
     match mode {
-        TrackReaderMode::Subgroups(subgroups) => deliver_subgroups(subgroups, handler).await,
+        TrackReaderMode::Subgroups(subgroups) => deliver_subgroups(subgroups, delivery).await,
         TrackReaderMode::Datagrams(mut datagrams) => loop {
             match datagrams.read().await {
-                Ok(Some(datagram)) => handler.on_object(ReceivedObject {
-                    datagram: true,
-                    status: Status::from_engine(datagram.status),
-                    extensions: object::from_engine(&datagram.extension_headers),
-                    ..ReceivedObject::new(
-                        datagram.group_id,
-                        0,
-                        datagram.object_id,
-                        datagram.priority,
-                        datagram.payload,
-                    )
-                }),
+                Ok(Some(datagram)) => {
+                    delivery
+                        .object(ReceivedObject {
+                            datagram: true,
+                            status: Status::from_engine(datagram.status),
+                            extensions: object::from_engine(&datagram.extension_headers),
+                            ..ReceivedObject::new(
+                                datagram.group_id,
+                                0,
+                                datagram.object_id,
+                                datagram.priority,
+                                datagram.payload,
+                            )
+                        })
+                        .await?;
+                }
                 Ok(None) => return Ok(()),
                 Err(err) => return track_end(err),
             }
@@ -362,11 +433,8 @@ async fn read_object(
 }
 
 /// Reads every subgroup stream as it arrives; objects of one subgroup stay in
-/// order, and the handler is only ever called from this one task.
-async fn deliver_subgroups(
-    mut subgroups: SubgroupsReader,
-    handler: &mut dyn ObjectHandler,
-) -> Result<()> {
+/// order. A subgroup whose group the inbox dropped is not read further.
+async fn deliver_subgroups(mut subgroups: SubgroupsReader, delivery: &Delivery) -> Result<()> {
     let mut open = FuturesUnordered::new();
     let mut end: Option<Result<()>> = None;
     loop {
@@ -381,8 +449,9 @@ async fn deliver_subgroups(
             },
             Some((subgroup, result)) = open.next() => match result {
                 Ok(Some(object)) => {
-                    handler.on_object(object);
-                    open.push(next_object(subgroup));
+                    if delivery.object(object).await? {
+                        open.push(next_object(subgroup));
+                    }
                 }
                 Ok(None) => {}
                 Err(err) => tracing::debug!(

@@ -23,33 +23,28 @@ namespace ffi {
 
 NamespaceEvents::~NamespaceEvents() = default;
 
-// Only this watch's Rust task calls on_added / on_removed / on_closed, one at
-// a time; the callbacks are set before it starts and released by on_closed.
+// Called on the watch's strand only, one at a time, never after the
+// NamespaceWatch's destructor returned; the callbacks are set before the watch
+// starts and released by on_closed.
 void NamespaceEvents::on_added(rust::Vec<rust::String> ns) const noexcept {
   auto& core = *core_;
   if (!core.on_added) return;
   std::optional<Namespace> added = detail::namespace_from(std::move(ns));
-  if (added && core.gate.enter()) {
-    detail::call_user(core.on_added, *added);
-    core.gate.leave();
-  }
+  if (added) detail::call_user(core.on_added, *added);
 }
 
 void NamespaceEvents::on_removed(rust::Vec<rust::String> ns) const noexcept {
   auto& core = *core_;
   if (!core.on_removed) return;
   std::optional<Namespace> removed = detail::namespace_from(std::move(ns));
-  if (removed && core.gate.enter()) {
-    detail::call_user(core.on_removed, *removed);
-    core.gate.leave();
-  }
+  if (removed) detail::call_user(core.on_removed, *removed);
 }
 
 void NamespaceEvents::on_closed(const Status& status) const noexcept {
   auto& core = *core_;
   std::function<void(const Namespace&)> on_added;
   std::function<void(const Namespace&)> on_removed;
-  detail::deliver_terminal(core.gate, core.mutex, core.terminal, core.on_closed,
+  detail::deliver_terminal(core.mutex, core.terminal, core.on_closed,
                            detail::to_status(status), "namespace watch on_closed callback", [&] {
                              on_added = std::move(core.on_added);
                              core.on_added = nullptr;

@@ -22,6 +22,7 @@ const char* to_string(Errc code) noexcept {
     case Errc::cancelled: return "cancelled";
     case Errc::would_block: return "would_block";
     case Errc::internal: return "internal";
+    case Errc::lagging: return "lagging";
   }
   return "unknown";
 }
@@ -38,7 +39,7 @@ ffi::Status new_status() noexcept { return ffi::Status{ffi::Code::Ok, rust::Stri
 Error to_error(const ffi::Status& status) noexcept {
   auto raw = static_cast<uint8_t>(status.code);
   // ffi::Code is moq::Errc shifted by one (0 = Ok).
-  Errc code = raw == 0 || raw > static_cast<uint8_t>(Errc::internal) + 1
+  Errc code = raw == 0 || raw > static_cast<uint8_t>(Errc::lagging) + 1
                   ? Errc::internal
                   : static_cast<Errc>(raw - 1);
   return Error(code, std::string(status.message));

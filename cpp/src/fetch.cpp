@@ -1,6 +1,6 @@
 // FETCH, standalone and joining: moq/fetch.hpp. Delivery reuses the
-// subscription machinery (SubscriptionCore in push mode, SubscriptionEvents):
-// the same ordering, gate and single terminal event.
+// subscription machinery (SubscriptionCore, SubscriptionEvents, and on the
+// Rust side the same strand): the same ordering and single terminal event.
 #include "boundary.hpp"
 #include "impl.hpp"
 
@@ -10,10 +10,8 @@ namespace detail {
 struct FetchImpl {
   FetchImpl(std::shared_ptr<SubscriptionCore> core, rust::Box<ffi::FetchBox> box) noexcept
       : core(std::move(core)), box(std::move(box)), end(ffi::fetch_end(*this->box)) {}
-  // As SubscriptionImpl: close the gate (wait for a running callback on
-  // another thread), then drop the Rust fetch, which cancels it (members are
-  // destroyed after this body: box before core).
-  ~FetchImpl() { core->gate.close(); }
+  // As SubscriptionImpl: the Rust fetch (and its strand) goes first, then the
+  // core with the callbacks.
   std::shared_ptr<SubscriptionCore> core;
   rust::Box<ffi::FetchBox> box;
   ffi::FetchEnd end;
@@ -24,7 +22,6 @@ namespace {
 std::shared_ptr<SubscriptionCore> fetch_core(std::function<void(const Object&)> on_object) {
   auto core = std::make_shared<SubscriptionCore>();
   core->what = "fetch on_closed callback";
-  core->push = true;
   core->on_object = std::move(on_object);
   return core;
 }

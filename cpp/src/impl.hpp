@@ -1,16 +1,12 @@
 // Internal: the state behind the public handles, shared with the bridge.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "moq-ffi/src/bridge.rs.h"
@@ -19,31 +15,15 @@
 namespace moq {
 namespace detail {
 
-/// Lets a handle's destructor wait until none of its callbacks is running and
-/// none will start: the promise "when the destructor returns, no callback runs".
-/// Callbacks of one handle may run at once on different threads (a session's
-/// GOAWAY and its terminal event). A destructor running inside one of them
-/// waits for the others, not for its own thread's (it would wait for itself);
-/// later callbacks are refused.
-class CallbackGate {
- public:
-  /// Before a user callback; false once closed (skip the callback).
-  bool enter() noexcept;
-  /// After the user callback.
-  void leave() noexcept;
-  /// Refuses future callbacks and waits for those running on other threads.
-  void close() noexcept;
-
- private:
-  std::mutex mutex_;
-  std::condition_variable idle_;
-  bool closed_ = false;
-  /// One entry per callback running now: the thread it runs on.
-  std::vector<std::thread::id> running_;
-};
+// When callbacks run and when they stop is decided on the Rust side: every
+// handle's callbacks run on its strand (src/dispatch.rs), one at a time, on a
+// callback thread of the library; destroying the handle's Rust box closes the
+// strand (from a user thread it waits for a running callback; from a library
+// thread it never waits). The cores below hold the user's callbacks and the
+// state the setters share with the events; the events (bridge.hpp) are owned
+// by the Rust sinks.
 
 struct SessionCore {
-  CallbackGate gate;
   std::mutex mutex;
   std::function<void(SessionState, const Error*)> on_state;
   bool closed = false;
@@ -55,31 +35,20 @@ struct SessionCore {
 struct SubscriptionCore {
   /// Names the handle in the log if its on_closed callback throws.
   const char* what = "subscription on_closed callback";
-  CallbackGate gate;
   std::mutex mutex;
-  std::condition_variable changed;
-  bool push = false;
   std::function<void(const Object&)> on_object;
   std::function<void(const Status&)> on_closed;
-  std::deque<Object> queue;
-  std::size_t max_queued = 0;
-  uint64_t dropped = 0;
-  std::atomic<uint64_t> objects{0};
-  std::atomic<uint64_t> bytes{0};
-  std::atomic<uint64_t> chunks{0};
   std::optional<Status> terminal;
 };
 
 struct SessionImpl {
   SessionImpl(rust::Box<ffi::SessionBox> box, std::shared_ptr<SessionCore> core) noexcept
       : box(std::move(box)), core(std::move(core)) {}
-  ~SessionImpl() { core->gate.close(); }
   rust::Box<ffi::SessionBox> box;
   std::shared_ptr<SessionCore> core;
 };
 
 struct AnnouncementCore {
-  CallbackGate gate;
   std::mutex mutex;
   std::function<void(TrackRequest)> on_track_requested;
   /// Set when no request can come any more (the announcement ended with its
@@ -91,9 +60,6 @@ struct AnnouncementImpl {
   AnnouncementImpl(rust::Box<ffi::AnnouncementBox> box, Namespace ns,
                    std::shared_ptr<AnnouncementCore> core) noexcept
       : box(std::move(box)), ns(std::move(ns)), core(std::move(core)) {}
-  // No request callback runs once this returns; then the Rust side (and its
-  // handler) goes.
-  ~AnnouncementImpl() { core->gate.close(); }
   rust::Box<ffi::AnnouncementBox> box;
   Namespace ns;
   std::shared_ptr<AnnouncementCore> core;
@@ -121,17 +87,17 @@ struct DatagramWriterImpl {
 };
 
 struct SubscriptionImpl {
-  SubscriptionImpl(std::shared_ptr<SubscriptionCore> core, rust::Box<ffi::SubscriptionBox> box) noexcept
-      : core(std::move(core)), box(std::move(box)) {}
-  // Close the gate first (wait for a running callback), then drop the Rust
-  // subscription (members are destroyed after this body: box before core).
-  ~SubscriptionImpl() { core->gate.close(); }
+  SubscriptionImpl(std::shared_ptr<SubscriptionCore> core, rust::Box<ffi::SubscriptionBox> box,
+                   bool push) noexcept
+      : core(std::move(core)), box(std::move(box)), push(push) {}
+  // Members go in reverse order: the Rust subscription (and its strand)
+  // first, then the core with the callbacks.
   std::shared_ptr<SubscriptionCore> core;
   rust::Box<ffi::SubscriptionBox> box;
+  bool push;
 };
 
 struct NamespaceWatchCore {
-  CallbackGate gate;
   std::mutex mutex;
   // Set at creation; used and released only by the watch's one Rust task.
   std::function<void(const Namespace&)> on_added;
@@ -144,8 +110,6 @@ struct NamespaceWatchImpl {
   NamespaceWatchImpl(std::shared_ptr<NamespaceWatchCore> core, rust::Box<ffi::NamespaceWatchBox> box,
                      Namespace prefix) noexcept
       : core(std::move(core)), box(std::move(box)), prefix(std::move(prefix)) {}
-  // As SubscriptionImpl: close the gate, then cancel the Rust watch.
-  ~NamespaceWatchImpl() { core->gate.close(); }
   std::shared_ptr<NamespaceWatchCore> core;
   rust::Box<ffi::NamespaceWatchBox> box;
   Namespace prefix;
@@ -158,23 +122,14 @@ struct PublishedTrackImpl {
 };
 
 struct PublishListenerCore {
-  /// Guards the offer handler.
-  CallbackGate gate;
   std::mutex mutex;
-  /// Set by ~PublishListenerImpl: no track is accepted after it.
-  bool closed = false;
   PublishOfferHandler on_offer;
-  /// The accepted tracks still delivering (each has its own gate).
-  std::vector<std::weak_ptr<SubscriptionCore>> tracks;
 };
 
 struct PublishListenerImpl {
   PublishListenerImpl(std::shared_ptr<PublishListenerCore> core,
                       rust::Box<ffi::PublishListenerBox> box) noexcept
       : core(std::move(core)), box(std::move(box)) {}
-  // Refuses and waits out the offer handler and every accepted track's
-  // callbacks, then drops the Rust listener (which aborts the deliveries).
-  ~PublishListenerImpl();
   std::shared_ptr<PublishListenerCore> core;
   rust::Box<ffi::PublishListenerBox> box;
 };
@@ -190,11 +145,14 @@ void set_on_closed(std::mutex& mutex, std::function<void(const Status&)>& slot,
 /// The other half: delivers the terminal event once. Under `mutex` it records
 /// `status` in `terminal`, takes the on_closed callback out of `slot` and runs
 /// `release_under_lock` (which moves the handle's other callbacks out, to be
-/// destroyed by the caller after this returns); then it calls on_closed
-/// through `gate`, outside the lock. Defined in session.cpp.
-void deliver_terminal(CallbackGate& gate, std::mutex& mutex, std::optional<Status>& terminal,
+/// destroyed by the caller after this returns); then it calls on_closed,
+/// outside the lock. Defined in session.cpp.
+void deliver_terminal(std::mutex& mutex, std::optional<Status>& terminal,
                       std::function<void(const Status&)>& slot, const Status& status,
                       const char* what, const std::function<void()>& release_under_lock) noexcept;
+
+/// A received object from its bridge form (the payload is not copied).
+Object object_from(const ffi::ObjectHeader& header, rust::Box<ffi::PayloadBox> payload) noexcept;
 
 /// A fresh bridge status to pass as an out-parameter.
 ffi::Status new_status() noexcept;

@@ -8,8 +8,17 @@
 namespace moq {
 namespace {
 
-std::mutex handler_mutex;
-std::shared_ptr<const LogHandler> handler;
+// The installed handler. Never destroyed: library threads may still log
+// while the process exits, after static destructors have run.
+struct HandlerSlot {
+  std::mutex mutex;
+  std::shared_ptr<const LogHandler> handler;
+};
+
+HandlerSlot& slot() noexcept {
+  static HandlerSlot* const slot = new HandlerSlot;
+  return *slot;
+}
 
 const char* level_name(LogLevel level) noexcept {
   switch (level) {
@@ -24,12 +33,16 @@ const char* level_name(LogLevel level) noexcept {
 }  // namespace
 
 void set_log_handler(LogHandler new_handler) noexcept {
-  bool installed = static_cast<bool>(new_handler);
+  const bool installed = static_cast<bool>(new_handler);
+  std::shared_ptr<const LogHandler> replaced;
   {
-    std::lock_guard<std::mutex> lock(handler_mutex);
-    handler = installed ? std::make_shared<const LogHandler>(std::move(new_handler)) : nullptr;
+    std::lock_guard<std::mutex> lock(slot().mutex);
+    replaced = std::move(slot().handler);
+    slot().handler = installed ? std::make_shared<const LogHandler>(std::move(new_handler)) : nullptr;
   }
   ffi::log_forward_to_cpp(installed);
+  // `replaced` (user code) is destroyed here, outside the lock, unless a
+  // message is being handled by it right now.
 }
 
 namespace detail {
@@ -37,8 +50,8 @@ namespace detail {
 void log(LogLevel level, std::string_view message) noexcept {
   std::shared_ptr<const LogHandler> current;
   {
-    std::lock_guard<std::mutex> lock(handler_mutex);
-    current = handler;
+    std::lock_guard<std::mutex> lock(slot().mutex);
+    current = slot().handler;
   }
   if (current) {
     call_user(*current, level, message);

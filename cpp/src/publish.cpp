@@ -103,10 +103,8 @@ void TrackRequestEvents::on_track_requested(rust::Box<TrackRequestBox> request) 
     std::lock_guard<std::mutex> lock(core_->mutex);
     handler = core_->on_track_requested;
   }
-  if (handler && core_->gate.enter()) {
-    detail::call_user(handler, std::move(wrapped));
-    core_->gate.leave();
-  }
+  // On the announcement's strand: never after ~Announcement returned.
+  if (handler) detail::call_user(handler, std::move(wrapped));
   // Not handed over: `wrapped` is destroyed here, which refuses the request.
 }
 }  // namespace ffi
@@ -203,8 +201,12 @@ GroupWriter::~GroupWriter() = default;
 Status GroupWriter::write(Bytes payload) noexcept {
   if (!impl_) return detail::moved_from("GroupWriter::write");
   if (const ffi::PayloadBox* received = detail::received_payload(payload)) {
-    // Republishing a received payload: hand Rust its own buffer back.
-    return detail::to_status(ffi::group_write_received(*impl_->box, *received));
+    // Republishing a received payload: hand Rust its own buffer back, the
+    // part this Bytes views (all of it, or a slice).
+    const uint8_t* base = ffi::payload_data(*received).data();
+    const auto offset = payload.empty() ? std::size_t{0} : static_cast<std::size_t>(payload.data() - base);
+    return detail::to_status(
+        ffi::group_write_received(*impl_->box, *received, offset, payload.size()));
   }
   return detail::to_status(
       ffi::group_write_shared(*impl_->box, std::make_unique<ffi::PayloadOwner>(std::move(payload))));

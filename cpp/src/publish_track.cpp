@@ -1,28 +1,8 @@
 // Single-track PUBLISH, sent and received: moq/publish_track.hpp.
-#include <algorithm>
-
 #include "boundary.hpp"
 #include "impl.hpp"
 
 namespace moq {
-
-namespace detail {
-
-PublishListenerImpl::~PublishListenerImpl() {
-  core->gate.close();
-  std::vector<std::weak_ptr<SubscriptionCore>> tracks;
-  {
-    std::lock_guard<std::mutex> lock(core->mutex);
-    core->closed = true;
-    tracks.swap(core->tracks);
-  }
-  for (auto& weak : tracks) {
-    if (auto track = weak.lock()) track->gate.close();
-  }
-  // `box` is dropped after this body: the Rust listener aborts the deliveries.
-}
-
-}  // namespace detail
 
 namespace ffi {
 
@@ -36,41 +16,27 @@ PublishEvents::~PublishEvents() {
   core_->on_offer = nullptr;
 }
 
+// On the listener's strand, one offer at a time, never after ~PublishListener
+// returned. An accepted track's callbacks then run on a strand of its own.
 std::unique_ptr<SubscriptionEvents> PublishEvents::on_publish(rust::Vec<rust::String> ns,
                                                               rust::Str track) const noexcept {
   auto& core = *core_;
   std::optional<Namespace> offered = detail::namespace_from(std::move(ns));
-  if (!offered) return nullptr;
-  // The whole decision runs inside the gate, so ~PublishListener either waits
-  // for it or (when it runs inside the handler) makes it reject.
-  if (!core.gate.enter()) return nullptr;
-  std::unique_ptr<SubscriptionEvents> events;
-  {
-    std::optional<AcceptedTrack> answer =
-        detail::call_user(core.on_offer, *offered, std::string_view(track.data(), track.size()));
-    if (answer && !answer->on_object) {
-      detail::log(LogLevel::warn,
-                  "the PUBLISH offer handler accepted \"" + offered->to_string() + "/" +
-                      std::string(track) +
-                      "\" without an on_object callback; the track is rejected");
-    } else if (answer) {
-      auto accepted = std::make_shared<detail::SubscriptionCore>();
-      accepted->what = "accepted PUBLISH track on_closed callback";
-      accepted->push = true;
-      accepted->on_object = std::move(answer->on_object);
-      accepted->on_closed = std::move(answer->on_closed);
-      std::lock_guard<std::mutex> lock(core.mutex);
-      if (!core.closed) {
-        core.tracks.erase(std::remove_if(core.tracks.begin(), core.tracks.end(),
-                                         [](const auto& t) { return t.expired(); }),
-                          core.tracks.end());
-        core.tracks.push_back(accepted);
-        events = std::make_unique<SubscriptionEvents>(std::move(accepted));
-      }
-    }
+  if (!offered || !core.on_offer) return nullptr;
+  std::optional<AcceptedTrack> answer =
+      detail::call_user(core.on_offer, *offered, std::string_view(track.data(), track.size()));
+  if (!answer) return nullptr;
+  if (!answer->on_object) {
+    detail::log(LogLevel::warn, "the PUBLISH offer handler accepted \"" + offered->to_string() + "/" +
+                                    std::string(track) +
+                                    "\" without an on_object callback; the track is rejected");
+    return nullptr;
   }
-  core.gate.leave();
-  return events;
+  auto accepted = std::make_shared<detail::SubscriptionCore>();
+  accepted->what = "accepted PUBLISH track on_closed callback";
+  accepted->on_object = std::move(answer->on_object);
+  accepted->on_closed = std::move(answer->on_closed);
+  return std::make_unique<SubscriptionEvents>(std::move(accepted));
 }
 
 }  // namespace ffi

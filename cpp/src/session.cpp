@@ -1,34 +1,8 @@
-#include <algorithm>
-
 #include "boundary.hpp"
 #include "impl.hpp"
 
 namespace moq {
 namespace detail {
-
-bool CallbackGate::enter() noexcept {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (closed_) return false;
-  running_.push_back(std::this_thread::get_id());
-  return true;
-}
-
-void CallbackGate::leave() noexcept {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const auto self = std::find(running_.begin(), running_.end(), std::this_thread::get_id());
-  if (self != running_.end()) running_.erase(self);
-  idle_.notify_all();
-}
-
-void CallbackGate::close() noexcept {
-  std::unique_lock<std::mutex> lock(mutex_);
-  closed_ = true;
-  const auto self = std::this_thread::get_id();
-  idle_.wait(lock, [&] {
-    return std::all_of(running_.begin(), running_.end(),
-                       [&](std::thread::id t) { return t == self; });
-  });
-}
 
 void set_on_closed(std::mutex& mutex, std::function<void(const Status&)>& slot,
                    const std::optional<Status>& terminal,
@@ -51,7 +25,7 @@ const Namespace& moved_from_namespace() noexcept {
   return none;
 }
 
-void deliver_terminal(CallbackGate& gate, std::mutex& mutex, std::optional<Status>& terminal,
+void deliver_terminal(std::mutex& mutex, std::optional<Status>& terminal,
                       std::function<void(const Status&)>& slot, const Status& status,
                       const char* what, const std::function<void()>& release_under_lock) noexcept {
   std::function<void(const Status&)> callback;
@@ -62,10 +36,7 @@ void deliver_terminal(CallbackGate& gate, std::mutex& mutex, std::optional<Statu
     slot = nullptr;
     release_under_lock();
   }
-  if (callback && gate.enter()) {
-    call_user(what, callback, status);
-    gate.leave();
-  }
+  if (callback) call_user(what, callback, status);
 }
 
 namespace {
@@ -99,10 +70,7 @@ void SessionEvents::on_closed(const Status& status) const noexcept {
     goaway_callback = std::move(core_->on_goaway);
     core_->on_goaway = nullptr;
   }
-  if (callback && core_->gate.enter()) {
-    detail::call_user(callback, SessionState::closed, error ? &*error : nullptr);
-    core_->gate.leave();
-  }
+  if (callback) detail::call_user(callback, SessionState::closed, error ? &*error : nullptr);
   // Both callbacks are released here: after the terminal event, no user
   // callback is kept.
 }
@@ -115,10 +83,7 @@ void SessionEvents::on_goaway(rust::Str new_uri) const noexcept {
     core_->goaway_uri.emplace(new_uri.data(), new_uri.size());
     callback = core_->on_goaway;
   }
-  if (callback && core_->gate.enter()) {
-    detail::call_user(callback, std::string_view(new_uri.data(), new_uri.size()));
-    core_->gate.leave();
-  }
+  if (callback) detail::call_user(callback, std::string_view(new_uri.data(), new_uri.size()));
 }
 }  // namespace ffi
 

@@ -21,13 +21,10 @@ const ffi::PayloadBox* received_payload(const Bytes& bytes) noexcept {
 }
 }  // namespace detail
 
-namespace ffi {
+namespace detail {
 
-SubscriptionEvents::~SubscriptionEvents() = default;
-
-void SubscriptionEvents::on_object(const ObjectHeader& header,
-                                   rust::Box<PayloadBox> payload) const noexcept {
-  rust::Slice<const uint8_t> data = payload_data(*payload);
+Object object_from(const ffi::ObjectHeader& header, rust::Box<ffi::PayloadBox> payload) noexcept {
+  rust::Slice<const uint8_t> data = ffi::payload_data(*payload);
   auto storage = std::make_shared<ReceivedStorage>(std::move(payload));
   Object object;
   object.group_id = header.group_id;
@@ -39,56 +36,62 @@ void SubscriptionEvents::on_object(const ObjectHeader& header,
   object.status = header.status == 1   ? ObjectStatus::end_of_group
                   : header.status == 2 ? ObjectStatus::end_of_track
                                        : ObjectStatus::normal;
-  if (!header.extensions.empty()) object.extensions = detail::from_ffi(header.extensions);
-  auto& core = *core_;
-  // One writer (this subscription's task): a plain store, no locked add.
-  core.objects.store(core.objects.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  core.bytes.store(core.bytes.load(std::memory_order_relaxed) + object.payload.size(),
-                   std::memory_order_relaxed);
-  core.chunks.store(core.chunks.load(std::memory_order_relaxed) + header.chunks,
-                    std::memory_order_relaxed);
-  if (core.push) {
-    // Only this subscription's Rust task calls here, so on_object is never
-    // reassigned concurrently; it is released only after the terminal event.
-    if (core.gate.enter()) {
-      detail::call_user(core.on_object, object);
-      core.gate.leave();
-    }
-    return;
-  }
-  std::lock_guard<std::mutex> lock(core.mutex);
-  if (core.max_queued != 0 && core.queue.size() >= core.max_queued) {
-    core.queue.pop_front();
-    ++core.dropped;
-  }
-  core.queue.push_back(std::move(object));
-  core.changed.notify_all();
+  if (!header.extensions.empty()) object.extensions = from_ffi(header.extensions);
+  return object;
+}
+
+}  // namespace detail
+
+namespace ffi {
+
+SubscriptionEvents::~SubscriptionEvents() = default;
+
+// Called on the subscription's strand only: one call at a time, never after
+// the Subscription's destructor returned (Rust closes the strand).
+void SubscriptionEvents::on_object(const ObjectHeader& header,
+                                   rust::Box<PayloadBox> payload) const noexcept {
+  const Object object = detail::object_from(header, std::move(payload));
+  // on_object is only replaced by the terminal event, on this same strand.
+  if (core_->on_object) detail::call_user(core_->on_object, object);
 }
 
 void SubscriptionEvents::on_closed(const Status& status) const noexcept {
   auto& core = *core_;
   std::function<void(const Object&)> on_object;
-  detail::deliver_terminal(core.gate, core.mutex, core.terminal, core.on_closed,
-                           detail::to_status(status), core.what, [&] {
+  detail::deliver_terminal(core.mutex, core.terminal, core.on_closed, detail::to_status(status),
+                           core.what, [&] {
                              on_object = std::move(core.on_object);
                              core.on_object = nullptr;
-                             core.changed.notify_all();
                            });
   // The user's callbacks are released here, after the terminal event.
 }
 
 }  // namespace ffi
 
+namespace detail {
+namespace {
+
+ffi::Overflow overflow_of(Overflow overflow) noexcept {
+  switch (overflow) {
+    case Overflow::drop_oldest_groups: return ffi::Overflow::DropOldestGroups;
+    case Overflow::end_with_lag: return ffi::Overflow::EndWithLag;
+    case Overflow::pause: return ffi::Overflow::Pause;
+  }
+  return ffi::Overflow::DropOldestGroups;
+}
+
+}  // namespace
+}  // namespace detail
+
 Result<Subscription> Session::subscribe_impl(const Namespace& ns, std::string_view track,
                                              std::function<void(const Object&)> on_object,
                                              const SubscribeOptions& options) noexcept {
-  auto core = std::make_shared<detail::SubscriptionCore>();
-  core->push = static_cast<bool>(on_object);
-  core->on_object = std::move(on_object);
-  core->max_queued = options.max_queued_objects;
   if (options.delivery_timeout.count() < 0 || options.rendezvous_timeout.count() < 0) {
     return Error(Errc::invalid_argument, "SubscribeOptions timeouts must not be negative");
   }
+  const bool push = static_cast<bool>(on_object);
+  auto core = std::make_shared<detail::SubscriptionCore>();
+  core->on_object = std::move(on_object);
   const ffi::SubscribeParams params{
       static_cast<uint8_t>(options.filter.type),
       options.filter.start_group,
@@ -99,13 +102,18 @@ Result<Subscription> Session::subscribe_impl(const Namespace& ns, std::string_vi
       options.priority,
       static_cast<uint64_t>(options.delivery_timeout.count()),
       static_cast<uint64_t>(options.rendezvous_timeout.count()),
+      !push,
+      static_cast<uint64_t>(options.budget.max_bytes),
+      static_cast<uint64_t>(options.budget.max_objects),
+      detail::overflow_of(options.budget.overflow),
   };
   ffi::Status status = detail::new_status();
   rust::Box<ffi::SubscriptionBox> box =
       ffi::session_subscribe(*impl_->box, ns.parts(), detail::as_slice(track), params,
                              std::make_unique<ffi::SubscriptionEvents>(core), status);
   if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return Subscription(std::make_unique<detail::SubscriptionImpl>(std::move(core), std::move(box)));
+  return Subscription(
+      std::make_unique<detail::SubscriptionImpl>(std::move(core), std::move(box), push));
 }
 
 Result<Subscription> Session::subscribe(const Namespace& ns, std::string_view track,
@@ -133,41 +141,30 @@ Subscription& Subscription::operator=(Subscription&&) noexcept = default;
 Subscription::~Subscription() = default;
 
 std::optional<Object> Subscription::try_next() noexcept {
-  if (!impl_) return std::nullopt;
-  auto& core = *impl_->core;
-  std::lock_guard<std::mutex> lock(core.mutex);
-  if (core.queue.empty()) return std::nullopt;
-  Object object = std::move(core.queue.front());
-  core.queue.pop_front();
-  return object;
+  if (!impl_ || impl_->push) return std::nullopt;
+  ffi::ObjectHeader header{};
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::PayloadBox> payload =
+      ffi::subscription_next(*impl_->box, true, 0, false, header, status);
+  if (status.code != ffi::Code::Ok) return std::nullopt;
+  return detail::object_from(header, std::move(payload));
 }
 
 Result<Object> Subscription::next(std::chrono::milliseconds timeout) noexcept {
   if (!impl_) return detail::moved_from("Subscription::next");
-  auto& core = *impl_->core;
-  if (core.push) {
+  if (impl_->push) {
     return Error(Errc::invalid_argument,
                  "Subscription::next is for pull mode; this subscription delivers to a callback");
   }
-  if (ffi::on_runtime_thread()) {
-    return Error(Errc::would_block,
-                 "Subscription::next waits and cannot be called from a moq callback thread; use "
-                 "try_next there");
-  }
-  std::unique_lock<std::mutex> lock(core.mutex);
-  bool ready = core.changed.wait_for(lock, timeout, [&] { return !core.queue.empty() || core.terminal; });
-  if (!core.queue.empty()) {
-    Object object = std::move(core.queue.front());
-    core.queue.pop_front();
-    return object;
-  }
-  if (ready && core.terminal) {
-    if (core.terminal->has_value()) {
-      return Error(Errc::closed, "the subscription has ended: the publisher ended the track");
-    }
-    return Error(Errc::closed, "the subscription has ended: " + core.terminal->error().message());
-  }
-  return Error(Errc::timeout, "no object arrived within " + std::to_string(timeout.count()) + " ms");
+  // milliseconds::max() (or anything that large) waits without end.
+  const bool forever = timeout.count() >= std::chrono::milliseconds::max().count() / 2;
+  const uint64_t wait_ms = timeout.count() <= 0 ? 0 : static_cast<uint64_t>(timeout.count());
+  ffi::ObjectHeader header{};
+  ffi::Status status = detail::new_status();
+  rust::Box<ffi::PayloadBox> payload =
+      ffi::subscription_next(*impl_->box, false, wait_ms, forever, header, status);
+  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  return detail::object_from(header, std::move(payload));
 }
 
 void Subscription::on_closed(std::function<void(const Status&)> callback) noexcept {
@@ -185,20 +182,14 @@ bool Subscription::closed() const noexcept {
 
 SubscriptionStats Subscription::stats() const noexcept {
   if (!impl_) return {};
-  auto& core = *impl_->core;
+  const ffi::SubscriptionCounters c = ffi::subscription_stats(*impl_->box);
   SubscriptionStats stats;
-  stats.objects = core.objects.load(std::memory_order_relaxed);
-  stats.bytes = core.bytes.load(std::memory_order_relaxed);
-  stats.chunks = core.chunks.load(std::memory_order_relaxed);
-  std::lock_guard<std::mutex> lock(core.mutex);
-  stats.dropped = core.dropped;
+  stats.objects = c.objects;
+  stats.bytes = c.bytes;
+  stats.chunks = c.chunks;
+  stats.dropped_groups = c.dropped_groups;
+  stats.dropped_objects = c.dropped_objects;
   return stats;
-}
-
-uint64_t Subscription::dropped() const noexcept {
-  if (!impl_) return 0;
-  std::lock_guard<std::mutex> lock(impl_->core->mutex);
-  return impl_->core->dropped;
 }
 
 }  // namespace moq

@@ -170,7 +170,9 @@ TEST(Boundary, RustPanicBecomesInternalAndIsLogged) {
   EXPECT_MOQ_ERROR(status, moq::Errc::internal);
   EXPECT_NE(status.error().message().find("a panic on purpose"), std::string::npos)
       << status.error().message();
-  EXPECT_TRUE(log.contains(moq::LogLevel::error, "a panic on purpose")) << log.dump();
+  EXPECT_TRUE(wait_until([&] { return log.contains(moq::LogLevel::error, "a panic on purpose"); },
+                         5000ms))
+      << log.dump();
   // The library goes on working after a panic.
   EXPECT_MOQ_ERROR(moq::test_hooks::panic_in_rust(), moq::Errc::internal);
   ASSERT_MOQ_OK(moq::Namespace::parse("still/working"));

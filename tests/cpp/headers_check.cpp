@@ -27,7 +27,7 @@ namespace {
   moq::SubscribeOptions options;
   moq::SessionConfig config;
   moq::TlsConfig tls;
-  n += static_cast<int>(object.object_id + options.max_queued_objects + config.bind.size() +
+  n += static_cast<int>(object.object_id + options.budget.max_objects + config.bind.size() +
                         tls.root_cert_files.size());
   moq::Result<moq::Session> session = moq::Session::connect("moqt://localhost:1/");
   if (session) {

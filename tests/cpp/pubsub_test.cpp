@@ -184,7 +184,7 @@ TEST(PubSub, PullModeNextWakesForObjectWrittenLater) {
   EXPECT_EQ(r->payload.view(), "late");
 }
 
-TEST(PubSub, PullModeQueueLimitDropsOldest) {
+TEST(PubSub, PullModeBudgetDropsWholeOldestGroups) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
@@ -194,7 +194,7 @@ TEST(PubSub, PullModeQueueLimitDropsOldest) {
   auto session = connect_to(*relay);
   ASSERT_MOQ_OK(session);
   moq::SubscribeOptions options;
-  options.max_queued_objects = 5;
+  options.budget.max_objects = 5;
   auto sub = session->subscribe(ns, "t", options);
   ASSERT_MOQ_OK(sub);
   const int warm_groups = warm_up_pull(*pub.track, *sub);
@@ -204,17 +204,35 @@ TEST(PubSub, PullModeQueueLimitDropsOldest) {
   if (warm_groups > 1) wait_until([&] { return sub->stats().objects >= 2; }, 2000ms);
   while (sub->try_next()) {
   }
-  const uint64_t dropped_before = sub->dropped();
-  std::vector<std::string> payloads;
-  for (int i = 0; i < 20; ++i) payloads.push_back("obj" + std::to_string(i));
-  ASSERT_TRUE(write_group(*pub.track, payloads));
-  ASSERT_TRUE(wait_until([&] { return sub->dropped() >= dropped_before + 15; }, 10000ms))
-      << "dropped() = " << sub->dropped();
-  std::vector<std::string> kept;
-  while (auto o = sub->try_next()) kept.push_back(o->payload.to_string());
-  ASSERT_EQ(kept.size(), 5u);
-  EXPECT_EQ(kept.front(), "obj15");  // the oldest were dropped
-  EXPECT_EQ(kept.back(), "obj19");
+  const moq::SubscriptionStats before = sub->stats();
+  EXPECT_EQ(before.dropped_objects, 0u);
+  // Ten groups of two objects into a queue of five nobody reads.
+  std::map<uint64_t, int> written;
+  for (int g = 0; g < 10; ++g) {
+    auto id = write_group(*pub.track, {"g" + std::to_string(g) + "o0", "g" + std::to_string(g) + "o1"});
+    ASSERT_TRUE(id);
+    written[*id] = g;
+  }
+  auto settled = [&] {
+    const auto now = sub->stats();
+    return (now.objects - before.objects) + now.dropped_objects == 20;
+  };
+  ASSERT_TRUE(wait_until(settled, 10000ms))
+      << "objects " << sub->stats().objects << ", dropped " << sub->stats().dropped_objects;
+  const moq::SubscriptionStats after = sub->stats();
+  std::map<uint64_t, std::vector<uint64_t>> kept;
+  while (auto o = sub->try_next()) kept[o->group_id].push_back(o->object_id);
+  std::size_t kept_objects = 0;
+  for (const auto& [group, ids] : kept) {
+    ASSERT_TRUE(written.count(group)) << "unexpected group " << group;
+    EXPECT_EQ(ids, (std::vector<uint64_t>{0, 1})) << "group " << group << " was kept in part";
+    kept_objects += ids.size();
+  }
+  EXPECT_LE(kept_objects, 5u);
+  EXPECT_GE(kept_objects, 2u);
+  EXPECT_EQ(after.dropped_objects + kept_objects, 20u);
+  EXPECT_GE(after.dropped_groups, 7u);
+  EXPECT_EQ(after.objects - before.objects, kept_objects) << "dropped objects are not counted in objects";
 }
 
 TEST(PubSub, TenThousandSmallObjectsArriveCompleteInOrderAndIntact) {

@@ -680,7 +680,7 @@ TEST(Threading, MovedFromHandlesAreInert) {
   EXPECT_FALSE(sub.try_next().has_value());
   EXPECT_MOQ_ERROR(sub.next(10ms), moq::Errc::invalid_argument);
   EXPECT_TRUE(sub.closed());
-  EXPECT_EQ(sub.dropped(), 0u);
+  EXPECT_EQ(sub.stats().dropped_objects, 0u);
   sub.on_closed([](const moq::Status&) {});
   EXPECT_FALSE(sub2.closed());
 

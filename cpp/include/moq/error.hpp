@@ -33,6 +33,7 @@ enum class Errc {
   cancelled,          ///< the request was cancelled
   would_block,        ///< a blocking call was made from a moq callback thread
   internal,           ///< a bug in moq; the message says where
+  lagging,            ///< a subscriber fell too far behind (its receive budget filled up)
 };
 
 /// A short stable name for a code, e.g. "not_found".

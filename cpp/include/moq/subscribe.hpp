@@ -38,14 +38,42 @@ struct SubscribeFilter {
   }
 };
 
-/// What a Subscription has received so far.
+/// What a Subscription has received so far. `objects + dropped_objects` is
+/// every object that arrived.
 struct SubscriptionStats {
-  uint64_t objects = 0;  ///< objects delivered (push) or queued (pull)
+  uint64_t objects = 0;  ///< objects delivered, or queued for you (not those dropped)
   uint64_t bytes = 0;    ///< their payload bytes
-  uint64_t dropped = 0;  ///< pull mode: dropped because the queue was full
   /// Pieces the payloads arrived in: QUIC stream reads the library joined into
   /// objects (a datagram is one). Large objects arrive in many.
   uint64_t chunks = 0;
+  /// Groups dropped (whole, or their remaining objects) to stay within the
+  /// ReceiveBudget, and the objects dropped with them.
+  uint64_t dropped_groups = 0;
+  uint64_t dropped_objects = 0;
+};
+
+/// What a subscription does when its ReceiveBudget is full.
+enum class Overflow {
+  /// Drop whole groups, oldest first, until the new object fits (and the
+  /// rest of a dropped group when it arrives): the newest data wins, and a
+  /// group is never delivered with a hole. The default, for live media.
+  drop_oldest_groups,
+  /// End the subscription with Errc::lagging (after what is queued).
+  end_with_lag,
+  /// Stop reading from the network until there is room: the whole
+  /// session's incoming data waits (its other subscriptions too), and QUIC
+  /// flow control holds the relay back. Nothing is dropped here; the relay
+  /// may skip groups, or end a subscriber that lags too far.
+  pause,
+};
+
+/// What may wait between the network and you: objects received and not yet
+/// delivered (push mode: your callback is behind) or not yet taken (pull
+/// mode). A single object larger than `max_bytes` never fits.
+struct ReceiveBudget {
+  std::size_t max_bytes = 64 * 1024 * 1024;
+  std::size_t max_objects = 65536;
+  Overflow overflow = Overflow::drop_oldest_groups;
 };
 
 /// Order in which a publisher with several groups at hand sends them.
@@ -66,19 +94,29 @@ struct SubscribeOptions {
   /// blocks until the publisher appears (at most this plus request_timeout).
   /// 0 = answer at once.
   std::chrono::milliseconds rendezvous_timeout{0};
-  /// Pull mode only: the most objects queued before the oldest are dropped
-  /// (counted by Subscription::dropped()). 0 = no limit.
-  std::size_t max_queued_objects = 0;
+  /// Bounds what waits for your callback (push) or for try_next/next (pull),
+  /// and says what happens beyond: see ReceiveBudget. Drops are counted in
+  /// SubscriptionStats. Both limits must be positive.
+  ReceiveBudget budget;
 };
 
 namespace detail {
 struct SubscriptionImpl;
 }
 
-/// A subscription to one track. Destroying it unsubscribes; when the
-/// destructor returns no callback of it is running or will run (if it runs
-/// inside this subscription's own callback: none after that callback returns).
-/// Move-only; a moved-from Subscription is inert. Any call from any thread.
+/// A subscription to one track. Its callbacks run on a callback thread of the
+/// library, one at a time, in order (objects of one group in order), never on
+/// the threads that drive QUIC: a slow callback delays only this
+/// subscription.
+///
+/// Destroying it unsubscribes. From one of your threads: when the destructor
+/// returns, no callback of it is running or will run, and its callbacks have
+/// been destroyed (on your thread). From a moq callback (this subscription's
+/// or any other handle's): no callback of it starts afterwards; one running
+/// elsewhere finishes, then the callbacks are destroyed on that thread; the
+/// destructor never waits for another callback (so two handles may destroy
+/// each other from their callbacks). Move-only; a moved-from Subscription is
+/// inert. Any call from any thread.
 class Subscription {
  public:
   Subscription(Subscription&&) noexcept;
@@ -89,9 +127,11 @@ class Subscription {
   /// Never blocks. Always nullopt in push mode.
   std::optional<Object> try_next() noexcept;
 
-  /// Pull mode: waits up to `timeout` for the next object. Errors: timeout,
-  /// closed (the subscription ended and the queue is empty), would_block (called
-  /// from a moq callback thread), invalid_argument (push mode or moved-from).
+  /// Pull mode: waits up to `timeout` for the next object
+  /// (`milliseconds::max()`: without end). Errors: timeout, closed (the
+  /// subscription ended and the queue is empty; the message says how),
+  /// lagging (it ended because it fell behind), would_block (called from a
+  /// moq callback thread), invalid_argument (push mode or moved-from).
   Result<Object> next(std::chrono::milliseconds timeout) noexcept;
 
   /// Sets the callback for the single terminal event: Status ok when the
@@ -103,8 +143,6 @@ class Subscription {
 
   /// True once the terminal event has happened.
   bool closed() const noexcept;
-  /// Pull mode: objects dropped because the queue was full.
-  uint64_t dropped() const noexcept;
   /// Objects, bytes and drops so far (zeros for a moved-from handle).
   SubscriptionStats stats() const noexcept;
 
