@@ -280,9 +280,13 @@ void expect_memory_within_budget(bool pull) {
   }
   ASSERT_TRUE(flood->wait_for_stdout_line("done", 5000ms)) << flood->stderr_text();
   const moq::SubscriptionStats stats = sub->stats();
-  // 1000 MiB were sent. The budget plus what is in flight (objects being
-  // received, QUIC buffers, the one being handed over) is all that may live.
-  EXPECT_LT(peak.heap_growth(), kBudgetMiB + 64)
+  // 1000 MiB were sent. The budget, the session's flow-control window (what
+  // QUIC may hold before the engine reads it) and what is in flight (objects
+  // being received, the one being handed over, and what the engine took
+  // from QUIC while the delivery task waited for a CPU: up to ~90 MiB with
+  // a busy loop on one of two cores) are all that may live.
+  constexpr long kSessionWindowMiB = 32;
+  EXPECT_LT(peak.heap_growth(), kBudgetMiB + kSessionWindowMiB + 128)
       << "the heap grew by " << peak.heap_growth() << " MiB with a " << kBudgetMiB
       << " MiB receive budget";
   EXPECT_LT(peak.rss_growth(), 500) << "the process grew by " << peak.rss_growth() << " MiB";
