@@ -284,6 +284,8 @@ mod ffi {
 
         fn on_runtime_thread() -> bool;
         fn log_forward_to_cpp(enabled: bool);
+        /// `moq::set_log_level`: 0 debug, 1 info, 2 warn, 3 error.
+        fn log_set_level(level: u8);
         /// `moq::shutdown`: closes open sessions, waits for the runtime's work.
         fn runtime_shutdown(timeout_ms: u64) -> Status;
         /// `moq::configure_runtime`: thread counts, before first use.
@@ -1210,6 +1212,15 @@ fn test_hook_panic() -> ffi::Status {
     status_of(&guarded("the panic test hook", || -> Result<()> {
         panic!("a panic on purpose (test hook)")
     }))
+}
+
+fn log_set_level(level: u8) {
+    log::set_min_level(match level {
+        0 => log::Level::Debug,
+        1 => log::Level::Info,
+        2 => log::Level::Warn,
+        _ => log::Level::Error,
+    });
 }
 
 fn log_forward_to_cpp(enabled: bool) {

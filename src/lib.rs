@@ -9,6 +9,7 @@ pub mod bytes;
 mod delivery;
 pub mod discovery;
 pub mod dispatch;
+mod engine_log;
 pub mod error;
 pub mod fetch;
 pub mod history;

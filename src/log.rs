@@ -8,8 +8,11 @@
 //! QUIC and never under the library's locks. At most [`MAX_PENDING`]
 //! messages wait for it; beyond that they are dropped and counted, and the
 //! count is reported with the next message that gets through.
+//!
+//! Messages below the minimum level (warn by default) are not made at all,
+//! the engine's included (see engine_log.rs).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::dispatch::Strand;
@@ -20,6 +23,35 @@ pub enum Level {
     Info,
     Warn,
     Error,
+}
+
+impl Level {
+    fn from_u8(value: u8) -> Level {
+        match value {
+            0 => Level::Debug,
+            1 => Level::Info,
+            2 => Level::Warn,
+            _ => Level::Error,
+        }
+    }
+}
+
+static MIN_LEVEL: AtomicU8 = AtomicU8::new(Level::Warn as u8);
+
+/// Messages below `level` are dropped where they are made.
+pub fn set_min_level(level: Level) {
+    if MIN_LEVEL.swap(level as u8, Ordering::Relaxed) != level as u8 {
+        crate::engine_log::level_changed();
+    }
+}
+
+pub fn min_level() -> Level {
+    Level::from_u8(MIN_LEVEL.load(Ordering::Relaxed))
+}
+
+/// Whether a message at `level` would be logged.
+pub fn enabled(level: Level) -> bool {
+    level as u8 >= MIN_LEVEL.load(Ordering::Relaxed)
 }
 
 /// What the user installs: called with each message, on the log's strand.
@@ -40,7 +72,7 @@ fn strand() -> &'static Strand<()> {
     STRAND.get_or_init(|| Strand::new(()))
 }
 
-/// Replaces the log sink; `None` restores the default (stderr, warnings and up).
+/// Replaces the log sink; `None` restores the default (stderr).
 pub fn set_sink(sink: Option<LogSink>) {
     let sink: Option<Sink> = sink.map(Arc::from);
     let old = std::mem::replace(&mut *SINK.write().unwrap_or_else(|e| e.into_inner()), sink);
@@ -49,11 +81,12 @@ pub fn set_sink(sink: Option<LogSink>) {
 }
 
 pub fn log(level: Level, message: &str) {
+    if !enabled(level) {
+        return;
+    }
     let sink = SINK.read().unwrap_or_else(|e| e.into_inner()).clone();
     let Some(sink) = sink else {
-        if level >= Level::Warn {
-            eprintln!("moq [{level:?}]: {message}");
-        }
+        eprintln!("moq [{level:?}]: {message}");
         return;
     };
     let strand = strand();

@@ -96,6 +96,8 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .enable_all()
             .thread_name("moq-runtime")
             .worker_threads(config().io_threads)
+            .on_thread_start(crate::engine_log::enter_thread)
+            .on_thread_stop(crate::engine_log::leave_thread)
             .build()
             .expect("moq: cannot start the tokio runtime")
     })
@@ -129,14 +131,17 @@ pub fn block_on<T>(
             ),
         ));
     }
-    runtime().block_on(async {
-        match tokio::time::timeout(timeout, future).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::new(
-                Code::Timeout,
-                format!("{what} got no answer within {} ms", timeout.as_millis()),
-            )),
-        }
+    // The engine runs on this thread meanwhile: its events go to the log too.
+    tracing::dispatcher::with_default(crate::engine_log::dispatch(), || {
+        runtime().block_on(async {
+            match tokio::time::timeout(timeout, future).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::new(
+                    Code::Timeout,
+                    format!("{what} got no answer within {} ms", timeout.as_millis()),
+                )),
+            }
+        })
     })
 }
 

@@ -1,3 +1,4 @@
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,9 @@ HandlerSlot& slot() noexcept {
   static HandlerSlot* const slot = new HandlerSlot;
   return *slot;
 }
+
+// The minimum level; the Rust side keeps its own copy (set together).
+std::atomic<int> min_level{static_cast<int>(LogLevel::warn)};
 
 const char* level_name(LogLevel level) noexcept {
   switch (level) {
@@ -45,9 +49,18 @@ void set_log_handler(LogHandler new_handler) noexcept {
   // message is being handled by it right now.
 }
 
+void set_log_level(LogLevel minimum) noexcept {
+  min_level.store(static_cast<int>(minimum), std::memory_order_relaxed);
+  ffi::log_set_level(static_cast<uint8_t>(minimum));
+}
+
 namespace detail {
 
-void log(LogLevel level, std::string_view message) noexcept {
+namespace {
+
+// To the handler (or stderr), whatever the level is now: the message passed
+// the level check when it was made.
+void deliver(LogLevel level, std::string_view message) noexcept {
   std::shared_ptr<const LogHandler> current;
   {
     std::lock_guard<std::mutex> lock(slot().mutex);
@@ -55,10 +68,17 @@ void log(LogLevel level, std::string_view message) noexcept {
   }
   if (current) {
     call_user(*current, level, message);
-  } else if (level >= LogLevel::warn) {
+  } else {
     std::fprintf(stderr, "moq [%s]: %.*s\n", level_name(level), static_cast<int>(message.size()),
                  message.data());
   }
+}
+
+}  // namespace
+
+void log(LogLevel level, std::string_view message) noexcept {
+  if (static_cast<int>(level) < min_level.load(std::memory_order_relaxed)) return;
+  deliver(level, message);
 }
 
 }  // namespace detail
@@ -66,7 +86,9 @@ void log(LogLevel level, std::string_view message) noexcept {
 namespace ffi {
 void log_message(uint8_t level, rust::Str message) noexcept {
   auto lvl = level > static_cast<uint8_t>(LogLevel::error) ? LogLevel::error : static_cast<LogLevel>(level);
-  detail::log(lvl, std::string_view(message.data(), message.size()));
+  // Checked against the level when the engine made it, maybe before a
+  // set_log_level that came since.
+  detail::deliver(lvl, std::string_view(message.data(), message.size()));
 }
 }  // namespace ffi
 }  // namespace moq
