@@ -188,6 +188,60 @@ TEST(Threading, FourThreadsSubscribeOnOneSessionConcurrently) {
   for (int i = 0; i < 4; ++i) subs[i].reset();
 }
 
+TEST(Threading, TrackRequestHandlersInstalledFromManyThreadsAtOnce) {
+  // on_track_requested from four threads at once (the sanitizer builds see
+  // any race), while requests arrive; afterwards the last handler serves.
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  auto publisher = connect_to(*relay);
+  auto subscriber = connect_to(*relay);
+  ASSERT_MOQ_OK(publisher);
+  ASSERT_MOQ_OK(subscriber);
+  auto announcement = publisher->announce(ns);
+  ASSERT_MOQ_OK(announcement);
+  std::mutex made_mutex;
+  std::vector<std::pair<std::string, moq::TrackWriter>> made;  // name, track
+  auto accept_into = [&]() {
+    return [&](moq::TrackRequest request) {
+      std::string name(request.name());
+      auto track = request.accept();
+      if (!track) return;
+      std::lock_guard<std::mutex> lock(made_mutex);
+      made.emplace_back(std::move(name), std::move(track).value());
+    };
+  };
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      while (!go.load()) std::this_thread::yield();
+      for (int i = 0; i < 200; ++i) {
+        if (i % 2 == 0) {
+          announcement->on_track_requested(accept_into());
+        } else {
+          announcement->on_track_requested({});  // removes the handler
+        }
+      }
+      announcement->on_track_requested(accept_into());
+    });
+  go = true;
+  // Requests while the handlers change: each is answered one way or the
+  // other, never hangs.
+  std::vector<moq::Subscription> during;
+  for (int i = 0; i < 5; ++i) {
+    auto sub = subscriber->subscribe(ns, "during-" + std::to_string(i), [](const moq::Object&) {});
+    if (sub) during.push_back(std::move(sub).value());
+    else EXPECT_EQ(sub.error().code(), moq::Errc::not_found) << describe(sub.error());
+  }
+  for (auto& th : threads) th.join();
+  auto after = subscriber->subscribe(ns, "after", [](const moq::Object&) {});
+  ASSERT_MOQ_OK(after);
+  std::lock_guard<std::mutex> lock(made_mutex);
+  ASSERT_FALSE(made.empty());
+  EXPECT_EQ(made.back().first, "after");
+}
+
 TEST(Threading, CallbacksOfOneSubscriptionNeverOverlapAndArriveInOrder) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
