@@ -112,6 +112,7 @@ mod ffi {
         chunks: u64,
         dropped_groups: u64,
         dropped_objects: u64,
+        streams_reset: u64,
     }
 
     struct ObjectHeader {
@@ -157,6 +158,8 @@ mod ffi {
         packets_received: u64,
         packets_lost: u64,
         bytes_lost: u64,
+        objects_refused: u64,
+        streams_stopped: u64,
     }
 
     extern "Rust" {
@@ -862,6 +865,7 @@ fn subscription_stats(subscription: &SubscriptionBox) -> ffi::SubscriptionCounte
         chunks: stats.chunks,
         dropped_groups: stats.dropped_groups,
         dropped_objects: stats.dropped_objects,
+        streams_reset: stats.streams_reset,
     }
 }
 
@@ -1013,6 +1017,8 @@ fn session_stats(session: &SessionBox, status: &mut ffi::Status) -> ffi::Session
         packets_received: stats.packets_received,
         packets_lost: stats.packets_lost,
         bytes_lost: stats.bytes_lost,
+        objects_refused: stats.objects_refused,
+        streams_stopped: stats.streams_stopped,
     }
 }
 

@@ -117,6 +117,11 @@ impl Delivery {
         self.inbox.wait_take(timeout)
     }
 
+    /// Network side: one of the track's subgroup streams ended early.
+    pub(crate) fn stream_reset(&self) {
+        self.inbox.stream_reset();
+    }
+
     pub(crate) fn stats(&self) -> InboxStats {
         self.inbox.stats()
     }

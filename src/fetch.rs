@@ -248,9 +248,14 @@ impl Session {
         };
         let delivery = Delivery::new(handler, budget, true);
         let feed = delivery.clone();
+        let max_object_size = self.shared.max_object_size as u64;
         let task = runtime().spawn(async move {
             let mut fetch = fetch;
-            let result = catch_panic("receiving a fetch", deliver(&mut fetch, &feed)).await;
+            let result = catch_panic(
+                "receiving a fetch",
+                deliver(&mut fetch, &feed, max_object_size),
+            )
+            .await;
             // Cancel (if unfinished) before reporting the end.
             drop(fetch);
             feed.finish(result);
@@ -325,12 +330,27 @@ fn rejection_error(rejection: &RequestError, what: &FetchKind<'_>) -> Error {
 }
 
 /// Delivers every object of the response, in order; `Ok` at the FIN.
-async fn deliver(fetch: &mut engine::Fetch, delivery: &Delivery) -> Result<()> {
+async fn deliver(
+    fetch: &mut engine::Fetch,
+    delivery: &Delivery,
+    max_object_size: u64,
+) -> Result<()> {
     loop {
         let record = fetch.next().await.map_err(|e| delivery_error(&e))?;
         match record {
             None => return Ok(()),
             Some(FetchRecord::Object(object)) => {
+                if object.payload_length > max_object_size {
+                    // Ending here drops (cancels) the response before the
+                    // payload is read.
+                    return Err(Error::new(
+                        Code::PayloadTooLarge,
+                        format!(
+                            "the fetch response holds an object of {} bytes (group {}, object                              {}), above SessionConfig::max_object_size ({max_object_size}); the                              rest of the response is not received",
+                            object.payload_length, object.group_id, object.object_id
+                        ),
+                    ));
+                }
                 let payload = read_payload(fetch, object.payload_length).await?;
                 delivery
                     .object(ReceivedObject {

@@ -72,6 +72,9 @@ pub struct InboxStats {
     pub dropped_groups: u64,
     /// Objects dropped with them.
     pub dropped_objects: u64,
+    /// Subgroup streams that ended before their end: reset by the publisher
+    /// or the relay, or refused for their size (SessionStats::objects_refused).
+    pub streams_reset: u64,
 }
 
 /// What [`Inbox::offer`] did with an object.
@@ -297,6 +300,11 @@ impl Inbox {
 
     pub fn stats(&self) -> InboxStats {
         self.lock().stats
+    }
+
+    /// A subgroup stream ended early (see [`InboxStats::streams_reset`]).
+    pub fn stream_reset(&self) {
+        self.lock().stats.streams_reset += 1;
     }
 
     /// How the network side ended, if it has.

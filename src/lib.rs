@@ -22,6 +22,7 @@ pub mod publish_track;
 mod quic_adapter;
 pub mod runtime;
 pub mod session;
+mod stream_guard;
 pub mod subscribe;
 pub mod tls;
 

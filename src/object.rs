@@ -48,16 +48,34 @@ pub enum ExtensionValue {
     Bytes(Vec<u8>),
 }
 
-/// Checks key parity and converts to the engine's headers.
+/// The largest byte-string value of one extension (MoQT key-value pairs).
+pub const MAX_EXTENSION_VALUE: usize = 65535;
+
+/// Bytes a key and a length take on the wire at most (two varints).
+const EXTENSION_OVERHEAD: usize = 18;
+
+/// Checks key parity and sizes, and converts to the engine's headers.
 pub(crate) fn to_engine(extensions: &[Extension]) -> Result<Option<ExtensionHeaders>> {
     if extensions.is_empty() {
         return Ok(None);
     }
     let mut headers = ExtensionHeaders::new();
+    let mut block = 0usize;
     for ext in extensions {
         let pair = match (&ext.value, ext.key % 2) {
             (ExtensionValue::Number(n), 0) => KeyValuePair::new_int(ext.key, *n),
-            (ExtensionValue::Bytes(b), 1) => KeyValuePair::new_bytes(ext.key, b.clone()),
+            (ExtensionValue::Bytes(b), 1) if b.len() > MAX_EXTENSION_VALUE => {
+                return Err(Error::invalid_argument(format!(
+                    "extension {} has a {}-byte value; MoQT allows at most \
+                     {MAX_EXTENSION_VALUE} bytes per extension",
+                    ext.key,
+                    b.len()
+                )))
+            }
+            (ExtensionValue::Bytes(b), 1) => {
+                block += b.len();
+                KeyValuePair::new_bytes(ext.key, b.clone())
+            }
             (ExtensionValue::Number(_), _) => {
                 return Err(Error::invalid_argument(format!(
                     "extension key {} is odd, so its value must be bytes (MoQT: even keys carry \
@@ -73,7 +91,15 @@ pub(crate) fn to_engine(extensions: &[Extension]) -> Result<Option<ExtensionHead
                 )))
             }
         };
+        block += EXTENSION_OVERHEAD;
         headers.set(pair);
+    }
+    if block as u64 > crate::stream_guard::MAX_EXTENSION_BLOCK {
+        return Err(Error::invalid_argument(format!(
+            "the extensions of one object take about {block} bytes; receivers of this library \
+             accept at most {} bytes per object: move the data into the payload",
+            crate::stream_guard::MAX_EXTENSION_BLOCK
+        )));
     }
     Ok(Some(headers))
 }
@@ -95,6 +121,20 @@ pub(crate) fn from_engine(headers: &ExtensionHeaders) -> Vec<Extension> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oversized_values_and_blocks_are_invalid() {
+        let bytes = |key, len| Extension {
+            key,
+            value: ExtensionValue::Bytes(vec![0; len]),
+        };
+        assert!(to_engine(&[bytes(1, MAX_EXTENSION_VALUE)]).is_ok());
+        let err = to_engine(&[bytes(1, MAX_EXTENSION_VALUE + 1)]).unwrap_err();
+        assert_eq!(err.code, crate::error::Code::InvalidArgument);
+        let many: Vec<_> = (0..20).map(|k| bytes(2 * k + 1, 60_000)).collect();
+        let err = to_engine(&many).unwrap_err();
+        assert!(err.message.contains("payload"), "{}", err.message);
+    }
 
     #[test]
     fn parity_is_enforced_and_round_trips() {

@@ -33,7 +33,8 @@ use crate::names::{self, Namespace};
 use crate::publish::GroupWriter;
 use crate::runtime::{block_on, catch_panic, runtime};
 use crate::session::{Session, Shared};
-use crate::subscribe::{deliver, ObjectHandler};
+use crate::stream_guard::StreamPolicy;
+use crate::subscribe::{deliver, GroupStopper, ObjectHandler};
 
 // ------------------------------------------------------------------ sending
 
@@ -250,7 +251,12 @@ impl Session {
                     return; // the listener is being dropped
                 }
                 list.tasks.retain(|t| !t.is_finished());
-                let offered = offer(publish, task_offers.clone(), task_deliveries.clone());
+                let offered = offer(
+                    publish,
+                    task_offers.clone(),
+                    task_deliveries.clone(),
+                    shared.stream_policy.clone(),
+                );
                 list.tasks.push(runtime().spawn(offered).abort_handle());
             }
             // No PUBLISH can come any more: release the offer handler.
@@ -291,6 +297,7 @@ async fn offer(
     mut publish: PublishReceived,
     offers: Strand<Box<dyn PublishHandler>>,
     deliveries: Arc<Mutex<Deliveries>>,
+    policy: Arc<StreamPolicy>,
 ) {
     let fields: Vec<&[u8]> = publish
         .namespace()
@@ -343,7 +350,12 @@ async fn offer(
             return;
         }
     };
-    let result = catch_panic("receiving a published track", deliver(reader, &delivery)).await;
+    let stopper = GroupStopper::new(policy, publish.track_alias());
+    let result = catch_panic(
+        "receiving a published track",
+        deliver(reader, &delivery, Some(stopper)),
+    )
+    .await;
     let result = match result {
         Ok(()) => publish_end(&publish, &full).await,
         Err(err) => Err(err),

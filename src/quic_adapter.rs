@@ -15,6 +15,9 @@
 //!   whoever consumes it. [`ReadGate`] holds those reads back while a
 //!   subscription that asked to pause has no room, so QUIC flow control
 //!   pushes back on the peer instead of memory growing here.
+//! - Limits. The engine buffers whatever a data stream carries. Each data
+//!   stream has a [`StreamGuard`] that follows its framing one chunk ahead of
+//!   the engine and stops it when it carries too much, or nobody wants it.
 //!
 //! Errors stay quinn's own types, so the engine classifies them as before.
 
@@ -26,6 +29,8 @@ use moq_transport::coding::Decode;
 use moq_transport::message::{wire_id, GoAway};
 use moq_transport::reexports::web_transport_trait as wt;
 use web_transport_quinn::{ReadError, SessionError, WriteError};
+
+use crate::stream_guard::{StreamGuard, StreamPolicy};
 
 /// quinn priority of the control and request streams: above any data
 /// stream, so a subscriber's UNSUBSCRIBE or a SUBSCRIBE_OK never waits behind
@@ -53,6 +58,7 @@ pub(crate) struct QuicAdapter {
     control_accepted: Arc<AtomicBool>,
     goaway: Arc<GoawayNotice>,
     gate: Arc<ReadGate>,
+    policy: Arc<StreamPolicy>,
 }
 
 impl QuicAdapter {
@@ -60,6 +66,7 @@ impl QuicAdapter {
         inner: web_transport_quinn::Session,
         goaway: Arc<GoawayNotice>,
         gate: Arc<ReadGate>,
+        policy: Arc<StreamPolicy>,
     ) -> Self {
         Self {
             inner,
@@ -67,6 +74,7 @@ impl QuicAdapter {
             control_accepted: Arc::new(AtomicBool::new(false)),
             goaway,
             gate,
+            policy,
         }
     }
 }
@@ -84,13 +92,18 @@ impl wt::Session for QuicAdapter {
             return Ok(TappedRecv {
                 inner: stream,
                 tap: Some(ControlTap::new(self.goaway.clone())),
-                gate: None,
+                data: None,
             });
         }
         Ok(TappedRecv {
             inner: stream,
             tap: None,
-            gate: Some(self.gate.clone()),
+            data: Some(DataStream {
+                gate: self.gate.clone(),
+                guard: StreamGuard::default(),
+                policy: self.policy.clone(),
+                stopped: None,
+            }),
         })
     }
 
@@ -189,11 +202,20 @@ impl wt::SendStream for PrioritizedSend {
 }
 
 /// A receive stream; the peer's control stream carries a [`ControlTap`], its
-/// data streams wait at the session's [`ReadGate`].
+/// data streams wait at the session's [`ReadGate`] and pass a [`StreamGuard`].
 pub(crate) struct TappedRecv {
     inner: web_transport_quinn::RecvStream,
     tap: Option<ControlTap>,
-    gate: Option<Arc<ReadGate>>,
+    data: Option<DataStream>,
+}
+
+/// What a data stream passes before the engine reads it.
+struct DataStream {
+    gate: Arc<ReadGate>,
+    guard: StreamGuard,
+    policy: Arc<StreamPolicy>,
+    /// Set once the guard stopped the stream: every later read is a reset.
+    stopped: Option<u32>,
 }
 
 impl TappedRecv {
@@ -201,7 +223,7 @@ impl TappedRecv {
         Self {
             inner,
             tap: None,
-            gate: None,
+            data: None,
         }
     }
 }
@@ -209,9 +231,11 @@ impl TappedRecv {
 impl wt::RecvStream for TappedRecv {
     type Error = ReadError;
 
+    // The engine reads with read_chunk only; `read` is kept correct for the
+    // control stream's sake but does not guard data streams.
     async fn read(&mut self, dst: &mut [u8]) -> Result<Option<usize>, ReadError> {
-        if let Some(gate) = &self.gate {
-            gate.open().await;
+        if let Some(data) = &self.data {
+            data.gate.open().await;
         }
         let read = wt::RecvStream::read(&mut self.inner, dst).await?;
         if let (Some(tap), Some(n)) = (self.tap.as_mut(), read) {
@@ -221,12 +245,30 @@ impl wt::RecvStream for TappedRecv {
     }
 
     async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, ReadError> {
-        if let Some(gate) = &self.gate {
-            gate.open().await;
+        if let Some(data) = &self.data {
+            if let Some(code) = data.stopped {
+                return Err(ReadError::Reset(code));
+            }
+            data.gate.open().await;
         }
         let chunk = wt::RecvStream::read_chunk(&mut self.inner, max).await?;
         if let (Some(tap), Some(chunk)) = (self.tap.as_mut(), chunk.as_ref()) {
             tap.observe(chunk);
+        }
+        if let (Some(data), Some(bytes)) = (self.data.as_mut(), chunk.as_ref()) {
+            if let Err(stop) = data.guard.inspect(bytes, &data.policy) {
+                // STOP_SENDING to the peer; to the engine a reset, which ends
+                // this subgroup only, once it has the objects before it.
+                wt::RecvStream::stop(&mut self.inner, stop.code);
+                if !stop.reason.is_empty() {
+                    crate::log::warn(&stop.reason);
+                }
+                data.stopped = Some(stop.code);
+                if stop.keep > 0 {
+                    return Ok(Some(bytes.slice(..stop.keep)));
+                }
+                return Err(ReadError::Reset(stop.code));
+            }
         }
         Ok(chunk)
     }

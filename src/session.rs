@@ -18,6 +18,7 @@ use crate::history::HistoryRegistry;
 pub use crate::quic_adapter::GoawaySink;
 use crate::quic_adapter::{GoawayNotice, QuicAdapter, ReadGate};
 use crate::runtime::{block_on, runtime};
+use crate::stream_guard::StreamPolicy;
 use crate::tls::{self, TlsOptions};
 
 /// Default largest object payload accepted by `GroupWriter::write`.
@@ -157,6 +158,9 @@ pub(crate) struct Shared {
     goaway: Arc<GoawayNotice>,
     /// Holds back the session's incoming data streams (Overflow::Pause).
     pub(crate) read_gate: Arc<ReadGate>,
+    /// Stops incoming data streams that carry too much, or that nobody wants
+    /// any more (stream_guard.rs).
+    pub(crate) stream_policy: Arc<StreamPolicy>,
     closed: AtomicBool,
     /// Becomes true with `closed`, for tasks that must end with the session.
     ended: tokio::sync::watch::Sender<bool>,
@@ -239,6 +243,11 @@ pub struct SessionStats {
     pub packets_received: u64,
     pub packets_lost: u64,
     pub bytes_lost: u64,
+    /// Incoming objects refused for their size or extension block.
+    pub objects_refused: u64,
+    /// Incoming data streams this side stopped: refused objects, and groups
+    /// the subscriber dropped to stay within its budget.
+    pub streams_stopped: u64,
 }
 
 pub struct Session {
@@ -258,8 +267,10 @@ impl Session {
         let timeout = config.connect_timeout;
         validate_auth_tokens(&config.auth_tokens)?;
         let target = url.to_string();
+        let stream_policy = Arc::new(StreamPolicy::new(config.max_object_size as u64));
+        let policy = stream_policy.clone();
         let connected = block_on("Session::connect", timeout, async {
-            connect(&url, bind, &config.tls, &config.auth_tokens).await
+            connect(&url, bind, &config.tls, &config.auth_tokens, policy).await
         })
         .map_err(|e| match e.code {
             Code::Timeout => Error::new(
@@ -290,6 +301,7 @@ impl Session {
             events: Strand::new(()),
             goaway,
             read_gate,
+            stream_policy,
             closed: AtomicBool::new(false),
             ended: tokio::sync::watch::Sender::new(false),
             terminal: Mutex::new(Some(on_closed)),
@@ -366,6 +378,8 @@ impl Session {
             packets_received: stats.udp_rx.datagrams,
             packets_lost: stats.path.lost_packets,
             bytes_lost: stats.path.lost_bytes,
+            objects_refused: self.shared.stream_policy.objects_refused(),
+            streams_stopped: self.shared.stream_policy.streams_stopped(),
         }
     }
 
@@ -620,6 +634,7 @@ async fn connect(
     bind: Option<SocketAddr>,
     tls_options: &TlsOptions,
     auth_tokens: &[AuthToken],
+    policy: Arc<StreamPolicy>,
 ) -> Result<Connected> {
     let raw_quic = url.scheme() == "moqt";
     let alpn: &[u8] = if raw_quic {
@@ -687,7 +702,7 @@ async fn connect(
     let read_gate = Arc::new(ReadGate::default());
     let session_url = wt.request().url.clone();
     let transport = transport::Session::new(
-        QuicAdapter::new(wt, goaway.clone(), read_gate.clone()),
+        QuicAdapter::new(wt, goaway.clone(), read_gate.clone(), policy),
         session_url,
     );
     let tokens = auth_tokens

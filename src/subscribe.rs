@@ -23,6 +23,7 @@ use crate::names::{self, Namespace};
 use crate::object::{self, Extension, Status};
 use crate::runtime::{block_on, catch_panic, runtime};
 use crate::session::{Session, Shared};
+use crate::stream_guard::StreamPolicy;
 
 /// One received object. `payload` shares the received buffer (no copy) when the
 /// object arrived in one piece.
@@ -298,9 +299,12 @@ impl Session {
         let delivery = Delivery::new(handler, options.budget, !options.pull)
             .pausing(self.shared.read_gate.clone());
         let feed = delivery.clone();
+        let stopper = subscribe
+            .subscribe_ok()
+            .map(|ok| GroupStopper::new(self.shared.stream_policy.clone(), ok.track_alias));
         let task = runtime().spawn(async move {
             // A panic in the engine still ends in exactly one terminal event.
-            let result = catch_panic("receiving the track", deliver(reader, &feed)).await;
+            let result = catch_panic("receiving the track", deliver(reader, &feed, stopper)).await;
             // Unsubscribe (if still subscribed) before reporting the end.
             drop(subscribe);
             feed.finish(result);
@@ -359,14 +363,44 @@ fn track_end(err: ServeError) -> Result<()> {
     }
 }
 
+/// Stops the streams of the groups a delivery dropped (stream_guard.rs), so
+/// the engine does not buffer the rest of them for nobody.
+pub(crate) struct GroupStopper {
+    policy: Arc<StreamPolicy>,
+    alias: u64,
+}
+
+impl GroupStopper {
+    pub(crate) fn new(policy: Arc<StreamPolicy>, alias: u64) -> Self {
+        Self { policy, alias }
+    }
+
+    fn dropped(&self, group: u64) {
+        self.policy.drop_group(self.alias, group);
+    }
+}
+
+impl Drop for GroupStopper {
+    fn drop(&mut self) {
+        // The alias may name another track later.
+        self.policy.forget_track(self.alias);
+    }
+}
+
 /// Delivers every object of `reader`; shared with incoming PUBLISH.
-pub(crate) async fn deliver(reader: TrackReader, delivery: &Delivery) -> Result<()> {
+pub(crate) async fn deliver(
+    reader: TrackReader,
+    delivery: &Delivery,
+    stopper: Option<GroupStopper>,
+) -> Result<()> {
     let mode = match reader.mode().await {
         Ok(mode) => mode,
         Err(err) => return track_end(err),
     };
     match mode {
-        TrackReaderMode::Subgroups(subgroups) => deliver_subgroups(subgroups, delivery).await,
+        TrackReaderMode::Subgroups(subgroups) => {
+            deliver_subgroups(subgroups, delivery, stopper.as_ref()).await
+        }
         TrackReaderMode::Datagrams(mut datagrams) => loop {
             match datagrams.read().await {
                 Ok(Some(datagram)) => {
@@ -433,8 +467,13 @@ async fn read_object(
 }
 
 /// Reads every subgroup stream as it arrives; objects of one subgroup stay in
-/// order. A subgroup whose group the inbox dropped is not read further.
-async fn deliver_subgroups(mut subgroups: SubgroupsReader, delivery: &Delivery) -> Result<()> {
+/// order. A subgroup whose group the inbox dropped is not read further, and
+/// its stream is stopped.
+async fn deliver_subgroups(
+    mut subgroups: SubgroupsReader,
+    delivery: &Delivery,
+    stopper: Option<&GroupStopper>,
+) -> Result<()> {
     let mut open = FuturesUnordered::new();
     let mut end: Option<Result<()>> = None;
     loop {
@@ -451,13 +490,14 @@ async fn deliver_subgroups(mut subgroups: SubgroupsReader, delivery: &Delivery) 
                 Ok(Some(object)) => {
                     if delivery.object(object).await? {
                         open.push(next_object(subgroup));
+                    } else if let Some(stopper) = stopper {
+                        stopper.dropped(subgroup.group_id);
                     }
                 }
                 Ok(None) => {}
-                Err(err) => tracing::debug!(
-                    group = subgroup.group_id,
-                    "subgroup stream ended early: {err}"
-                ),
+                // Reset by the publisher or the relay, or refused here for
+                // its size: counted (SubscriptionStats::streams_reset).
+                Err(_) => delivery.stream_reset(),
             },
             else => break,
         }

@@ -173,6 +173,8 @@ Result<SessionStats> Session::stats() const noexcept {
   stats.packets_received = c.packets_received;
   stats.packets_lost = c.packets_lost;
   stats.bytes_lost = c.bytes_lost;
+  stats.objects_refused = c.objects_refused;
+  stats.streams_stopped = c.streams_stopped;
   return stats;
 }
 

@@ -189,6 +189,7 @@ SubscriptionStats Subscription::stats() const noexcept {
   stats.chunks = c.chunks;
   stats.dropped_groups = c.dropped_groups;
   stats.dropped_objects = c.dropped_objects;
+  stats.streams_reset = c.streams_reset;
   return stats;
 }
 

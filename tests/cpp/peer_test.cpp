@@ -3,6 +3,8 @@
 // the engine the relay is built on, acting as the server.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "test_util.hpp"
 
 namespace {
@@ -140,6 +142,50 @@ TEST(PeerPublish, OfferedTrackIsReceivedUntilItsNormalEnd) {
     }
   }
   EXPECT_EQ(received.back().group_id, 19u);
+}
+
+// ------------------------------------------------------------------ receive limits
+
+TEST(PeerLimits, OversizedObjectsAndExtensionBlocksAreRefusedAndTheSessionGoesOn) {
+  // The peer serves one-object groups, except that group 1 continues with a
+  // 2 MiB + 1 object and group 2 with an object whose extension block is
+  // 1.2 MiB: both are refused before they are buffered, the rest of those
+  // groups is lost, and everything else arrives.
+  LogCapture log;
+  std::string error;
+  auto peer = TestPeer::start({"--serve-oversized"}, &error);
+  ASSERT_NE(peer, nullptr) << error;
+  auto config = config_trusting(peer->ca_file());
+  config.max_object_size = 1024 * 1024;
+  auto session = moq::Session::connect(peer->url(), config);
+  ASSERT_MOQ_OK(session);
+  auto ns = moq::Namespace::parse("peer/limits");
+  ASSERT_MOQ_OK(ns);
+  Collector got;
+  auto sub = session->subscribe(*ns, "t", got.callback());
+  ASSERT_MOQ_OK(sub);
+  ASSERT_TRUE(got.wait([](const std::vector<moq::Object>& v) { return v.size() >= 6; }, 15000ms))
+      << "peer said: " << peer->process().stderr_text();
+  for (const auto& o : got.objects()) {
+    EXPECT_EQ(o.object_id, 0u) << "group " << o.group_id << ": only first objects may arrive";
+    EXPECT_EQ(o.payload.to_string(), "served " + std::to_string(o.group_id));
+  }
+  auto stats = session->stats();
+  ASSERT_MOQ_OK(stats);
+  EXPECT_EQ(stats->objects_refused, 2u);
+  EXPECT_EQ(stats->streams_stopped, 2u);
+  // The engine ends the two subgroups after their first objects.
+  EXPECT_TRUE(wait_until([&] { return sub->stats().streams_reset == 2; }, 5000ms))
+      << "streams reset: " << sub->stats().streams_reset;
+  std::set<uint64_t> groups;
+  for (const auto& o : got.objects()) groups.insert(o.group_id);
+  EXPECT_TRUE(groups.count(1) && groups.count(2))
+      << "the objects before a refused one are delivered";
+  EXPECT_TRUE(wait_until([&] {
+    return log.contains(moq::LogLevel::warn, "above SessionConfig::max_object_size") &&
+           log.contains(moq::LogLevel::warn, "extension block");
+  }, 5000ms)) << log.dump();
+  EXPECT_EQ(session->state(), moq::SessionState::connected);
 }
 
 }  // namespace

@@ -107,14 +107,15 @@ class TrackWriter {
 
   /// Starts the next group; its id is the previous group's + 1 (the first is
   /// 0). `priority`: MoQT publisher priority, lower is more important.
-  /// Errors: closed (session gone).
+  /// Errors: closed (session gone, or the track was ended with an
+  /// end-of-track marker).
   Result<GroupWriter> begin_group(uint8_t priority = 127) noexcept;
 
   /// Opens subgroup `subgroup_id` of group `group_id` explicitly (its own
   /// QUIC stream), with MoQT publisher priority `priority`. Several
   /// subgroups, of one or several groups, may be open at once. The returned
   /// GroupWriter writes that subgroup. Errors: closed (session gone, or the
-  /// track ended), or the engine's refusal to open that subgroup (e.g. one
+  /// track was ended with an end-of-track marker), or the engine's refusal to open that subgroup (e.g. one
   /// already opened), with its reason in the message.
   Result<GroupWriter> begin_subgroup(uint64_t group_id, uint64_t subgroup_id,
                                      uint8_t priority = 127) noexcept;
@@ -146,7 +147,9 @@ class GroupWriter {
   Status write(Bytes payload) noexcept;
   /// Appends one object with an explicit id and/or extension headers.
   /// Also invalid_argument: an id not above the last one written, an
-  /// extension whose value kind does not match its key's parity.
+  /// extension whose value kind does not match its key's parity, a value
+  /// above 65,535 bytes, or extensions above 1 MiB in all (what receivers of
+  /// this library accept).
   Status write(Bytes payload, const ObjectOptions& options) noexcept;
   /// Starts an object of exactly `size` bytes to be written in chunks with
   /// ObjectWriter::write. Same errors as write.

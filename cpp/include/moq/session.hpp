@@ -23,7 +23,7 @@ namespace moq {
 
 enum class SessionState { connecting, connected, closed };
 
-/// QUIC counters of a session's connection.
+/// QUIC counters of a session's connection, and what this side refused.
 struct SessionStats {
   std::chrono::microseconds rtt{0};  ///< smoothed round-trip time
   uint64_t bytes_sent = 0;
@@ -32,6 +32,13 @@ struct SessionStats {
   uint64_t packets_received = 0;
   uint64_t packets_lost = 0;
   uint64_t bytes_lost = 0;
+  /// Incoming objects refused (their stream stopped, each logged): above
+  /// SessionConfig::max_object_size, or an extension block above 1 MiB.
+  uint64_t objects_refused = 0;
+  /// Incoming data streams this side stopped: those refused objects, and
+  /// the streams of groups a subscription dropped to stay within its
+  /// ReceiveBudget (so their rest is not received for nothing).
+  uint64_t streams_stopped = 0;
 };
 
 /// One authorization token for the MoQT SETUP (draft 18 §10.3.1.4), sent as
@@ -59,7 +66,10 @@ struct SessionConfig {
   /// Local address to bind, e.g. "127.0.0.1:0". Empty: any local address of
   /// the peer's address family.
   std::string bind;
-  /// Largest object payload GroupWriter::write accepts (bytes).
+  /// Largest object payload (bytes) GroupWriter::write accepts, and the
+  /// largest an incoming object may declare: a larger one is refused before
+  /// it is buffered (its subgroup stream is stopped, the rest of that group
+  /// is lost, SessionStats::objects_refused counts it); the session goes on.
   std::size_t max_object_size = 64 * 1024 * 1024;
   /// Authorization tokens presented in SETUP, in order. Checked before
   /// connecting: at most AuthToken::kMaxTokens, no empty value, no exact

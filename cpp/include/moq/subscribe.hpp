@@ -50,6 +50,11 @@ struct SubscriptionStats {
   /// ReceiveBudget, and the objects dropped with them.
   uint64_t dropped_groups = 0;
   uint64_t dropped_objects = 0;
+  /// Subgroup streams that ended before their end, losing the rest of their
+  /// group: reset by the publisher or the relay, or refused here for an
+  /// object above SessionConfig::max_object_size (see
+  /// SessionStats::objects_refused).
+  uint64_t streams_reset = 0;
 };
 
 /// What a subscription does when its ReceiveBudget is full.

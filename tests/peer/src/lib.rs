@@ -46,7 +46,18 @@ pub struct PeerOptions {
     /// Tell the client the peer takes no QUIC datagrams (no
     /// max_datagram_frame_size transport parameter).
     pub no_datagrams: bool,
+    /// With `serve`: group 1 carries "served 1" then an object of
+    /// [`OVERSIZED_OBJECT`] bytes, group 2 "served 2" then an object with an
+    /// extension block of [`OVERSIZED_EXTENSIONS`] bytes; the other groups
+    /// are as usual.
+    pub oversized: bool,
 }
+
+/// The size of the oversized object (`PeerOptions::oversized`): 2 MiB + 1.
+pub const OVERSIZED_OBJECT: usize = 2 * 1024 * 1024 + 1;
+/// About the size of the oversized extension block: 20 values of 60,000
+/// bytes (each value at most 65,535 bytes on the wire).
+pub const OVERSIZED_EXTENSIONS: usize = 20 * 60_000;
 
 /// The engine's handles for one connected client, for tests that drive the
 /// peer side themselves.
@@ -232,6 +243,7 @@ async fn serve_client(
     tokio::spawn(answer_subscribes(
         publisher.clone(),
         options.serve,
+        options.oversized,
         reporter.clone(),
     ));
 
@@ -295,7 +307,12 @@ async fn accept_namespaces(mut subscriber: Subscriber, reporter: Reporter) {
 /// Reports every SUBSCRIBE the client sends for a track the peer never
 /// announced, with the parameters as they arrived; serves it if `serve`
 /// (reporting how the subscription ended), refuses it otherwise.
-async fn answer_subscribes(mut publisher: Publisher, serve: bool, reporter: Reporter) {
+async fn answer_subscribes(
+    mut publisher: Publisher,
+    serve: bool,
+    oversized: bool,
+    reporter: Reporter,
+) {
     while let Some(subscribed) = publisher.subscribed().await {
         let info = subscribed.info.clone();
         let delivery_timeout = info.params.delivery_timeout().ok().flatten();
@@ -329,6 +346,9 @@ async fn answer_subscribes(mut publisher: Publisher, serve: bool, reporter: Repo
                     match subgroups.append(127) {
                         Ok(mut group) => {
                             let _ = group.write(Bytes::from(format!("served {i}")));
+                            if oversized {
+                                write_oversized(&mut group, i);
+                            }
                         }
                         Err(_) => return,
                     }
@@ -339,6 +359,25 @@ async fn answer_subscribes(mut publisher: Publisher, serve: bool, reporter: Repo
             writing.abort();
             reporter.report(format!("subscription {name} ended: {result:?}"));
         });
+    }
+}
+
+/// The second object of group 1 or 2 with `PeerOptions::oversized`.
+fn write_oversized(group: &mut moq_transport::serve::SubgroupWriter, group_id: u64) {
+    match group_id {
+        1 => {
+            let _ = group.write(Bytes::from(vec![1u8; OVERSIZED_OBJECT]));
+        }
+        2 => {
+            let mut extensions = moq_transport::data::ExtensionHeaders::new();
+            for key in 0..20u64 {
+                extensions.set_bytesvalue(2 * key + 1, vec![2u8; 60_000]);
+            }
+            if let Ok(mut object) = group.create(1, Some(extensions)) {
+                let _ = object.write(Bytes::from_static(b"x"));
+            }
+        }
+        _ => {}
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! moq-test-peer --cert-dir DIR [--goaway URI] [--goaway-after-ms N]
 //!               [--publish NAMESPACE/TRACK] [--groups N] [--serve]
-//!               [--accept-namespaces] [--no-datagrams] [--max-seconds N]
+//!               [--serve-oversized] [--accept-namespaces] [--no-datagrams]
+//!               [--max-seconds N]
 //!     Prints "listening on 127.0.0.1:PORT" on stderr when ready, then one
 //!     "moq-test-peer: ..." line per thing it sees; runs until killed or
 //!     --max-seconds (default 300) pass.
@@ -54,6 +55,10 @@ fn run() -> Result<(), String> {
             }
             "--groups" => options.groups = number(value()?)?,
             "--serve" => options.serve = true,
+            "--serve-oversized" => {
+                options.serve = true;
+                options.oversized = true;
+            }
             "--accept-namespaces" => options.accept_namespaces = true,
             "--no-datagrams" => options.no_datagrams = true,
             "--max-seconds" => max_seconds = number(value()?)?,

@@ -1,0 +1,472 @@
+//! Limits on what a peer's data streams may make this process hold.
+//!
+//! The engine keeps every byte of a subgroup stream until the stream ends,
+//! whether or not anyone still reads it, and puts no limit on an object's
+//! declared size or on an extension block. So the transport adapter follows
+//! the framing of each incoming subgroup stream itself, one chunk ahead of
+//! the engine, and stops the stream (STOP_SENDING, and a reset towards the
+//! engine, which ends only that subgroup) when
+//! - an object declares more than `SessionConfig::max_object_size` bytes,
+//! - an object's extension block exceeds [`MAX_EXTENSION_BLOCK`],
+//! - the subscriber dropped the stream's group to stay within its budget
+//!   (then the rest of the group would only be buffered and thrown away).
+//!
+//! Draft-18 subgroup stream (integers are leading-ones varints, 1-9 bytes):
+//! type, track alias, group id, [subgroup id], [priority: 1 byte], then
+//! objects: id delta, [extension length, extensions], payload length,
+//! [status when the length is 0], payload. FETCH streams are read only as
+//! the user takes objects, so flow control bounds them; they pass through.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use moq_transport::data::DataStreamResetCode;
+
+/// The largest extension block accepted on a subgroup stream: the engine's
+/// own cap for a FETCH record header (moq-transport 0.17 caps none on
+/// subgroup streams).
+pub(crate) const MAX_EXTENSION_BLOCK: u64 = 1024 * 1024;
+
+/// Dropped groups remembered per track: enough for every group a stream can
+/// still be open for (the engine keeps at most 1024 subgroups per track).
+const DROPPED_GROUPS_KEPT: usize = 1024;
+
+/// Shared by a session's data streams and its subscriptions.
+#[derive(Default)]
+pub(crate) struct StreamPolicy {
+    max_object_size: AtomicU64,
+    /// Groups the subscribers gave up on, per track alias.
+    dropped: Mutex<HashMap<u64, VecDeque<u64>>>,
+    /// Bumped on every drop, so a stream looks the table up only then.
+    generation: AtomicU64,
+    objects_refused: AtomicU64,
+    streams_stopped: AtomicU64,
+}
+
+/// Why a stream was stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Stop {
+    pub code: u32,
+    pub reason: String,
+    /// How many bytes at the start of the chunk still go to the engine: the
+    /// whole objects before the refused one, which it delivers before the
+    /// reset.
+    pub keep: usize,
+}
+
+impl StreamPolicy {
+    pub(crate) fn new(max_object_size: u64) -> Self {
+        Self {
+            max_object_size: AtomicU64::new(max_object_size),
+            ..Default::default()
+        }
+    }
+
+    /// The subscriber of track `alias` dropped `group`: its streams stop.
+    pub(crate) fn drop_group(&self, alias: u64, group: u64) {
+        let mut dropped = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
+        let groups = dropped.entry(alias).or_default();
+        if !groups.contains(&group) {
+            if groups.len() == DROPPED_GROUPS_KEPT {
+                groups.pop_front();
+            }
+            groups.push_back(group);
+            self.generation.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// The track `alias` is no longer received here (its alias may be reused).
+    pub(crate) fn forget_track(&self, alias: u64) {
+        self.dropped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&alias);
+    }
+
+    fn is_dropped(&self, alias: u64, group: u64) -> bool {
+        self.dropped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&alias)
+            .is_some_and(|groups| groups.contains(&group))
+    }
+
+    /// Objects refused for their size or extension block.
+    pub(crate) fn objects_refused(&self) -> u64 {
+        self.objects_refused.load(Ordering::Relaxed)
+    }
+
+    /// Streams stopped, for any of the reasons above.
+    pub(crate) fn streams_stopped(&self) -> u64 {
+        self.streams_stopped.load(Ordering::Relaxed)
+    }
+}
+
+/// Where the parser is in a subgroup stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Type,
+    TrackAlias,
+    GroupId,
+    SubgroupId,
+    Priority,
+    ObjectIdDelta,
+    ExtensionLength,
+    Extensions {
+        left: u64,
+    },
+    PayloadLength,
+    Status,
+    Payload {
+        left: u64,
+    },
+    /// Not a subgroup stream (FETCH): not followed.
+    Other,
+}
+
+/// Follows one incoming data stream, chunk by chunk, before the engine sees
+/// the chunk.
+pub(crate) struct StreamGuard {
+    field: Field,
+    /// A varint split across chunks: its bytes so far.
+    varint: [u8; 9],
+    varint_len: usize,
+    header_type: u64,
+    alias: u64,
+    group: Option<u64>,
+    seen_generation: u64,
+    /// Where in the chunk being inspected the current object's header began
+    /// (0 when it began in an earlier chunk).
+    object_start: usize,
+}
+
+impl Default for StreamGuard {
+    fn default() -> Self {
+        Self {
+            field: Field::Type,
+            varint: [0; 9],
+            varint_len: 0,
+            header_type: 0,
+            alias: 0,
+            group: None,
+            seen_generation: 0,
+            object_start: 0,
+        }
+    }
+}
+
+/// The length of a leading-ones varint from its first byte.
+fn varint_size(first: u8) -> usize {
+    (first.leading_ones() as usize + 1).min(9)
+}
+
+fn varint_value(bytes: &[u8]) -> u64 {
+    let size = bytes.len();
+    if size == 9 {
+        return u64::from_be_bytes(bytes[1..9].try_into().expect("8 bytes"));
+    }
+    // The first byte keeps 8 - size usable bits below its `size - 1` ones
+    // and a zero.
+    let mut value = u64::from(bytes[0]) & (0xff >> size);
+    for &byte in &bytes[1..] {
+        value = (value << 8) | u64::from(byte);
+    }
+    value
+}
+
+fn is_subgroup_type(header_type: u64) -> bool {
+    header_type < 0x80 && header_type & 0x10 != 0 && header_type & 0x06 != 0x06
+}
+
+impl StreamGuard {
+    /// Follows `chunk`; `Err` when the stream must stop before the engine
+    /// gets this chunk.
+    pub(crate) fn inspect(&mut self, chunk: &[u8], policy: &StreamPolicy) -> Result<(), Stop> {
+        let mut at = 0;
+        self.object_start = 0;
+        while at < chunk.len() {
+            match self.field {
+                Field::Other => return Ok(()),
+                Field::Payload { left } | Field::Extensions { left } => {
+                    let take = left.min((chunk.len() - at) as u64);
+                    at += take as usize;
+                    let left = left - take;
+                    if left == 0 {
+                        self.field = match self.field {
+                            Field::Extensions { .. } => Field::PayloadLength,
+                            _ => Field::ObjectIdDelta,
+                        };
+                    } else {
+                        self.field = match self.field {
+                            Field::Extensions { .. } => Field::Extensions { left },
+                            _ => Field::Payload { left },
+                        };
+                    }
+                }
+                Field::Priority => {
+                    at += 1;
+                    self.field = Field::ObjectIdDelta;
+                }
+                _ => {
+                    if self.field == Field::ObjectIdDelta && self.varint_len == 0 {
+                        self.object_start = at;
+                    }
+                    let byte = chunk[at];
+                    at += 1;
+                    self.varint[self.varint_len] = byte;
+                    self.varint_len += 1;
+                    if self.varint_len < varint_size(self.varint[0]) {
+                        continue;
+                    }
+                    let value = varint_value(&self.varint[..self.varint_len]);
+                    self.varint_len = 0;
+                    self.field_done(value, policy)?;
+                }
+            }
+        }
+        self.check_dropped(policy)
+    }
+
+    fn field_done(&mut self, value: u64, policy: &StreamPolicy) -> Result<(), Stop> {
+        let has_extensions = self.header_type & 0x01 != 0;
+        self.field = match self.field {
+            Field::Type if is_subgroup_type(value) => {
+                self.header_type = value;
+                Field::TrackAlias
+            }
+            Field::Type => Field::Other,
+            Field::TrackAlias => {
+                self.alias = value;
+                Field::GroupId
+            }
+            Field::GroupId => {
+                self.group = Some(value);
+                // A group dropped before this stream opened.
+                self.seen_generation = u64::MAX;
+                if self.header_type & 0x06 == 0x04 {
+                    Field::SubgroupId
+                } else if self.header_type & 0x20 == 0 {
+                    Field::Priority
+                } else {
+                    Field::ObjectIdDelta
+                }
+            }
+            Field::SubgroupId if self.header_type & 0x20 == 0 => Field::Priority,
+            Field::SubgroupId => Field::ObjectIdDelta,
+            Field::ObjectIdDelta if has_extensions => Field::ExtensionLength,
+            Field::ObjectIdDelta => Field::PayloadLength,
+            Field::ExtensionLength if value > MAX_EXTENSION_BLOCK => {
+                return Err(self.refuse(
+                    policy,
+                    format!(
+                        "an object's extension block is {value} bytes, above the \
+                         {MAX_EXTENSION_BLOCK} accepted"
+                    ),
+                ));
+            }
+            Field::ExtensionLength if value == 0 => Field::PayloadLength,
+            Field::ExtensionLength => Field::Extensions { left: value },
+            Field::PayloadLength => {
+                let limit = policy.max_object_size.load(Ordering::Relaxed);
+                if value > limit {
+                    return Err(self.refuse(
+                        policy,
+                        format!(
+                            "an object of {value} bytes is above SessionConfig::max_object_size \
+                             ({limit})"
+                        ),
+                    ));
+                }
+                if value == 0 {
+                    Field::Status
+                } else {
+                    Field::Payload { left: value }
+                }
+            }
+            Field::Status => Field::ObjectIdDelta,
+            other => other,
+        };
+        Ok(())
+    }
+
+    fn refuse(&self, policy: &StreamPolicy, why: String) -> Stop {
+        policy.objects_refused.fetch_add(1, Ordering::Relaxed);
+        policy.streams_stopped.fetch_add(1, Ordering::Relaxed);
+        let group = self.group.unwrap_or_default();
+        Stop {
+            code: DataStreamResetCode::ExcessiveLoad as u32,
+            reason: format!(
+                "refused group {group} of the track with alias {}: {why}; the rest of that \
+                 subgroup is not received",
+                self.alias
+            ),
+            keep: self.object_start,
+        }
+    }
+
+    /// Stops the stream if the subscriber dropped its group.
+    fn check_dropped(&mut self, policy: &StreamPolicy) -> Result<(), Stop> {
+        let Some(group) = self.group else {
+            return Ok(());
+        };
+        let generation = policy.generation.load(Ordering::Acquire);
+        if generation == self.seen_generation {
+            return Ok(());
+        }
+        self.seen_generation = generation;
+        if !policy.is_dropped(self.alias, group) {
+            return Ok(());
+        }
+        policy.streams_stopped.fetch_add(1, Ordering::Relaxed);
+        Err(Stop {
+            code: DataStreamResetCode::Cancelled as u32,
+            reason: String::new(),
+            keep: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A leading-ones varint, minimal length.
+    fn vi(value: u64) -> Vec<u8> {
+        for size in 1..=8usize {
+            let bits = 7 * size as u32;
+            if value < (1u64 << bits) {
+                let mut out = value.to_be_bytes()[8 - size..].to_vec();
+                out[0] |= !(0xffu8 >> (size - 1));
+                return out;
+            }
+        }
+        let mut out = vec![0xff];
+        out.extend_from_slice(&value.to_be_bytes());
+        out
+    }
+
+    #[test]
+    fn varints_of_every_length_round_trip() {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16383,
+            16384,
+            1 << 40,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let bytes = vi(value);
+            assert_eq!(varint_size(bytes[0]), bytes.len(), "{value}");
+            assert_eq!(varint_value(&bytes), value, "{value}");
+        }
+    }
+
+    /// A subgroup stream with extensions and a priority byte (type 0x11),
+    /// alias 3, group `group`, then `objects` as (extension length, payload).
+    fn stream(group: u64, objects: &[(u64, u64)]) -> Vec<u8> {
+        let mut out = vi(0x11);
+        out.extend(vi(3));
+        out.extend(vi(group));
+        out.push(128); // priority
+        for &(extensions, payload) in objects {
+            out.extend(vi(0)); // object id delta
+            out.extend(vi(extensions));
+            out.extend(std::iter::repeat_n(0u8, extensions as usize));
+            out.extend(vi(payload));
+            if payload == 0 {
+                out.extend(vi(0));
+            }
+            out.extend(std::iter::repeat_n(7u8, payload as usize));
+        }
+        out
+    }
+
+    fn feed(bytes: &[u8], chunk: usize, policy: &StreamPolicy) -> Result<(), Stop> {
+        let mut guard = StreamGuard::default();
+        bytes
+            .chunks(chunk)
+            .try_for_each(|piece| guard.inspect(piece, policy))
+    }
+
+    #[test]
+    fn objects_within_the_limits_pass_in_any_chunking() {
+        let policy = StreamPolicy::new(1000);
+        let bytes = stream(5, &[(0, 10), (4, 1000), (0, 0), (2, 3)]);
+        for chunk in [1, 2, 3, 7, 100, bytes.len()] {
+            assert_eq!(feed(&bytes, chunk, &policy), Ok(()), "chunks of {chunk}");
+        }
+        assert_eq!(policy.objects_refused(), 0);
+    }
+
+    #[test]
+    fn an_object_above_the_maximum_is_refused_at_its_header() {
+        let policy = StreamPolicy::new(1000);
+        let bytes = stream(5, &[(0, 10), (0, 1001)]);
+        // Refused before its payload arrives: the header alone suffices.
+        let header_end = bytes.len() - 1001;
+        let stop = feed(&bytes[..header_end], 1, &policy).unwrap_err();
+        assert_eq!(stop.code, DataStreamResetCode::ExcessiveLoad as u32);
+        assert!(stop.reason.contains("1001 bytes"), "{}", stop.reason);
+        assert_eq!(policy.objects_refused(), 1);
+    }
+
+    #[test]
+    fn the_whole_objects_before_a_refused_one_still_reach_the_engine() {
+        let policy = StreamPolicy::new(1000);
+        let first = stream(5, &[(0, 10)]);
+        let bytes = stream(5, &[(0, 10), (0, 1001)]);
+        // In one chunk: the first object is kept, the refused one's header not.
+        let stop = StreamGuard::default().inspect(&bytes, &policy).unwrap_err();
+        assert_eq!(stop.keep, first.len());
+        // A header split across chunks: its start went out with the first
+        // chunk, so nothing of the second is kept.
+        let mut guard = StreamGuard::default();
+        assert_eq!(guard.inspect(&bytes[..first.len() + 1], &policy), Ok(()));
+        let stop = guard
+            .inspect(&bytes[first.len() + 1..], &policy)
+            .unwrap_err();
+        assert_eq!(stop.keep, 0);
+    }
+
+    #[test]
+    fn an_extension_block_above_the_maximum_is_refused() {
+        let policy = StreamPolicy::new(u64::MAX);
+        let mut bytes = stream(5, &[]);
+        bytes.extend(vi(0));
+        bytes.extend(vi(MAX_EXTENSION_BLOCK + 1));
+        let stop = feed(&bytes, 3, &policy).unwrap_err();
+        assert!(stop.reason.contains("extension block"), "{}", stop.reason);
+    }
+
+    #[test]
+    fn a_dropped_group_stops_its_streams_only() {
+        let policy = StreamPolicy::new(u64::MAX);
+        let mut five = StreamGuard::default();
+        let mut six = StreamGuard::default();
+        let first = stream(5, &[(0, 10)]);
+        assert_eq!(five.inspect(&first, &policy), Ok(()));
+        assert_eq!(six.inspect(&stream(6, &[(0, 10)]), &policy), Ok(()));
+        policy.drop_group(3, 5);
+        let stop = five.inspect(&vi(0), &policy).unwrap_err();
+        assert_eq!(stop.code, DataStreamResetCode::Cancelled as u32);
+        assert_eq!(six.inspect(&vi(0), &policy), Ok(()));
+        // A stream of the group opened after the drop stops at its header.
+        assert!(feed(&first, 4, &policy).is_err());
+        policy.forget_track(3);
+        assert_eq!(feed(&first, 4, &policy), Ok(()));
+        assert_eq!(policy.streams_stopped(), 2);
+    }
+
+    #[test]
+    fn fetch_and_unknown_streams_pass_through() {
+        let policy = StreamPolicy::new(1);
+        let mut fetch = vi(0x05);
+        fetch.extend(vi(9));
+        fetch.extend([0xff; 64]);
+        assert_eq!(feed(&fetch, 5, &policy), Ok(()));
+    }
+}
