@@ -247,13 +247,15 @@ void expect_memory_within_budget(bool pull) {
   std::size_t broken = 0;
   moq::SubscribeOptions options;
   options.budget.max_bytes = kBudgetMiB << 20;
-  options.rendezvous_timeout = 10000ms;  // the flood announces after we subscribe
 
   std::string error;
   auto flood = ChildProcess::spawn({MOQ_TEST_FLOOD, relay->url(), relay->ca_file(), ns.to_string(),
                                     "t", std::to_string(kObject), "10", "100"},
                                    &error);
   ASSERT_NE(flood, nullptr) << error;
+  // Subscribed once the track exists: a SUBSCRIBE that reached the flood
+  // between its announce and its create_track would be answered not_found.
+  ASSERT_TRUE(flood->wait_for_stdout_line("publishing", 15000ms)) << flood->stderr_text();
   moq::Result<moq::Subscription> sub =
       pull ? session->subscribe(ns, "t", options)
            : session->subscribe(
@@ -272,7 +274,6 @@ void expect_memory_within_budget(bool pull) {
                  },
                  options);
   ASSERT_MOQ_OK(sub);
-  ASSERT_TRUE(flood->wait_for_stdout_line("publishing", 15000ms)) << flood->stderr_text();
   MemoryPeak peak;
   while (flood->running()) {
     peak.sample();
@@ -333,7 +334,6 @@ TEST(Runtime, APausingSubscriberHoldsThePeerBack) {
   moq::SubscribeOptions options;
   options.budget.max_bytes = kBudgetMiB << 20;
   options.budget.overflow = moq::Overflow::pause;
-  options.rendezvous_timeout = 10000ms;
   std::string error;
   // 5 s at 40 MiB/s: 800 objects, 200 MiB, far more than the budget plus
   // the bound below; the publisher stays (60 s at most) while what the relay
@@ -342,9 +342,10 @@ TEST(Runtime, APausingSubscriberHoldsThePeerBack) {
                                     "t", std::to_string(kObject), "5", "40", "60"},
                                    &error);
   ASSERT_NE(flood, nullptr) << error;
+  // Once the track exists (see expect_memory_within_budget).
+  ASSERT_TRUE(flood->wait_for_stdout_line("publishing", 15000ms)) << flood->stderr_text();
   auto sub = session->subscribe(ns, "t", options);
   ASSERT_MOQ_OK(sub);
-  ASSERT_TRUE(flood->wait_for_stdout_line("publishing", 15000ms)) << flood->stderr_text();
   MemoryPeak peak;
   // Not reading while the publisher writes (and 1 s more).
   bool done = false;
