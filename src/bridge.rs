@@ -224,6 +224,7 @@ mod ffi {
             name: &[u8],
             history_max_groups: u64,
             history_max_bytes: u64,
+            max_group_bytes: u64,
             status: &mut Status,
         ) -> Box<TrackWriterBox>;
         fn announcement_create_datagram_track(
@@ -445,6 +446,7 @@ mod ffi {
             request: &TrackRequestBox,
             history_max_groups: u64,
             history_max_bytes: u64,
+            max_group_bytes: u64,
             status: &mut Status,
         ) -> Box<TrackWriterBox>;
     }
@@ -874,6 +876,7 @@ fn announcement_create_track(
     name: &[u8],
     history_max_groups: u64,
     history_max_bytes: u64,
+    max_group_bytes: u64,
     status: &mut ffi::Status,
 ) -> Box<TrackWriterBox> {
     handle("Announcement::create_track", status, TrackWriterBox, || {
@@ -881,7 +884,10 @@ fn announcement_create_track(
             .0
             .as_ref()
             .ok_or_else(|| moved_from("Announcement::create_track"))?;
-        announcement.create_track_with(name, &track_options(history_max_groups, history_max_bytes))
+        announcement.create_track_with(
+            name,
+            &track_options(history_max_groups, history_max_bytes, max_group_bytes),
+        )
     })
 }
 
@@ -990,12 +996,17 @@ fn group_write_received(
 }
 
 /// Track options from the bridge's flat form (`max_groups` 0 = no history).
-fn track_options(history_max_groups: u64, history_max_bytes: u64) -> TrackOptions {
+fn track_options(
+    history_max_groups: u64,
+    history_max_bytes: u64,
+    max_group_bytes: u64,
+) -> TrackOptions {
     TrackOptions {
         history: (history_max_groups > 0).then(|| HistoryLimits {
             max_groups: usize::try_from(history_max_groups).unwrap_or(usize::MAX),
             max_bytes: usize::try_from(history_max_bytes).unwrap_or(usize::MAX),
         }),
+        max_group_bytes,
     }
 }
 
@@ -1514,6 +1525,7 @@ fn track_request_accept(
     request: &TrackRequestBox,
     history_max_groups: u64,
     history_max_bytes: u64,
+    max_group_bytes: u64,
     status: &mut ffi::Status,
 ) -> Box<TrackWriterBox> {
     handle("TrackRequest::accept", status, TrackWriterBox, || {
@@ -1523,6 +1535,10 @@ fn track_request_accept(
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .ok_or_else(|| Error::invalid_argument("this track request was already accepted"))?;
-        pending.accept(&track_options(history_max_groups, history_max_bytes))
+        pending.accept(&track_options(
+            history_max_groups,
+            history_max_bytes,
+            max_group_bytes,
+        ))
     })
 }

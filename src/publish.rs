@@ -275,6 +275,12 @@ impl Announcement {
 
 impl Publication {
     fn create_track(&self, name: &[u8], options: &TrackOptions) -> Result<TrackWriter> {
+        if options.max_group_bytes == 0 {
+            return Err(Error::invalid_argument(
+                "TrackOptions::max_group_bytes must be positive (the most payload one group may \
+                 carry)",
+            ));
+        }
         let history = match options.history {
             Some(limits) => {
                 let history = History::new(limits)?;
@@ -296,6 +302,7 @@ impl Publication {
             subgroups: Mutex::new(subgroups),
             history,
             counters: Arc::default(),
+            max_group_bytes: options.max_group_bytes,
         })
     }
 
@@ -404,6 +411,7 @@ pub struct TrackWriter {
     /// Retained objects, answering FETCH while the registration lives.
     history: Option<HistoryRegistration>,
     counters: Arc<TrackCounters>,
+    max_group_bytes: u64,
 }
 
 /// What a track has published so far.
@@ -439,12 +447,29 @@ impl TrackCounters {
     }
 }
 
+/// The most payload one group may carry unless the track says otherwise.
+pub const DEFAULT_MAX_GROUP_BYTES: u64 = 64 * 1024 * 1024;
+
 /// How a track is published.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrackOptions {
     /// Keep the newest groups within these limits so FETCH (standalone and
     /// joining) can be answered. None: FETCH for this track gets NotFound.
     pub history: Option<HistoryLimits>,
+    /// The most payload bytes one group (one subgroup) may carry. The engine
+    /// keeps every object of an open group until the group ends, so a group
+    /// that never ends would hold all it was given: an object that would
+    /// pass this is refused (PayloadTooLarge). Must be positive.
+    pub max_group_bytes: u64,
+}
+
+impl Default for TrackOptions {
+    fn default() -> Self {
+        Self {
+            history: None,
+            max_group_bytes: DEFAULT_MAX_GROUP_BYTES,
+        }
+    }
 }
 
 impl TrackWriter {
@@ -499,6 +524,7 @@ impl TrackWriter {
         let mut group = GroupWriter::from_engine(self.shared.clone(), writer);
         group.history = self.history();
         group.counters = Some(self.counters.clone());
+        group.max_group_bytes = self.max_group_bytes;
         group
     }
 
@@ -584,13 +610,15 @@ pub struct GroupWriter {
     writer: Mutex<GroupState>,
     history: Option<History>,
     counters: Option<Arc<TrackCounters>>,
+    max_group_bytes: u64,
 }
 
-/// The engine's subgroup writer (None once finished) and the id the next
-/// object gets unless the caller names one.
+/// The engine's subgroup writer (None once finished), the id the next
+/// object gets unless the caller names one, and the payload bytes so far.
 struct GroupState {
     writer: Option<SubgroupWriter>,
     next_object_id: u64,
+    bytes: u64,
 }
 
 // Minimal addition for publish_track.rs (single-track PUBLISH): its writer makes
@@ -605,9 +633,11 @@ impl GroupWriter {
             writer: Mutex::new(GroupState {
                 writer: Some(writer),
                 next_object_id: 0,
+                bytes: 0,
             }),
             history: None,
             counters: None,
+            max_group_bytes: DEFAULT_MAX_GROUP_BYTES,
         }
     }
 }
@@ -724,16 +754,29 @@ impl GroupWriter {
                 next - 1
             )));
         }
+        let bytes = state.bytes.saturating_add(size as u64);
         let writer = state.writer.as_mut().ok_or_else(|| {
             Error::closed(format!(
                 "group {} is finished; begin a new group to write more",
                 self.group_id
             ))
         })?;
+        if bytes > self.max_group_bytes {
+            return Err(Error::new(
+                Code::PayloadTooLarge,
+                format!(
+                    "group {} would carry {bytes} bytes, above TrackOptions::max_group_bytes ({}): \
+                     the engine keeps a group whole until it ends, so finish it and begin a new \
+                     group (or raise the limit)",
+                    self.group_id, self.max_group_bytes
+                ),
+            ));
+        }
         let object = writer
             .create_with_id_and_status(id, size, status.to_engine(), extensions)
             .map_err(|e| Error::from_serve(&e, &format!("writing to group {}", self.group_id)))?;
         state.next_object_id = id.saturating_add(1);
+        state.bytes = bytes;
         if let (Some(counters), Status::Normal) = (&self.counters, status) {
             counters.objects.fetch_add(1, Ordering::Relaxed);
             counters.bytes.fetch_add(size as u64, Ordering::Relaxed);

@@ -66,7 +66,7 @@ Result<TrackWriter> Announcement::create_track(std::string_view name,
   auto [max_groups, max_bytes] = *history;
   ffi::Status status = detail::new_status();
   rust::Box<ffi::TrackWriterBox> box = ffi::announcement_create_track(
-      *impl_->box, detail::as_slice(name), max_groups, max_bytes, status);
+      *impl_->box, detail::as_slice(name), max_groups, max_bytes, options.max_group_bytes, status);
   if (status.code != ffi::Code::Ok) return detail::to_error(status);
   return TrackWriter(std::make_unique<detail::TrackWriterImpl>(detail::TrackWriterImpl{std::move(box)}));
 }
@@ -128,7 +128,7 @@ Result<TrackWriter> TrackRequest::accept(const TrackOptions& options) noexcept {
   auto [max_groups, max_bytes] = *history;
   ffi::Status status = detail::new_status();
   rust::Box<ffi::TrackWriterBox> box =
-      ffi::track_request_accept(*impl_->box, max_groups, max_bytes, status);
+      ffi::track_request_accept(*impl_->box, max_groups, max_bytes, options.max_group_bytes, status);
   if (status.code != ffi::Code::Ok) return detail::to_error(status);
   return TrackWriter(std::make_unique<detail::TrackWriterImpl>(detail::TrackWriterImpl{std::move(box)}));
 }

@@ -139,6 +139,48 @@ TEST(Objects, HistoryLimitsMustBePositive) {
   ASSERT_MOQ_OK(announcement->create_track("t", options));
 }
 
+TEST(Objects, AGroupCarriesAtMostMaxGroupBytesAndTheNextGroupGoesOn) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto ns = test_namespace();
+  moq::TrackOptions options;
+  options.max_group_bytes = 1000;
+  PubSub f;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "t", &f.pub, options));
+  ASSERT_NO_FATAL_FAILURE(subscribe_push(*relay, ns, "t", &f.sub));
+  ASSERT_TRUE(warm_up(*f.pub.track, [&] { return f.sub.got.size() > 0; }));
+
+  auto group = f.pub.track->begin_group();
+  ASSERT_MOQ_OK(group);
+  const uint64_t capped = group->group_id();
+  ASSERT_MOQ_OK(group->write(moq::Bytes::copy(std::string(600, 'a'))));
+  ASSERT_MOQ_OK(group->write(moq::Bytes::copy(std::string(400, 'b'))));  // exactly the limit
+  auto over = group->write(moq::Bytes::copy("c"));
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code(), moq::Errc::payload_too_large);
+  EXPECT_NE(over.error().message().find("max_group_bytes"), std::string::npos) << over.error().message();
+  ASSERT_MOQ_OK(group->finish());  // the refused write left the group usable
+  auto next = f.pub.track->begin_group();
+  ASSERT_MOQ_OK(next);
+  ASSERT_MOQ_OK(next->write(moq::Bytes::copy(std::string(1000, 'd'))));
+  ASSERT_MOQ_OK(next->finish());
+
+  ASSERT_TRUE(f.sub.got.wait([&](const std::vector<moq::Object>& v) {
+    return find(v, capped + 1, 0, 0) != nullptr;
+  }));
+  auto objects = f.sub.got.objects();
+  std::vector<std::pair<uint64_t, std::size_t>> sizes;  // (object id, size) of the capped group
+  for (const auto& o : objects)
+    if (o.group_id == capped) sizes.emplace_back(o.object_id, o.payload.size());
+  EXPECT_EQ(sizes, (std::vector<std::pair<uint64_t, std::size_t>>{{0, 600}, {1, 400}}));
+  EXPECT_EQ(find(objects, capped + 1, 0, 0)->payload.size(), 1000u);
+
+  options.max_group_bytes = 0;
+  auto zero = f.pub.announcement->create_track("zero", options);
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error().code(), moq::Errc::invalid_argument);
+}
+
 TEST(Session, StatsCountRealTraffic) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);

@@ -467,5 +467,6 @@ fn with_history(max_groups: usize, max_bytes: usize) -> TrackOptions {
             max_groups,
             max_bytes,
         }),
+        ..TrackOptions::default()
     }
 }

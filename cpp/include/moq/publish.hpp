@@ -53,6 +53,13 @@ struct TrackOptions {
   /// Keep the newest groups so FETCH (standalone and joining) for this track
   /// is answered from them. Empty: FETCH for the track gets not_found.
   std::optional<HistoryLimits> history;
+  /// The most payload bytes one group (one subgroup) may carry; must be
+  /// positive (else invalid_argument). The engine keeps every object of an
+  /// open group until the group ends, for subscribers that join late, so a
+  /// group that never ends would hold everything written to it: a write
+  /// that would pass this fails with payload_too_large. Finish groups (one
+  /// per keyframe interval, for example) rather than raising the limit.
+  uint64_t max_group_bytes = 64ull * 1024 * 1024;
 };
 
 /// A namespace this session publishes (an accepted PUBLISH_NAMESPACE).
@@ -72,7 +79,7 @@ class Announcement {
   /// too long), duplicate (a live TrackWriter has that name), closed.
   Result<TrackWriter> create_track(std::string_view name) noexcept;
   /// create_track with options (e.g. history for FETCH). Also
-  /// invalid_argument for history limits of 0.
+  /// invalid_argument for history limits or max_group_bytes of 0.
   Result<TrackWriter> create_track(std::string_view name, const TrackOptions& options) noexcept;
 
   /// Creates a track whose objects travel as QUIC datagrams: each object in
@@ -142,8 +149,9 @@ class GroupWriter {
 
   /// Appends one object. Never blocks and never copies `payload` (the
   /// library keeps a reference until it is sent). Errors: payload_too_large
-  /// (above SessionConfig::max_object_size), closed (group finished or
-  /// session gone).
+  /// (above SessionConfig::max_object_size, or the group would pass
+  /// TrackOptions::max_group_bytes; the group stays open, finish it), closed
+  /// (group finished or session gone).
   Status write(Bytes payload) noexcept;
   /// Appends one object with an explicit id and/or extension headers.
   /// Also invalid_argument: an id not above the last one written, an
@@ -187,8 +195,8 @@ class TrackRequest {
   /// The requested track name (empty for a moved-from request).
   std::string_view name() const noexcept;
   /// Creates the track and serves the requesting subscriber from it.
-  /// Errors: invalid_argument (already accepted, moved-from, bad history
-  /// limits), duplicate (a writer with that name appeared meanwhile), closed.
+  /// Errors: invalid_argument (already accepted, moved-from, history limits
+  /// or max_group_bytes of 0), duplicate (a writer with that name appeared meanwhile), closed.
   Result<TrackWriter> accept(const TrackOptions& options = {}) noexcept;
 
  private:
