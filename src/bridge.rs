@@ -66,6 +66,9 @@ mod ffi {
         request_timeout_ms: u64,
         bind: String,
         max_object_size: u64,
+        idle_timeout_ms: u64,
+        /// 0: no keep-alives.
+        keep_alive_interval_ms: u64,
         /// `moq::SessionConfig::auth_tokens`, sent in SETUP.
         auth_tokens: Vec<AuthTokenFfi>,
     }
@@ -617,6 +620,8 @@ fn session_connect(
             request_timeout: Duration::from_millis(options.request_timeout_ms),
             bind: options.bind.clone(),
             max_object_size: usize::try_from(options.max_object_size).unwrap_or(usize::MAX),
+            idle_timeout: Duration::from_millis(options.idle_timeout_ms),
+            keep_alive_interval: Duration::from_millis(options.keep_alive_interval_ms),
             auth_tokens: options
                 .auth_tokens
                 .iter()

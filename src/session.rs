@@ -33,6 +33,14 @@ pub struct SessionConfig {
     /// relay's address family.
     pub bind: String,
     pub max_object_size: usize,
+    /// A session whose peer has sent nothing for this long is closed
+    /// (QUIC idle timeout; the peer's, if shorter, wins). It also bounds how
+    /// long the handshake waits on silence.
+    pub idle_timeout: Duration,
+    /// How often to send a keep-alive when there is nothing else to send,
+    /// so a quiet session does not time out; zero sends none. Must be below
+    /// `idle_timeout`.
+    pub keep_alive_interval: Duration,
     /// Authorization tokens presented in the client SETUP (draft 18
     /// §10.3.1.4), each as its own AUTHORIZATION TOKEN option with alias type
     /// USE_VALUE. Checked by [`validate_auth_tokens`] before connecting.
@@ -130,6 +138,8 @@ impl Default for SessionConfig {
             request_timeout: Duration::from_secs(10),
             bind: String::new(),
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+            idle_timeout: Duration::from_secs(10),
+            keep_alive_interval: Duration::from_secs(4),
             auth_tokens: Vec::new(),
         }
     }
@@ -266,11 +276,20 @@ impl Session {
         let bind = parse_bind(&config.bind)?;
         let timeout = config.connect_timeout;
         validate_auth_tokens(&config.auth_tokens)?;
+        let transport = transport_config(config.idle_timeout, config.keep_alive_interval)?;
         let target = url.to_string();
         let stream_policy = Arc::new(StreamPolicy::new(config.max_object_size as u64));
         let policy = stream_policy.clone();
         let connected = block_on("Session::connect", timeout, async {
-            connect(&url, bind, &config.tls, &config.auth_tokens, policy).await
+            connect(
+                &url,
+                bind,
+                &config.tls,
+                &config.auth_tokens,
+                transport,
+                policy,
+            )
+            .await
         })
         .map_err(|e| match e.code {
             Code::Timeout => Error::new(
@@ -561,14 +580,35 @@ fn parse_bind(bind: &str) -> Result<Option<SocketAddr>> {
     })
 }
 
-fn transport_config() -> quinn::TransportConfig {
+/// The longest idle timeout accepted: a day (QUIC allows far more, but a
+/// dead peer would then hold a session for longer than anyone waits).
+const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn transport_config(
+    idle_timeout: Duration,
+    keep_alive_interval: Duration,
+) -> Result<quinn::TransportConfig> {
+    if idle_timeout.is_zero() || idle_timeout > MAX_IDLE_TIMEOUT {
+        return Err(Error::invalid_argument(format!(
+            "SessionConfig::idle_timeout is {} ms; it must be above 0 and at most a day",
+            idle_timeout.as_millis()
+        )));
+    }
+    if keep_alive_interval >= idle_timeout {
+        return Err(Error::invalid_argument(format!(
+            "SessionConfig::keep_alive_interval ({} ms) must be below idle_timeout ({} ms), or \
+             zero for none: a quiet session would otherwise time out",
+            keep_alive_interval.as_millis(),
+            idle_timeout.as_millis()
+        )));
+    }
     let mut config = quinn::TransportConfig::default();
-    // Same liveness settings as the moq-native clients: a dead peer is noticed
-    // after 10 s of silence; keep-alives stop a quiet session from timing out.
-    config.max_idle_timeout(Some(
-        quinn::IdleTimeout::try_from(Duration::from_secs(10)).expect("10 s fits"),
-    ));
-    config.keep_alive_interval(Some(Duration::from_secs(4)));
+    // Defaults as the moq-native clients: a dead peer is noticed after 10 s
+    // of silence; keep-alives every 4 s stop a quiet session from timing out.
+    config.max_idle_timeout(Some(quinn::IdleTimeout::try_from(idle_timeout).map_err(
+        |_| Error::invalid_argument("SessionConfig::idle_timeout is too long for QUIC"),
+    )?));
+    config.keep_alive_interval((!keep_alive_interval.is_zero()).then_some(keep_alive_interval));
     config.mtu_discovery_config(None);
     // A draft-18 request holds a bidirectional stream while it lasts: the
     // relay opens one to a publisher per subscription it forwards (and per
@@ -585,7 +625,7 @@ fn transport_config() -> quinn::TransportConfig {
     // that stops reading (Overflow::Pause) would still buffer every open
     // stream's data; bounded, QUIC flow control holds the peer back.
     config.receive_window(quinn::VarInt::from_u32(RECEIVE_WINDOW));
-    config
+    Ok(config)
 }
 
 /// Bytes the peer may send ahead of what the session has read: enough for
@@ -634,6 +674,7 @@ async fn connect(
     bind: Option<SocketAddr>,
     tls_options: &TlsOptions,
     auth_tokens: &[AuthToken],
+    transport: quinn::TransportConfig,
     policy: Arc<StreamPolicy>,
 ) -> Result<Connected> {
     let raw_quic = url.scheme() == "moqt";
@@ -646,7 +687,7 @@ async fn connect(
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
         .map_err(|e| Error::new(Code::Tls, format!("TLS config unusable for QUIC: {e}")))?;
     let mut client_config = quinn::ClientConfig::new(Arc::new(crypto));
-    client_config.transport_config(Arc::new(transport_config()));
+    client_config.transport_config(Arc::new(transport));
 
     let remote = resolve(url, bind).await?;
     let local = bind.unwrap_or(if remote.is_ipv4() {

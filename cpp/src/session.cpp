@@ -91,6 +91,10 @@ Result<Session> Session::connect(std::string_view url, SessionConfig config) noe
   if (config.connect_timeout.count() <= 0 || config.request_timeout.count() <= 0) {
     return Error(Errc::invalid_argument, "SessionConfig timeouts must be positive");
   }
+  if (config.keep_alive_interval.count() < 0) {
+    return Error(Errc::invalid_argument,
+                 "SessionConfig::keep_alive_interval must not be negative (zero sends none)");
+  }
   if (config.max_object_size == 0) {
     return Error(Errc::invalid_argument, "SessionConfig::max_object_size must be positive");
   }
@@ -103,6 +107,8 @@ Result<Session> Session::connect(std::string_view url, SessionConfig config) noe
       detail::to_millis(config.request_timeout),
       rust::String::lossy(config.bind),
       static_cast<uint64_t>(config.max_object_size),
+      detail::to_millis(config.idle_timeout),
+      detail::to_millis(config.keep_alive_interval),
       {},
   };
   for (const AuthToken& token : config.auth_tokens) {

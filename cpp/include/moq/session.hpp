@@ -71,6 +71,16 @@ struct SessionConfig {
   /// it is buffered (its subgroup stream is stopped, the rest of that group
   /// is lost, SessionStats::objects_refused counts it); the session goes on.
   std::size_t max_object_size = 64 * 1024 * 1024;
+  /// A session whose peer has sent nothing for this long is closed (QUIC
+  /// idle timeout; the peer's, if shorter, wins): every handle of it then
+  /// gets its terminal event (Errc::closed). It also bounds how long
+  /// connect waits on a silent peer, whatever connect_timeout says. Above
+  /// zero and at most a day, else invalid_argument.
+  std::chrono::milliseconds idle_timeout{10000};
+  /// A keep-alive is sent after this long without anything to send, so a
+  /// quiet session stays open; zero sends none. Must be below idle_timeout
+  /// (invalid_argument).
+  std::chrono::milliseconds keep_alive_interval{4000};
   /// Authorization tokens presented in SETUP, in order. Checked before
   /// connecting: at most AuthToken::kMaxTokens, no empty value, no exact
   /// duplicate, at most AuthToken::kMaxTotalBytes in all (else
