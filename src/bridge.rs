@@ -66,6 +66,7 @@ mod ffi {
         request_timeout_ms: u64,
         bind: String,
         max_object_size: u64,
+        max_group_bytes: u64,
         idle_timeout_ms: u64,
         /// 0: no keep-alives.
         keep_alive_interval_ms: u64,
@@ -620,6 +621,7 @@ fn session_connect(
             request_timeout: Duration::from_millis(options.request_timeout_ms),
             bind: options.bind.clone(),
             max_object_size: usize::try_from(options.max_object_size).unwrap_or(usize::MAX),
+            max_group_bytes: options.max_group_bytes,
             idle_timeout: Duration::from_millis(options.idle_timeout_ms),
             keep_alive_interval: Duration::from_millis(options.keep_alive_interval_ms),
             auth_tokens: options

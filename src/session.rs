@@ -33,6 +33,12 @@ pub struct SessionConfig {
     /// relay's address family.
     pub bind: String,
     pub max_object_size: usize,
+    /// The most payload and extension bytes one received subgroup may carry
+    /// in all: the engine keeps every object of a subgroup until the
+    /// subgroup ends, so a peer that never ends a group would otherwise grow
+    /// this process without limit. Beyond it the subgroup's stream is
+    /// stopped (the objects before are delivered) and the refusal counted.
+    pub max_group_bytes: u64,
     /// A session whose peer has sent nothing for this long is closed
     /// (QUIC idle timeout; the peer's, if shorter, wins). It also bounds how
     /// long the handshake waits on silence.
@@ -138,6 +144,7 @@ impl Default for SessionConfig {
             request_timeout: Duration::from_secs(10),
             bind: String::new(),
             max_object_size: DEFAULT_MAX_OBJECT_SIZE,
+            max_group_bytes: crate::publish::DEFAULT_MAX_GROUP_BYTES,
             idle_timeout: Duration::from_secs(10),
             keep_alive_interval: Duration::from_secs(4),
             auth_tokens: Vec::new(),
@@ -278,7 +285,16 @@ impl Session {
         validate_auth_tokens(&config.auth_tokens)?;
         let transport = transport_config(config.idle_timeout, config.keep_alive_interval)?;
         let target = url.to_string();
-        let stream_policy = Arc::new(StreamPolicy::new(config.max_object_size as u64));
+        if config.max_group_bytes == 0 {
+            return Err(Error::invalid_argument(
+                "SessionConfig::max_group_bytes must be positive (the most one received \
+                 subgroup may carry)",
+            ));
+        }
+        let stream_policy = Arc::new(StreamPolicy::new(
+            config.max_object_size as u64,
+            config.max_group_bytes,
+        ));
         let policy = stream_policy.clone();
         let connected = block_on("Session::connect", timeout, async {
             connect(

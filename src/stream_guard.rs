@@ -8,6 +8,10 @@
 //! engine, which ends only that subgroup) when
 //! - an object declares more than `SessionConfig::max_object_size` bytes,
 //! - an object's extension block exceeds [`MAX_EXTENSION_BLOCK`],
+//! - the subgroup would carry more than `SessionConfig::max_group_bytes` in
+//!   all (the engine keeps every object of a subgroup until it ends, even
+//!   the ones delivered already, so a group that never ends would otherwise
+//!   hold all it ever carried),
 //! - the subscriber dropped the stream's group to stay within its budget
 //!   (then the rest of the group would only be buffered and thrown away).
 //!
@@ -36,6 +40,7 @@ const DROPPED_GROUPS_KEPT: usize = 1024;
 #[derive(Default)]
 pub(crate) struct StreamPolicy {
     max_object_size: AtomicU64,
+    max_group_bytes: AtomicU64,
     /// Groups the subscribers gave up on, per track alias.
     dropped: Mutex<HashMap<u64, VecDeque<u64>>>,
     /// Bumped on every drop, so a stream looks the table up only then.
@@ -56,9 +61,10 @@ pub(crate) struct Stop {
 }
 
 impl StreamPolicy {
-    pub(crate) fn new(max_object_size: u64) -> Self {
+    pub(crate) fn new(max_object_size: u64, max_group_bytes: u64) -> Self {
         Self {
             max_object_size: AtomicU64::new(max_object_size),
+            max_group_bytes: AtomicU64::new(max_group_bytes),
             ..Default::default()
         }
     }
@@ -139,6 +145,8 @@ pub(crate) struct StreamGuard {
     /// Where in the chunk being inspected the current object's header began
     /// (0 when it began in an earlier chunk).
     object_start: usize,
+    /// Payload and extension bytes the subgroup declared so far.
+    declared: u64,
 }
 
 impl Default for StreamGuard {
@@ -152,6 +160,7 @@ impl Default for StreamGuard {
             group: None,
             seen_generation: 0,
             object_start: 0,
+            declared: 0,
         }
     }
 }
@@ -266,7 +275,10 @@ impl StreamGuard {
                 ));
             }
             Field::ExtensionLength if value == 0 => Field::PayloadLength,
-            Field::ExtensionLength => Field::Extensions { left: value },
+            Field::ExtensionLength => {
+                self.declare(value, policy)?;
+                Field::Extensions { left: value }
+            }
             Field::PayloadLength => {
                 let limit = policy.max_object_size.load(Ordering::Relaxed);
                 if value > limit {
@@ -278,6 +290,7 @@ impl StreamGuard {
                         ),
                     ));
                 }
+                self.declare(value, policy)?;
                 if value == 0 {
                     Field::Status
                 } else {
@@ -287,6 +300,23 @@ impl StreamGuard {
             Field::Status => Field::ObjectIdDelta,
             other => other,
         };
+        Ok(())
+    }
+
+    /// Counts `bytes` more of the subgroup against `max_group_bytes`.
+    fn declare(&mut self, bytes: u64, policy: &StreamPolicy) -> Result<(), Stop> {
+        let declared = self.declared.saturating_add(bytes);
+        let limit = policy.max_group_bytes.load(Ordering::Relaxed);
+        if declared > limit {
+            return Err(self.refuse(
+                policy,
+                format!(
+                    "the subgroup would carry {declared} bytes, above \
+                     SessionConfig::max_group_bytes ({limit})"
+                ),
+            ));
+        }
+        self.declared = declared;
         Ok(())
     }
 
@@ -394,7 +424,7 @@ mod tests {
 
     #[test]
     fn objects_within_the_limits_pass_in_any_chunking() {
-        let policy = StreamPolicy::new(1000);
+        let policy = StreamPolicy::new(1000, u64::MAX);
         let bytes = stream(5, &[(0, 10), (4, 1000), (0, 0), (2, 3)]);
         for chunk in [1, 2, 3, 7, 100, bytes.len()] {
             assert_eq!(feed(&bytes, chunk, &policy), Ok(()), "chunks of {chunk}");
@@ -404,7 +434,7 @@ mod tests {
 
     #[test]
     fn an_object_above_the_maximum_is_refused_at_its_header() {
-        let policy = StreamPolicy::new(1000);
+        let policy = StreamPolicy::new(1000, u64::MAX);
         let bytes = stream(5, &[(0, 10), (0, 1001)]);
         // Refused before its payload arrives: the header alone suffices.
         let header_end = bytes.len() - 1001;
@@ -416,7 +446,7 @@ mod tests {
 
     #[test]
     fn the_whole_objects_before_a_refused_one_still_reach_the_engine() {
-        let policy = StreamPolicy::new(1000);
+        let policy = StreamPolicy::new(1000, u64::MAX);
         let first = stream(5, &[(0, 10)]);
         let bytes = stream(5, &[(0, 10), (0, 1001)]);
         // In one chunk: the first object is kept, the refused one's header not.
@@ -433,8 +463,22 @@ mod tests {
     }
 
     #[test]
+    fn a_subgroup_that_would_carry_more_than_max_group_bytes_is_refused() {
+        let policy = StreamPolicy::new(1000, 2500);
+        // 3 + 1000 + 1000 + 497 = 2500: exactly the limit passes.
+        let full = stream(5, &[(3, 1000), (0, 1000), (0, 497)]);
+        assert_eq!(feed(&full, 7, &policy), Ok(()));
+        let over = stream(5, &[(3, 1000), (0, 1000), (0, 498)]);
+        let stop = feed(&over, 7, &policy).unwrap_err();
+        assert!(stop.reason.contains("max_group_bytes"), "{}", stop.reason);
+        assert_eq!(policy.objects_refused(), 1);
+        // Each stream counts its own bytes.
+        assert_eq!(feed(&full, 100, &policy), Ok(()));
+    }
+
+    #[test]
     fn an_extension_block_above_the_maximum_is_refused() {
-        let policy = StreamPolicy::new(u64::MAX);
+        let policy = StreamPolicy::new(u64::MAX, u64::MAX);
         let mut bytes = stream(5, &[]);
         bytes.extend(vi(0));
         bytes.extend(vi(MAX_EXTENSION_BLOCK + 1));
@@ -444,7 +488,7 @@ mod tests {
 
     #[test]
     fn a_dropped_group_stops_its_streams_only() {
-        let policy = StreamPolicy::new(u64::MAX);
+        let policy = StreamPolicy::new(u64::MAX, u64::MAX);
         let mut five = StreamGuard::default();
         let mut six = StreamGuard::default();
         let first = stream(5, &[(0, 10)]);
@@ -463,7 +507,7 @@ mod tests {
 
     #[test]
     fn fetch_and_unknown_streams_pass_through() {
-        let policy = StreamPolicy::new(1);
+        let policy = StreamPolicy::new(1, u64::MAX);
         let mut fetch = vi(0x05);
         fetch.extend(vi(9));
         fetch.extend([0xff; 64]);

@@ -107,6 +107,7 @@ Result<Session> Session::connect(std::string_view url, SessionConfig config) noe
       detail::to_millis(config.request_timeout),
       rust::String::lossy(config.bind),
       static_cast<uint64_t>(config.max_object_size),
+      config.max_group_bytes,
       detail::to_millis(config.idle_timeout),
       detail::to_millis(config.keep_alive_interval),
       {},

@@ -146,17 +146,19 @@ TEST(PeerPublish, OfferedTrackIsReceivedUntilItsNormalEnd) {
 
 // ------------------------------------------------------------------ receive limits
 
-TEST(PeerLimits, OversizedObjectsAndExtensionBlocksAreRefusedAndTheSessionGoesOn) {
+TEST(PeerLimits, OversizedObjectsExtensionBlocksAndGroupsAreRefusedAndTheSessionGoesOn) {
   // The peer serves one-object groups, except that group 1 continues with a
-  // 2 MiB + 1 object and group 2 with an object whose extension block is
-  // 1.2 MiB: both are refused before they are buffered, the rest of those
-  // groups is lost, and everything else arrives.
+  // 2 MiB + 1 object, group 2 with an object whose extension block is
+  // 1.2 MiB, and group 3 with three objects of 600,000 bytes, more than the
+  // 1 MiB a subgroup may carry here: each is refused before it is buffered,
+  // the rest of those groups is lost, and everything else arrives.
   LogCapture log;
   std::string error;
   auto peer = TestPeer::start({"--serve-oversized"}, &error);
   ASSERT_NE(peer, nullptr) << error;
   auto config = config_trusting(peer->ca_file());
   config.max_object_size = 1024 * 1024;
+  config.max_group_bytes = 1024 * 1024;
   auto session = moq::Session::connect(peer->url(), config);
   ASSERT_MOQ_OK(session);
   auto ns = moq::Namespace::parse("peer/limits");
@@ -164,28 +166,42 @@ TEST(PeerLimits, OversizedObjectsAndExtensionBlocksAreRefusedAndTheSessionGoesOn
   Collector got;
   auto sub = session->subscribe(*ns, "t", got.callback());
   ASSERT_MOQ_OK(sub);
-  ASSERT_TRUE(got.wait([](const std::vector<moq::Object>& v) { return v.size() >= 6; }, 15000ms))
+  ASSERT_TRUE(got.wait([](const std::vector<moq::Object>& v) {
+    bool long_tail = false;
+    for (const auto& o : v) long_tail = long_tail || (o.group_id == 3 && o.object_id == 1);
+    return long_tail && v.size() >= 8;
+  }, 15000ms))
       << "peer said: " << peer->process().stderr_text();
   for (const auto& o : got.objects()) {
+    if (o.group_id == 3 && o.object_id == 1) {
+      // The one object of group 3's long tail that fits within 1 MiB.
+      EXPECT_EQ(o.payload.size(), 600000u);
+      continue;
+    }
     EXPECT_EQ(o.object_id, 0u) << "group " << o.group_id << ": only first objects may arrive";
     EXPECT_EQ(o.payload.to_string(), "served " + std::to_string(o.group_id));
   }
   auto stats = session->stats();
   ASSERT_MOQ_OK(stats);
-  EXPECT_EQ(stats->objects_refused, 2u);
-  EXPECT_EQ(stats->streams_stopped, 2u);
+  EXPECT_EQ(stats->objects_refused, 3u);
+  EXPECT_EQ(stats->streams_stopped, 3u);
   // The engine ends the two subgroups after their first objects.
-  EXPECT_TRUE(wait_until([&] { return sub->stats().streams_reset == 2; }, 5000ms))
+  EXPECT_TRUE(wait_until([&] { return sub->stats().streams_reset == 3; }, 5000ms))
       << "streams reset: " << sub->stats().streams_reset;
-  std::set<uint64_t> groups;
-  for (const auto& o : got.objects()) groups.insert(o.group_id);
-  EXPECT_TRUE(groups.count(1) && groups.count(2))
+  std::set<std::pair<uint64_t, uint64_t>> seen;  // (group, object)
+  for (const auto& o : got.objects()) seen.emplace(o.group_id, o.object_id);
+  EXPECT_TRUE(seen.count({1, 0}) && seen.count({2, 0}) && seen.count({3, 0}) && seen.count({3, 1}))
       << "the objects before a refused one are delivered";
+  EXPECT_FALSE(seen.count({3, 2})) << "the object past max_group_bytes arrived";
   EXPECT_TRUE(wait_until([&] {
     return log.contains(moq::LogLevel::warn, "above SessionConfig::max_object_size") &&
-           log.contains(moq::LogLevel::warn, "extension block");
+           log.contains(moq::LogLevel::warn, "extension block") &&
+           log.contains(moq::LogLevel::warn, "SessionConfig::max_group_bytes");
   }, 5000ms)) << log.dump();
   EXPECT_EQ(session->state(), moq::SessionState::connected);
+
+  config.max_group_bytes = 0;
+  EXPECT_MOQ_ERROR(moq::Session::connect(peer->url(), config), moq::Errc::invalid_argument);
 }
 
 }  // namespace

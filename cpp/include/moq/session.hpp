@@ -71,6 +71,14 @@ struct SessionConfig {
   /// it is buffered (its subgroup stream is stopped, the rest of that group
   /// is lost, SessionStats::objects_refused counts it); the session goes on.
   std::size_t max_object_size = 64 * 1024 * 1024;
+  /// The most payload and extension bytes one received subgroup may carry
+  /// in all. The engine keeps every object of a subgroup until it ends (the
+  /// delivered ones too), so a peer that never ended a group would grow this
+  /// process without limit: beyond this the subgroup's stream is stopped,
+  /// the objects before it are delivered, and SessionStats::objects_refused
+  /// counts it. The send-side twin is TrackOptions::max_group_bytes. Must be
+  /// positive (invalid_argument).
+  uint64_t max_group_bytes = 64ull * 1024 * 1024;
   /// A session whose peer has sent nothing for this long is closed (QUIC
   /// idle timeout; the peer's, if shorter, wins): every handle of it then
   /// gets its terminal event (Errc::closed). It also bounds how long

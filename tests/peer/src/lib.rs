@@ -48,8 +48,9 @@ pub struct PeerOptions {
     pub no_datagrams: bool,
     /// With `serve`: group 1 carries "served 1" then an object of
     /// [`OVERSIZED_OBJECT`] bytes, group 2 "served 2" then an object with an
-    /// extension block of [`OVERSIZED_EXTENSIONS`] bytes; the other groups
-    /// are as usual.
+    /// extension block of [`OVERSIZED_EXTENSIONS`] bytes, group 3 "served 3"
+    /// then [`LONG_GROUP_OBJECTS`] objects of [`LONG_GROUP_OBJECT`] bytes;
+    /// the other groups are as usual.
     pub oversized: bool,
 }
 
@@ -58,6 +59,10 @@ pub const OVERSIZED_OBJECT: usize = 2 * 1024 * 1024 + 1;
 /// About the size of the oversized extension block: 20 values of 60,000
 /// bytes (each value at most 65,535 bytes on the wire).
 pub const OVERSIZED_EXTENSIONS: usize = 20 * 60_000;
+/// Group 3 with `PeerOptions::oversized` continues with this many objects
+/// of [`LONG_GROUP_OBJECT`] bytes: 1.8 MB in one subgroup.
+pub const LONG_GROUP_OBJECTS: usize = 3;
+pub const LONG_GROUP_OBJECT: usize = 600_000;
 
 /// The engine's handles for one connected client, for tests that drive the
 /// peer side themselves.
@@ -362,11 +367,16 @@ async fn answer_subscribes(
     }
 }
 
-/// The second object of group 1 or 2 with `PeerOptions::oversized`.
+/// What follows the first object of groups 1-3 with `PeerOptions::oversized`.
 fn write_oversized(group: &mut moq_transport::serve::SubgroupWriter, group_id: u64) {
     match group_id {
         1 => {
             let _ = group.write(Bytes::from(vec![1u8; OVERSIZED_OBJECT]));
+        }
+        3 => {
+            for _ in 0..LONG_GROUP_OBJECTS {
+                let _ = group.write(Bytes::from(vec![3u8; LONG_GROUP_OBJECT]));
+            }
         }
         2 => {
             let mut extensions = moq_transport::data::ExtensionHeaders::new();
