@@ -1,8 +1,8 @@
 //! A subscription's inbox: the bounded queue between its network task and
 //! its user (the callback strand in push mode, `try_next`/`next` in pull mode).
 //!
-//! It holds at most [`ReceiveBudget::max_bytes`] of payload and
-//! [`ReceiveBudget::max_objects`] objects. What happens to an object that
+//! It holds at most [`ReceiveBudget::max_bytes`] (payloads and decoded
+//! extensions) and [`ReceiveBudget::max_objects`] objects. What happens to an object that
 //! does not fit is the budget's [`Overflow`] policy, and every object the
 //! inbox drops is counted ([`InboxStats`]).
 
@@ -29,8 +29,9 @@ pub enum Overflow {
 /// A subscription's limits between the network and the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReceiveBudget {
-    /// Payload bytes queued at most (an object larger than this on its own is
-    /// dropped, or ends the subscription with `EndWithLag`).
+    /// Bytes queued at most: payloads, and extensions as decoded (an object
+    /// larger than this on its own is dropped, or ends the subscription with
+    /// `EndWithLag`).
     pub max_bytes: usize,
     /// Objects queued at most.
     pub max_objects: usize,
@@ -132,7 +133,7 @@ impl Inbox {
 
     /// Takes an object from the network side.
     pub fn offer(&self, object: ReceivedObject) -> Offered {
-        let size = object.payload.len();
+        let size = object.memory();
         let mut state = self.lock();
         if state.dropped_recently.contains(&object.group_id) {
             state.stats.dropped_objects += 1;
@@ -173,7 +174,7 @@ impl Inbox {
             }
         }
         state.stats.objects += 1;
-        state.stats.bytes += size as u64;
+        state.stats.bytes += object.payload.len() as u64;
         state.stats.chunks += u64::from(object.chunks);
         state.bytes += size;
         state.queue.push_back(object);
@@ -186,11 +187,12 @@ impl Inbox {
 
     fn drop_group(state: &mut State, group: u64) {
         let before = state.queue.len();
-        let (mut freed, mut chunks) = (0, 0u64);
+        let (mut freed, mut freed_payload, mut chunks) = (0, 0, 0u64);
         state.queue.retain(|o| {
             let keep = o.group_id != group;
             if !keep {
-                freed += o.payload.len();
+                freed += o.memory();
+                freed_payload += o.payload.len();
                 chunks += u64::from(o.chunks);
             }
             keep
@@ -199,7 +201,7 @@ impl Inbox {
         state.bytes -= freed;
         // Counted as dropped now, no longer as accepted.
         state.stats.objects -= dropped;
-        state.stats.bytes -= freed as u64;
+        state.stats.bytes -= freed_payload as u64;
         state.stats.chunks -= chunks;
         state.stats.dropped_objects += dropped;
         state.stats.dropped_groups += 1;
@@ -293,7 +295,7 @@ impl Inbox {
 
     fn pop(&self, state: &mut State) -> Option<ReceivedObject> {
         let object = state.queue.pop_front()?;
-        state.bytes -= object.payload.len();
+        state.bytes -= object.memory();
         self.room.notify_one();
         Some(object)
     }
@@ -364,6 +366,35 @@ mod tests {
             "dropped ones are not counted"
         );
         assert_eq!(queued(&inbox), vec![(2, 0), (2, 1)]);
+    }
+
+    #[test]
+    fn extensions_count_against_the_byte_budget() {
+        // Objects without payload but with many extensions: what they hold
+        // decoded is what fills the budget.
+        let heavy = |group| {
+            let mut o = object(group, 0, 0);
+            o.extensions = (0..10)
+                .map(|key| crate::object::Extension {
+                    key: 2 * key + 1,
+                    value: crate::object::ExtensionValue::Bytes(vec![0; 100]),
+                })
+                .collect();
+            o
+        };
+        let one = heavy(1).memory();
+        assert!(one >= 1000, "{one}");
+        let inbox = Inbox::new(budget(2 * one, 100, Overflow::DropOldestGroups));
+        for group in 1..=3 {
+            inbox.offer(heavy(group));
+        }
+        assert_eq!(queued(&inbox), vec![(2, 0), (3, 0)]);
+        let stats = inbox.stats();
+        assert_eq!(
+            (stats.dropped_groups, stats.bytes),
+            (1, 0),
+            "bytes counts payload"
+        );
     }
 
     #[test]

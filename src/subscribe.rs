@@ -20,7 +20,7 @@ use crate::delivery::Delivery;
 use crate::error::{Code, Error, Result};
 use crate::inbox::{InboxStats, ReceiveBudget};
 use crate::names::{self, Namespace};
-use crate::object::{self, Extension, Status};
+use crate::object::{self, Extension, ExtensionValue, Status};
 use crate::runtime::{block_on, catch_panic, runtime};
 use crate::session::{Session, Shared};
 use crate::stream_guard::StreamPolicy;
@@ -45,6 +45,24 @@ pub struct ReceivedObject {
 }
 
 impl ReceivedObject {
+    /// What it holds in memory, as a receive budget counts it: the payload
+    /// and the decoded extensions (a 1 MiB extension block of tiny values
+    /// decodes to many times that).
+    pub(crate) fn memory(&self) -> usize {
+        self.payload.len()
+            + self
+                .extensions
+                .iter()
+                .map(|e| {
+                    std::mem::size_of::<Extension>()
+                        + match &e.value {
+                            ExtensionValue::Bytes(bytes) => bytes.len(),
+                            ExtensionValue::Number(_) => 0,
+                        }
+                })
+                .sum::<usize>()
+    }
+
     /// An object with the given location; fields added later get defaults.
     pub fn new(
         group_id: u64,

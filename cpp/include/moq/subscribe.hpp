@@ -76,6 +76,8 @@ enum class Overflow {
 /// delivered (push mode: your callback is behind) or not yet taken (pull
 /// mode). A single object larger than `max_bytes` never fits.
 struct ReceiveBudget {
+  /// Bytes waiting at most: payloads, and extensions as they take memory
+  /// decoded (each about 32 bytes plus its value).
   std::size_t max_bytes = 64 * 1024 * 1024;
   std::size_t max_objects = 65536;
   Overflow overflow = Overflow::drop_oldest_groups;
