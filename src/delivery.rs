@@ -104,6 +104,12 @@ impl Delivery {
         });
     }
 
+    /// Its terminal event has run (or the handle was closed): nothing of it
+    /// is left to stop.
+    pub(crate) fn is_done(&self) -> bool {
+        self.strand.is_stopped()
+    }
+
     /// Handle side: no callback starts after this; see [`Strand::close`].
     pub(crate) fn close(&self) {
         self.strand.close();

@@ -257,6 +257,7 @@ impl Session {
                     task_deliveries.clone(),
                     shared.stream_policy.clone(),
                 );
+                list.tasks.retain(|task| !task.is_finished());
                 list.tasks.push(runtime().spawn(offered).abort_handle());
             }
             // No PUBLISH can come any more: release the offer handler.
@@ -336,6 +337,9 @@ async fn offer(
             delivery.close();
             return;
         }
+        // The tracks that ended are forgotten here, so a peer that keeps
+        // publishing short tracks does not grow the list.
+        list.tracks.retain(|track| !track.is_done());
         list.tracks.push(delivery.clone());
     }
     let reader = match publish.ok(true) {
