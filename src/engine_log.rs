@@ -21,8 +21,15 @@ use crate::log::{self, Level};
 
 /// The dispatcher the library's threads use.
 pub(crate) fn dispatch() -> &'static Dispatch {
-    static DISPATCH: OnceLock<Dispatch> = OnceLock::new();
-    DISPATCH.get_or_init(|| Dispatch::new(Forward))
+    // Registered twice on purpose. With a single registered dispatcher,
+    // tracing decides a call site's interest with the default of whichever
+    // thread reaches it first; on a user thread that is "no subscriber", and
+    // the call site would stay off for every thread until the level changes.
+    // With two, it asks the registered ones (ours).
+    static DISPATCH: OnceLock<(Dispatch, Dispatch)> = OnceLock::new();
+    &DISPATCH
+        .get_or_init(|| (Dispatch::new(Forward), Dispatch::new(Forward)))
+        .0
 }
 
 thread_local! {
