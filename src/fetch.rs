@@ -346,7 +346,9 @@ async fn deliver(
                     return Err(Error::new(
                         Code::PayloadTooLarge,
                         format!(
-                            "the fetch response holds an object of {} bytes (group {}, object                              {}), above SessionConfig::max_object_size ({max_object_size}); the                              rest of the response is not received",
+                            "the fetch response holds an object of {} bytes (group {}, object {}), above \
+                             SessionConfig::max_object_size ({max_object_size}); the rest of the \
+                             response is not received",
                             object.payload_length, object.group_id, object.object_id
                         ),
                     ));
