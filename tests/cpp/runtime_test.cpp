@@ -35,14 +35,15 @@ long heap_mib() {
   return static_cast<long>((info.uordblks + info.hblkhd) >> 20);
 }
 
-// Under AddressSanitizer freed memory waits in a quarantine (256 MiB) and
-// every block has redzones: the figures say nothing about the library, so
-// the memory tests run their scenario there (for the sanitizer's sake) but
-// check their bounds only in a normal build.
+// Under AddressSanitizer (a Debug build) freed memory waits in a quarantine
+// (256 MiB), every block has redzones, and the engine runs several times
+// slower: memory figures say nothing about the library, and a slow reader
+// may not even fall behind. The memory tests run their scenario there, for
+// the sanitizer's sake, but check bounds and drops only in a normal build.
 #if defined(__SANITIZE_ADDRESS__)
-constexpr bool kMemoryIsMeasurable = false;
+constexpr bool kSanitized = true;
 #else
-constexpr bool kMemoryIsMeasurable = true;
+constexpr bool kSanitized = false;
 #endif
 
 // Peak heap and resident growth over a sampling loop.
@@ -299,13 +300,15 @@ void expect_memory_within_budget(bool pull) {
   // (it depends on how the flood, the relay and this process share two
   // cores): measured +64 to +202 MiB in all.
   constexpr long kSessionWindowMiB = 32;
-  if (kMemoryIsMeasurable) {
+  if (!kSanitized) {
     EXPECT_LT(peak.heap_growth(), kBudgetMiB + kSessionWindowMiB + 256)
         << "the heap grew by " << peak.heap_growth() << " MiB with a " << kBudgetMiB
         << " MiB receive budget";
     EXPECT_LT(peak.rss_growth(), 500) << "the process grew by " << peak.rss_growth() << " MiB";
   }
-  EXPECT_GT(stats.dropped_groups, 0u) << "a reader this slow must have lost groups";
+  if (!kSanitized || pull) {
+    EXPECT_GT(stats.dropped_groups, 0u) << "a reader this slow must have lost groups";
+  }
   EXPECT_EQ(stats.dropped_objects, stats.dropped_groups) << "one object per group";
   std::printf("peak growth: heap %ld MiB, resident %ld MiB; kept %llu objects, dropped %llu groups\n",
               peak.heap_growth(), peak.rss_growth(),
@@ -372,7 +375,7 @@ TEST(Runtime, APausingSubscriberHoldsThePeerBack) {
     peak.sample();
   }
   ASSERT_TRUE(done) << flood->stderr_text();
-  if (kMemoryIsMeasurable) {
+  if (!kSanitized) {
     EXPECT_LT(peak.heap_growth(), kBudgetMiB + 64) << "the heap grew by " << peak.heap_growth() << " MiB";
     EXPECT_LT(peak.rss_growth(), 100) << "the process grew by " << peak.rss_growth() << " MiB";
   }
