@@ -5,58 +5,18 @@
 // receive budget, and the drops are counted.
 #include <gtest/gtest.h>
 
-#include <malloc.h>
 #include <pthread.h>
-#include <unistd.h>
 
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
 
+#include "support/memory.hpp"
 #include "test_util.hpp"
 
 namespace {
 
 using namespace moq_test;
-
-long rss_mib() {
-  std::ifstream statm("/proc/self/statm");
-  long pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * sysconf(_SC_PAGESIZE) / (1024 * 1024);
-}
-
-// Bytes the process has allocated and not freed: what the library holds.
-// (The resident size also counts memory glibc keeps in its per-thread arenas
-// after it was freed, which depends on thread timing; it gets a looser bound.)
-long heap_mib() {
-  const struct mallinfo2 info = mallinfo2();
-  return static_cast<long>((info.uordblks + info.hblkhd) >> 20);
-}
-
-// Under AddressSanitizer (a Debug build) freed memory waits in a quarantine
-// (256 MiB), every block has redzones, and the engine runs several times
-// slower: memory figures say nothing about the library, and a slow reader
-// may not even fall behind. The memory tests run their scenario there, for
-// the sanitizer's sake, but check bounds and drops only in a normal build.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-
-// Peak heap and resident growth over a sampling loop.
-struct MemoryPeak {
-  long heap_base = heap_mib(), rss_base = rss_mib();
-  long heap = heap_base, rss = rss_base;
-  void sample() {
-    heap = std::max(heap, heap_mib());
-    rss = std::max(rss, rss_mib());
-  }
-  long heap_growth() const { return heap - heap_base; }
-  long rss_growth() const { return rss - rss_base; }
-};
 
 TEST(Runtime, SleepingCallbacksDelayOnlyTheirOwnSessions) {
   // Two sessions whose callbacks sleep 15 s: as many as the callback threads
