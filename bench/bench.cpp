@@ -232,7 +232,11 @@ Published publish(const Args& args, const moq::Namespace& ns) {
   moq::Session session = connect(args);
   auto announcement = session.announce(ns);
   if (!announcement) fail("announce: " + announcement.error().message());
-  auto track = announcement->create_track("data");
+  // The engine used directly keeps whatever a subscriber was not sent; so
+  // does this side here, for the same work (the bursts exceed the default).
+  moq::TrackOptions options;
+  options.max_backlog_bytes = uint64_t{1} << 40;
+  auto track = announcement->create_track("data", options);
   if (!track) fail("create_track: " + track.error().message());
   return Published{std::move(session), std::move(*announcement), std::move(*track)};
 }

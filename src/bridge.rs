@@ -151,6 +151,16 @@ mod ffi {
         groups: u64,
         objects: u64,
         bytes: u64,
+        backlog_bytes: u64,
+        dropped_groups: u64,
+    }
+
+    /// `moq::TrackOptions` (`history_max_groups` 0 = no history).
+    struct TrackParams {
+        history_max_groups: u64,
+        history_max_bytes: u64,
+        max_group_bytes: u64,
+        max_backlog_bytes: u64,
     }
 
     /// `moq::SessionStats`.
@@ -164,6 +174,7 @@ mod ffi {
         bytes_lost: u64,
         objects_refused: u64,
         streams_stopped: u64,
+        backlog_bytes: u64,
     }
 
     extern "Rust" {
@@ -190,6 +201,7 @@ mod ffi {
         fn session_is_closed(session: &SessionBox) -> bool;
         fn session_close(session: &SessionBox, code: u64, reason: &[u8]) -> Status;
         fn session_stats(session: &SessionBox, status: &mut Status) -> SessionCounters;
+        fn session_flush(session: &SessionBox, timeout_ms: u64) -> Status;
         fn session_track_status(
             session: &SessionBox,
             ns: &CxxVector<CxxString>,
@@ -222,13 +234,10 @@ mod ffi {
         ) -> Box<PayloadBox>;
         fn subscription_stats(subscription: &SubscriptionBox) -> SubscriptionCounters;
 
-        /// `history_max_groups` 0 = no history.
         fn announcement_create_track(
             announcement: &AnnouncementBox,
             name: &[u8],
-            history_max_groups: u64,
-            history_max_bytes: u64,
-            max_group_bytes: u64,
+            options: &TrackParams,
             status: &mut Status,
         ) -> Box<TrackWriterBox>;
         fn announcement_create_datagram_track(
@@ -251,6 +260,7 @@ mod ffi {
         ) -> Box<GroupWriterBox>;
         fn group_id(group: &GroupWriterBox) -> u64;
         fn track_stats(track: &TrackWriterBox) -> TrackCounters;
+        fn track_flush(track: &TrackWriterBox, timeout_ms: u64) -> Status;
         fn group_write_shared(group: &GroupWriterBox, payload: UniquePtr<PayloadOwner>) -> Status;
         /// Writes bytes `offset..offset + len` of a received payload (a view
         /// of it, as a C++ `moq::Bytes` may be), without a copy.
@@ -445,12 +455,9 @@ mod ffi {
             events: UniquePtr<TrackRequestEvents>,
         ) -> Status;
         fn track_request_name(request: &TrackRequestBox) -> &str;
-        /// `history_max_groups` 0 = no history.
         fn track_request_accept(
             request: &TrackRequestBox,
-            history_max_groups: u64,
-            history_max_bytes: u64,
-            max_group_bytes: u64,
+            options: &TrackParams,
             status: &mut Status,
         ) -> Box<TrackWriterBox>;
     }
@@ -881,9 +888,7 @@ fn subscription_stats(subscription: &SubscriptionBox) -> ffi::SubscriptionCounte
 fn announcement_create_track(
     announcement: &AnnouncementBox,
     name: &[u8],
-    history_max_groups: u64,
-    history_max_bytes: u64,
-    max_group_bytes: u64,
+    options: &ffi::TrackParams,
     status: &mut ffi::Status,
 ) -> Box<TrackWriterBox> {
     handle("Announcement::create_track", status, TrackWriterBox, || {
@@ -891,10 +896,7 @@ fn announcement_create_track(
             .0
             .as_ref()
             .ok_or_else(|| moved_from("Announcement::create_track"))?;
-        announcement.create_track_with(
-            name,
-            &track_options(history_max_groups, history_max_bytes, max_group_bytes),
-        )
+        announcement.create_track_with(name, &track_options(options))
     })
 }
 
@@ -967,7 +969,19 @@ fn track_stats(track: &TrackWriterBox) -> ffi::TrackCounters {
         groups: stats.groups,
         objects: stats.objects,
         bytes: stats.bytes,
+        backlog_bytes: stats.backlog_bytes,
+        dropped_groups: stats.dropped_groups,
     }
+}
+
+fn track_flush(track: &TrackWriterBox, timeout_ms: u64) -> ffi::Status {
+    status_of(&guarded("TrackWriter::flush", || {
+        track
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("TrackWriter::flush"))?
+            .flush(Duration::from_millis(timeout_ms))
+    }))
 }
 
 fn group_id(group: &GroupWriterBox) -> u64 {
@@ -1002,19 +1016,25 @@ fn group_write_received(
     }))
 }
 
-/// Track options from the bridge's flat form (`max_groups` 0 = no history).
-fn track_options(
-    history_max_groups: u64,
-    history_max_bytes: u64,
-    max_group_bytes: u64,
-) -> TrackOptions {
+fn track_options(options: &ffi::TrackParams) -> TrackOptions {
     TrackOptions {
-        history: (history_max_groups > 0).then(|| HistoryLimits {
-            max_groups: usize::try_from(history_max_groups).unwrap_or(usize::MAX),
-            max_bytes: usize::try_from(history_max_bytes).unwrap_or(usize::MAX),
+        history: (options.history_max_groups > 0).then(|| HistoryLimits {
+            max_groups: usize::try_from(options.history_max_groups).unwrap_or(usize::MAX),
+            max_bytes: usize::try_from(options.history_max_bytes).unwrap_or(usize::MAX),
         }),
-        max_group_bytes,
+        max_group_bytes: options.max_group_bytes,
+        max_backlog_bytes: options.max_backlog_bytes,
     }
+}
+
+fn session_flush(session: &SessionBox, timeout_ms: u64) -> ffi::Status {
+    status_of(&guarded("Session::flush", || {
+        session
+            .0
+            .as_ref()
+            .ok_or_else(|| moved_from("Session::flush"))?
+            .flush(Duration::from_millis(timeout_ms))
+    }))
 }
 
 fn session_stats(session: &SessionBox, status: &mut ffi::Status) -> ffi::SessionCounters {
@@ -1037,6 +1057,7 @@ fn session_stats(session: &SessionBox, status: &mut ffi::Status) -> ffi::Session
         bytes_lost: stats.bytes_lost,
         objects_refused: stats.objects_refused,
         streams_stopped: stats.streams_stopped,
+        backlog_bytes: stats.backlog_bytes,
     }
 }
 
@@ -1530,9 +1551,7 @@ fn track_request_name(request: &TrackRequestBox) -> &str {
 
 fn track_request_accept(
     request: &TrackRequestBox,
-    history_max_groups: u64,
-    history_max_bytes: u64,
-    max_group_bytes: u64,
+    options: &ffi::TrackParams,
     status: &mut ffi::Status,
 ) -> Box<TrackWriterBox> {
     handle("TrackRequest::accept", status, TrackWriterBox, || {
@@ -1542,10 +1561,6 @@ fn track_request_accept(
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .ok_or_else(|| Error::invalid_argument("this track request was already accepted"))?;
-        pending.accept(&track_options(
-            history_max_groups,
-            history_max_bytes,
-            max_group_bytes,
-        ))
+        pending.accept(&track_options(options))
     })
 }

@@ -21,6 +21,7 @@ pub mod publish;
 pub mod publish_track;
 mod quic_adapter;
 pub mod runtime;
+mod send_backlog;
 pub mod session;
 mod stream_guard;
 pub mod subscribe;

@@ -1,9 +1,10 @@
 //! Publishing: announce a namespace (PUBLISH_NAMESPACE), create tracks in it
 //! (up front or when a subscriber asks for them), write groups of objects.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -21,6 +22,8 @@ use crate::history::{History, HistoryLimits, HistoryRegistration};
 use crate::names::{self, Namespace};
 use crate::object::{self, Extension, Status};
 use crate::runtime::{block_on, runtime};
+use crate::send_backlog::TrackLedger;
+pub use crate::send_backlog::DEFAULT_MAX_BACKLOG_BYTES;
 use crate::session::{Session, Shared};
 
 /// An accepted PUBLISH_NAMESPACE. Dropping it withdraws the namespace; the
@@ -50,10 +53,11 @@ struct Publication {
     requests: Strand<()>,
 }
 
-/// The engine's track table plus the names of tracks that have a live writer.
+/// The engine's track table plus the tracks that have a live writer, with
+/// the ledger of what each wrote (none for datagram tracks).
 struct Tracks {
     writer: TracksWriter,
-    live: HashSet<String>,
+    live: HashMap<String, Option<Arc<TrackLedger>>>,
 }
 
 impl Session {
@@ -82,7 +86,7 @@ impl Session {
             namespace: namespace.clone(),
             tracks: Arc::new(Mutex::new(Tracks {
                 writer,
-                live: HashSet::new(),
+                live: HashMap::new(),
             })),
             on_request: Arc::new(Mutex::new(None)),
             requests: Strand::new(()),
@@ -187,6 +191,7 @@ async fn serve_one(
     let namespace = subscribed.info.track_namespace.clone();
     let name = subscribed.info.track_name.clone();
     if let Some(track) = tracks.get_track_reader(&namespace, &name) {
+        let _followed = publication.follow(&subscribed);
         return subscribed.serve(track).await;
     }
     let handler = publication
@@ -207,6 +212,7 @@ async fn serve_one(
         let waited = tokio::time::timeout(publication.shared.request_timeout, decision).await;
         if let Ok(Ok(true)) = waited {
             if let Some(track) = tracks.get_track_reader(&namespace, &name) {
+                let _followed = publication.follow(&subscribed);
                 return subscribed.serve(track).await;
             }
         }
@@ -251,7 +257,7 @@ impl Announcement {
                  with create_track (streams) instead",
             ));
         }
-        let (entry, track) = publication.register(name)?;
+        let (entry, track) = publication.register(name, None)?;
         let datagrams = track
             .datagrams()
             .map_err(|e| Error::from_serve(&e, &format!("creating track \"{entry}\"")))?;
@@ -274,11 +280,32 @@ impl Announcement {
 }
 
 impl Publication {
+    /// Follows what the engine sends `subscribed` (send_backlog.rs), while
+    /// the returned value lives.
+    fn follow(&self, subscribed: &Subscribed) -> Option<crate::send_backlog::Served> {
+        let name = String::from_utf8_lossy(subscribed.info.track_name.as_bytes()).into_owned();
+        let ledger = self
+            .tracks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .live
+            .get(&name)
+            .cloned()
+            .flatten()?;
+        Some(self.shared.sending.serve(subscribed.info.id, ledger))
+    }
+
     fn create_track(&self, name: &[u8], options: &TrackOptions) -> Result<TrackWriter> {
         if options.max_group_bytes == 0 {
             return Err(Error::invalid_argument(
                 "TrackOptions::max_group_bytes must be positive (the most payload one group may \
                  carry)",
+            ));
+        }
+        if options.max_backlog_bytes == 0 {
+            return Err(Error::invalid_argument(
+                "TrackOptions::max_backlog_bytes must be positive (how far a subscriber may fall \
+                 behind before it loses its oldest groups)",
             ));
         }
         let history = match options.history {
@@ -292,7 +319,8 @@ impl Publication {
             }
             None => None,
         };
-        let (entry, track) = self.register(name)?;
+        let ledger = TrackLedger::new(options.max_backlog_bytes);
+        let (entry, track) = self.register(name, Some(ledger.clone()))?;
         let subgroups = track
             .subgroups()
             .map_err(|e| Error::from_serve(&e, &format!("creating track \"{entry}\"")))?;
@@ -302,17 +330,22 @@ impl Publication {
             subgroups: Mutex::new(subgroups),
             history,
             counters: Arc::default(),
+            ledger,
             max_group_bytes: options.max_group_bytes,
         })
     }
 
     /// Adds `name` to the namespace's track table, refusing a name that has a
     /// live writer (the engine would silently replace it).
-    fn register(&self, name: &[u8]) -> Result<(TrackEntry, serve::TrackWriter)> {
+    fn register(
+        &self,
+        name: &[u8],
+        ledger: Option<Arc<TrackLedger>>,
+    ) -> Result<(TrackEntry, serve::TrackWriter)> {
         let name = names::track_name(&self.namespace, name)?;
         let mut tracks = self.tracks.lock().unwrap_or_else(|e| e.into_inner());
         let full = format!("{}/{name}", self.namespace);
-        if tracks.live.contains(&name) {
+        if tracks.live.contains_key(&name) {
             return Err(Error::new(
                 Code::Duplicate,
                 format!("track \"{full}\" already exists; destroy its writer first"),
@@ -323,7 +356,7 @@ impl Publication {
                 "cannot create \"{full}\": the announcement has ended"
             ))
         })?;
-        tracks.live.insert(name.clone());
+        tracks.live.insert(name.clone(), ledger);
         let entry = TrackEntry {
             tracks: self.tracks.clone(),
             namespace: self.namespace.clone(),
@@ -411,6 +444,8 @@ pub struct TrackWriter {
     /// Retained objects, answering FETCH while the registration lives.
     history: Option<HistoryRegistration>,
     counters: Arc<TrackCounters>,
+    /// What it wrote, for the subscribers that fall behind.
+    ledger: Arc<TrackLedger>,
     max_group_bytes: u64,
 }
 
@@ -423,6 +458,12 @@ pub struct TrackStats {
     pub objects: u64,
     /// Payload bytes of those objects.
     pub bytes: u64,
+    /// Payload bytes written and not yet handed to QUIC for the subscriber
+    /// furthest behind (0 without subscribers).
+    pub backlog_bytes: u64,
+    /// Groups (subgroups) subscribers lost because they fell more than
+    /// `TrackOptions::max_backlog_bytes` behind, over all subscribers.
+    pub dropped_groups: u64,
 }
 
 /// Shared by a track and its group writers; relaxed atomics, read rarely.
@@ -461,6 +502,12 @@ pub struct TrackOptions {
     /// that never ends would hold all it was given: an object that would
     /// pass this is refused (PayloadTooLarge). Must be positive.
     pub max_group_bytes: u64,
+    /// How far one subscriber may fall behind, in payload bytes written and
+    /// not yet handed to QUIC for it: past it, its oldest groups are dropped
+    /// for it (their streams reset with TOO_FAR_BEHIND, counted in
+    /// `TrackStats::dropped_groups`); the newest group is always kept. Must
+    /// be positive.
+    pub max_backlog_bytes: u64,
 }
 
 impl Default for TrackOptions {
@@ -468,6 +515,7 @@ impl Default for TrackOptions {
         Self {
             history: None,
             max_group_bytes: DEFAULT_MAX_GROUP_BYTES,
+            max_backlog_bytes: DEFAULT_MAX_BACKLOG_BYTES,
         }
     }
 }
@@ -521,7 +569,9 @@ impl TrackWriter {
 
     fn group_writer(&self, writer: SubgroupWriter) -> GroupWriter {
         self.counters.groups.fetch_add(1, Ordering::Relaxed);
+        let tally = self.ledger.begin(writer.group_id, writer.subgroup_id);
         let mut group = GroupWriter::from_engine(self.shared.clone(), writer);
+        group.tally = Some((self.ledger.clone(), tally));
         group.history = self.history();
         group.counters = Some(self.counters.clone());
         group.max_group_bytes = self.max_group_bytes;
@@ -534,7 +584,20 @@ impl TrackWriter {
             groups: self.counters.groups.load(Ordering::Relaxed),
             objects: self.counters.objects.load(Ordering::Relaxed),
             bytes: self.counters.bytes.load(Ordering::Relaxed),
+            backlog_bytes: self.ledger.backlog(),
+            dropped_groups: self.ledger.dropped_groups(),
         }
+    }
+
+    /// Waits until every subscriber of the track was sent all that was
+    /// written to it and the peer acknowledged every finished subgroup, or
+    /// `timeout` passes (`Timeout`). Blocks (`WouldBlock` on a library
+    /// thread); returns at once without subscribers. Call it before dropping
+    /// the track or closing the session when the end must arrive.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.shared.check_open("TrackWriter::flush")?;
+        self.ledger
+            .flush(timeout, &format!("flushing \"{}\"", self.entry))
     }
 
     /// The track's retained history, if it keeps one.
@@ -610,6 +673,8 @@ pub struct GroupWriter {
     writer: Mutex<GroupState>,
     history: Option<History>,
     counters: Option<Arc<TrackCounters>>,
+    /// Payload bytes written to this subgroup, in its track's ledger.
+    pub(crate) tally: Option<(Arc<TrackLedger>, Arc<AtomicU64>)>,
     max_group_bytes: u64,
 }
 
@@ -637,6 +702,7 @@ impl GroupWriter {
             }),
             history: None,
             counters: None,
+            tally: None,
             max_group_bytes: DEFAULT_MAX_GROUP_BYTES,
         }
     }
@@ -781,6 +847,9 @@ impl GroupWriter {
             counters.objects.fetch_add(1, Ordering::Relaxed);
             counters.bytes.fetch_add(size as u64, Ordering::Relaxed);
         }
+        if let Some((_, tally)) = &self.tally {
+            tally.fetch_add(size as u64, Ordering::Relaxed);
+        }
         Ok(object)
     }
 
@@ -798,9 +867,13 @@ impl GroupWriter {
                     self.group_id
                 ))
             })?;
-        writer
+        let finished = writer
             .finish()
-            .map_err(|e| Error::from_serve(&e, &format!("finishing group {}", self.group_id)))
+            .map_err(|e| Error::from_serve(&e, &format!("finishing group {}", self.group_id)));
+        if let Some((ledger, _)) = &self.tally {
+            ledger.check();
+        }
+        finished
     }
 }
 

@@ -32,6 +32,7 @@ use crate::inbox::ReceiveBudget;
 use crate::names::{self, Namespace};
 use crate::publish::GroupWriter;
 use crate::runtime::{block_on, catch_panic, runtime};
+use crate::send_backlog::{TrackLedger, DEFAULT_MAX_BACKLOG_BYTES};
 use crate::session::{Session, Shared};
 use crate::stream_guard::StreamPolicy;
 use crate::subscribe::{deliver, GroupStopper, ObjectHandler};
@@ -49,6 +50,8 @@ pub struct PublishedTrack {
     /// Set when the peer stopped the subscription (or the session ended)
     /// while this handle is alive.
     ended: Arc<Mutex<Option<Error>>>,
+    /// What it wrote, for the peer if it falls behind (send_backlog.rs).
+    ledger: Arc<TrackLedger>,
 }
 
 impl Session {
@@ -86,9 +89,15 @@ impl Session {
         let ended = Arc::new(Mutex::new(None));
         let serve_ended = ended.clone();
         let serve_full = full.clone();
+        let ledger = TrackLedger::new(DEFAULT_MAX_BACKLOG_BYTES);
+        let followed = self
+            .shared
+            .sending
+            .serve(published.info.track_alias, ledger.clone());
         // Not aborted when the handle drops: it sends what was written, then
         // PUBLISH_DONE, and ends with the session at the latest.
         runtime().spawn(async move {
+            let _followed = followed;
             let result = AssertUnwindSafe(published.serve()).catch_unwind().await;
             let error = match result {
                 Ok(Ok(())) => Error::closed(format!(
@@ -110,6 +119,7 @@ impl Session {
             name,
             subgroups: Mutex::new(subgroups),
             ended,
+            ledger,
         })
     }
 }
@@ -142,7 +152,10 @@ impl PublishedTrack {
                 &format!("starting a group on \"{}/{}\"", self.namespace, self.name),
             )
         })?;
-        Ok(GroupWriter::from_engine(self.shared.clone(), writer))
+        let tally = self.ledger.begin(writer.group_id, writer.subgroup_id);
+        let mut group = GroupWriter::from_engine(self.shared.clone(), writer);
+        group.tally = Some((self.ledger.clone(), tally));
+        Ok(group)
     }
 }
 

@@ -18,6 +18,10 @@
 //! - Limits. The engine buffers whatever a data stream carries. Each data
 //!   stream has a [`StreamGuard`] that follows its framing one chunk ahead of
 //!   the engine and stops it when it carries too much, or nobody wants it.
+//! - Bounded publish. The engine keeps what a subscriber was not sent yet,
+//!   however far behind it is. Each outgoing data stream has a [`SendTap`]
+//!   that counts what it handed to QUIC, and resets it when its subscriber
+//!   fell so far behind that its subgroup is dropped (send_backlog.rs).
 //!
 //! Errors stay quinn's own types, so the engine classifies them as before.
 
@@ -30,6 +34,7 @@ use moq_transport::message::{wire_id, GoAway};
 use moq_transport::reexports::web_transport_trait as wt;
 use web_transport_quinn::{ReadError, SessionError, WriteError};
 
+use crate::send_backlog::{SendTap, SendTracker, SentStream, DROPPED_STREAM_CODE};
 use crate::stream_guard::{StreamGuard, StreamPolicy};
 
 /// quinn priority of the control and request streams: above any data
@@ -59,6 +64,7 @@ pub(crate) struct QuicAdapter {
     goaway: Arc<GoawayNotice>,
     gate: Arc<ReadGate>,
     policy: Arc<StreamPolicy>,
+    sending: Arc<SendTracker>,
 }
 
 impl QuicAdapter {
@@ -67,6 +73,7 @@ impl QuicAdapter {
         goaway: Arc<GoawayNotice>,
         gate: Arc<ReadGate>,
         policy: Arc<StreamPolicy>,
+        sending: Arc<SendTracker>,
     ) -> Self {
         Self {
             inner,
@@ -75,6 +82,7 @@ impl QuicAdapter {
             goaway,
             gate,
             policy,
+            sending,
         }
     }
 }
@@ -125,12 +133,13 @@ impl wt::Session for QuicAdapter {
 
     async fn open_uni(&self) -> Result<PrioritizedSend, SessionError> {
         let send = self.inner.open_uni().await?;
-        let priority = if self.control_opened.swap(true, Ordering::AcqRel) {
-            quinn_priority(UNPRIORITIZED_MOQT_PRIORITY)
-        } else {
-            CONTROL_PRIORITY
-        };
-        Ok(PrioritizedSend::new(send, priority))
+        // The first is the control stream; the others carry data.
+        if !self.control_opened.swap(true, Ordering::AcqRel) {
+            return Ok(PrioritizedSend::new(send, CONTROL_PRIORITY));
+        }
+        let mut stream = PrioritizedSend::new(send, quinn_priority(UNPRIORITIZED_MOQT_PRIORITY));
+        stream.tap = Some(SendTap::new(self.sending.clone()));
+        Ok(stream)
     }
 
     fn send_datagram(&self, payload: Bytes) -> Result<(), SessionError> {
@@ -160,16 +169,28 @@ impl wt::Session for QuicAdapter {
     }
 }
 
-/// A send stream whose `set_priority` takes a MoQT priority.
+/// A send stream whose `set_priority` takes a MoQT priority; a data stream
+/// also has a [`SendTap`].
 pub(crate) struct PrioritizedSend {
     inner: web_transport_quinn::SendStream,
+    tap: Option<SendTap>,
 }
 
 impl PrioritizedSend {
     fn new(inner: web_transport_quinn::SendStream, quinn_priority: i32) -> Self {
         // Fails only on a stream already closed, where priority is moot.
         inner.set_priority(quinn_priority).ok();
-        Self { inner }
+        Self { inner, tap: None }
+    }
+
+    /// Resets a stream whose subgroup was dropped for its lagging
+    /// subscriber; the engine sees the write fail and moves on.
+    fn drop_subgroup(&mut self) -> WriteError {
+        wt::SendStream::reset(&mut self.inner, DROPPED_STREAM_CODE);
+        if let Some(tap) = &mut self.tap {
+            tap.close();
+        }
+        WriteError::ClosedStream
     }
 }
 
@@ -177,11 +198,38 @@ impl wt::SendStream for PrioritizedSend {
     type Error = WriteError;
 
     async fn write(&mut self, buf: &[u8]) -> Result<usize, WriteError> {
-        self.inner.write(buf).await
+        let Self { inner, tap } = self;
+        let Some(tap) = tap else {
+            return inner.write(buf).await;
+        };
+        if tap.followed().is_some_and(SentStream::is_dropped) {
+            return Err(self.drop_subgroup());
+        }
+        // A write waits for flow control while the path is slow: the drop
+        // must not wait for it.
+        let written = tokio::select! {
+            biased;
+            () = SendTap::until_dropped(tap.followed()) => None,
+            written = inner.write(buf) => Some(written?),
+        };
+        match written {
+            Some(written) => {
+                tap.wrote(&buf[..written]);
+                Ok(written)
+            }
+            None => Err(self.drop_subgroup()),
+        }
     }
 
-    async fn write_chunk(&mut self, chunk: Bytes) -> Result<(), WriteError> {
-        self.inner.write_chunk(chunk).await
+    async fn write_chunk(&mut self, mut chunk: Bytes) -> Result<(), WriteError> {
+        if self.tap.is_none() {
+            return self.inner.write_chunk(chunk).await;
+        }
+        while !chunk.is_empty() {
+            let written = self.write(&chunk).await?;
+            chunk.advance(written);
+        }
+        Ok(())
     }
 
     fn set_priority(&mut self, moqt_priority: u8) {
@@ -189,15 +237,26 @@ impl wt::SendStream for PrioritizedSend {
     }
 
     fn finish(&mut self) -> Result<(), WriteError> {
+        if let Some(tap) = &mut self.tap {
+            tap.finished();
+        }
         wt::SendStream::finish(&mut self.inner)
     }
 
     fn reset(&mut self, code: u32) {
+        if let Some(tap) = &mut self.tap {
+            tap.close();
+        }
         wt::SendStream::reset(&mut self.inner, code);
     }
 
+    /// Resolves once the peer acknowledged the whole stream (or stopped it).
     async fn closed(&mut self) -> Result<(), WriteError> {
-        wt::SendStream::closed(&mut self.inner).await
+        let closed = wt::SendStream::closed(&mut self.inner).await;
+        if let Some(tap) = &mut self.tap {
+            tap.acknowledged();
+        }
+        closed
     }
 }
 

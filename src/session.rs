@@ -18,6 +18,7 @@ use crate::history::HistoryRegistry;
 pub use crate::quic_adapter::GoawaySink;
 use crate::quic_adapter::{GoawayNotice, QuicAdapter, ReadGate};
 use crate::runtime::{block_on, runtime};
+use crate::send_backlog::SendTracker;
 use crate::stream_guard::StreamPolicy;
 use crate::tls::{self, TlsOptions};
 
@@ -178,6 +179,9 @@ pub(crate) struct Shared {
     /// Stops incoming data streams that carry too much, or that nobody wants
     /// any more (stream_guard.rs).
     pub(crate) stream_policy: Arc<StreamPolicy>,
+    /// What each subscriber this session serves was not sent yet
+    /// (send_backlog.rs).
+    pub(crate) sending: Arc<SendTracker>,
     closed: AtomicBool,
     /// Becomes true with `closed`, for tasks that must end with the session.
     ended: tokio::sync::watch::Sender<bool>,
@@ -265,6 +269,9 @@ pub struct SessionStats {
     /// Incoming data streams this side stopped: refused objects, and groups
     /// the subscriber dropped to stay within its budget.
     pub streams_stopped: u64,
+    /// Payload bytes written for the subscribers this session serves and
+    /// not yet handed to QUIC.
+    pub backlog_bytes: u64,
 }
 
 pub struct Session {
@@ -296,6 +303,8 @@ impl Session {
             config.max_group_bytes,
         ));
         let policy = stream_policy.clone();
+        let sending = SendTracker::new();
+        let tracker = sending.clone();
         let connected = block_on("Session::connect", timeout, async {
             connect(
                 &url,
@@ -304,6 +313,7 @@ impl Session {
                 &config.auth_tokens,
                 transport,
                 policy,
+                tracker,
             )
             .await
         })
@@ -337,6 +347,7 @@ impl Session {
             goaway,
             read_gate,
             stream_policy,
+            sending,
             closed: AtomicBool::new(false),
             ended: tokio::sync::watch::Sender::new(false),
             terminal: Mutex::new(Some(on_closed)),
@@ -415,7 +426,17 @@ impl Session {
             bytes_lost: stats.path.lost_bytes,
             objects_refused: self.shared.stream_policy.objects_refused(),
             streams_stopped: self.shared.stream_policy.streams_stopped(),
+            backlog_bytes: self.shared.sending.backlog(),
         }
+    }
+
+    /// Waits until every subscriber this session serves was sent all the
+    /// payload written for it and the peer acknowledged every finished
+    /// subgroup, or `timeout` passes (`Timeout`). Blocks (`WouldBlock` on a
+    /// library thread).
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.shared.check_open("Session::flush")?;
+        self.shared.sending.flush(timeout, "Session::flush")
     }
 
     /// Registers the sink for the peer's GOAWAY (draft 18 §9.4): the peer
@@ -692,6 +713,7 @@ async fn connect(
     auth_tokens: &[AuthToken],
     transport: quinn::TransportConfig,
     policy: Arc<StreamPolicy>,
+    sending: Arc<SendTracker>,
 ) -> Result<Connected> {
     let raw_quic = url.scheme() == "moqt";
     let alpn: &[u8] = if raw_quic {
@@ -759,7 +781,7 @@ async fn connect(
     let read_gate = Arc::new(ReadGate::default());
     let session_url = wt.request().url.clone();
     let transport = transport::Session::new(
-        QuicAdapter::new(wt, goaway.clone(), read_gate.clone(), policy),
+        QuicAdapter::new(wt, goaway.clone(), read_gate.clone(), policy, sending),
         session_url,
     );
     let tokens = auth_tokens

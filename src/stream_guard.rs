@@ -141,12 +141,16 @@ pub(crate) struct StreamGuard {
     header_type: u64,
     alias: u64,
     group: Option<u64>,
+    subgroup: u64,
     seen_generation: u64,
     /// Where in the chunk being inspected the current object's header began
     /// (0 when it began in an earlier chunk).
     object_start: usize,
     /// Payload and extension bytes the subgroup declared so far.
     declared: u64,
+    /// Payload bytes that went past so far (the send side counts what it
+    /// handed to QUIC with this).
+    payload_passed: u64,
 }
 
 impl Default for StreamGuard {
@@ -158,9 +162,11 @@ impl Default for StreamGuard {
             header_type: 0,
             alias: 0,
             group: None,
+            subgroup: 0,
             seen_generation: 0,
             object_start: 0,
             declared: 0,
+            payload_passed: 0,
         }
     }
 }
@@ -189,6 +195,17 @@ fn is_subgroup_type(header_type: u64) -> bool {
 }
 
 impl StreamGuard {
+    /// The subgroup stream's track alias, group and subgroup id (0 unless
+    /// the header names one), once its header went past.
+    pub(crate) fn subgroup(&self) -> Option<(u64, u64, u64)> {
+        self.group.map(|group| (self.alias, group, self.subgroup))
+    }
+
+    /// Payload bytes followed so far.
+    pub(crate) fn payload_passed(&self) -> u64 {
+        self.payload_passed
+    }
+
     /// Follows `chunk`; `Err` when the stream must stop before the engine
     /// gets this chunk.
     pub(crate) fn inspect(&mut self, chunk: &[u8], policy: &StreamPolicy) -> Result<(), Stop> {
@@ -200,6 +217,9 @@ impl StreamGuard {
                 Field::Payload { left } | Field::Extensions { left } => {
                     let take = left.min((chunk.len() - at) as u64);
                     at += take as usize;
+                    if matches!(self.field, Field::Payload { .. }) {
+                        self.payload_passed += take;
+                    }
                     let left = left - take;
                     if left == 0 {
                         self.field = match self.field {
@@ -261,8 +281,14 @@ impl StreamGuard {
                     Field::ObjectIdDelta
                 }
             }
-            Field::SubgroupId if self.header_type & 0x20 == 0 => Field::Priority,
-            Field::SubgroupId => Field::ObjectIdDelta,
+            Field::SubgroupId => {
+                self.subgroup = value;
+                if self.header_type & 0x20 == 0 {
+                    Field::Priority
+                } else {
+                    Field::ObjectIdDelta
+                }
+            }
             Field::ObjectIdDelta if has_extensions => Field::ExtensionLength,
             Field::ObjectIdDelta => Field::PayloadLength,
             Field::ExtensionLength if value > MAX_EXTENSION_BLOCK => {

@@ -44,13 +44,18 @@ std::vector<Extension> from_ffi(const rust::Vec<ffi::ObjectExtension>& extension
 
 namespace detail {
 /// TrackOptions::history in the bridge's flat form ({0, 0} = no history).
-Result<std::pair<uint64_t, uint64_t>> history_limits(const TrackOptions& options) noexcept {
-  if (!options.history) return std::pair<uint64_t, uint64_t>{0, 0};
+// The options in the bridge's form; the history limits are checked here
+// (0 groups means "no history" there), the rest by Rust.
+Result<ffi::TrackParams> track_params(const TrackOptions& options) noexcept {
+  ffi::TrackParams params{0, 0, options.max_group_bytes, options.max_backlog_bytes};
+  if (!options.history) return params;
   if (options.history->max_groups == 0 || options.history->max_bytes == 0) {
     return Error(Errc::invalid_argument,
                  "TrackOptions::history limits must be positive (omit history to keep none)");
   }
-  return std::pair<uint64_t, uint64_t>{options.history->max_groups, options.history->max_bytes};
+  params.history_max_groups = options.history->max_groups;
+  params.history_max_bytes = options.history->max_bytes;
+  return params;
 }
 }  // namespace detail
 
@@ -61,12 +66,11 @@ Result<TrackWriter> Announcement::create_track(std::string_view name) noexcept {
 Result<TrackWriter> Announcement::create_track(std::string_view name,
                                                const TrackOptions& options) noexcept {
   if (!impl_) return detail::moved_from("Announcement::create_track");
-  auto history = detail::history_limits(options);
-  if (!history) return history.error();
-  auto [max_groups, max_bytes] = *history;
+  auto params = detail::track_params(options);
+  if (!params) return params.error();
   ffi::Status status = detail::new_status();
-  rust::Box<ffi::TrackWriterBox> box = ffi::announcement_create_track(
-      *impl_->box, detail::as_slice(name), max_groups, max_bytes, options.max_group_bytes, status);
+  rust::Box<ffi::TrackWriterBox> box =
+      ffi::announcement_create_track(*impl_->box, detail::as_slice(name), *params, status);
   if (status.code != ffi::Code::Ok) return detail::to_error(status);
   return TrackWriter(std::make_unique<detail::TrackWriterImpl>(detail::TrackWriterImpl{std::move(box)}));
 }
@@ -123,12 +127,10 @@ std::string_view TrackRequest::name() const noexcept {
 
 Result<TrackWriter> TrackRequest::accept(const TrackOptions& options) noexcept {
   if (!impl_) return detail::moved_from("TrackRequest::accept");
-  auto history = detail::history_limits(options);
-  if (!history) return history.error();
-  auto [max_groups, max_bytes] = *history;
+  auto params = detail::track_params(options);
+  if (!params) return params.error();
   ffi::Status status = detail::new_status();
-  rust::Box<ffi::TrackWriterBox> box =
-      ffi::track_request_accept(*impl_->box, max_groups, max_bytes, options.max_group_bytes, status);
+  rust::Box<ffi::TrackWriterBox> box = ffi::track_request_accept(*impl_->box, *params, status);
   if (status.code != ffi::Code::Ok) return detail::to_error(status);
   return TrackWriter(std::make_unique<detail::TrackWriterImpl>(detail::TrackWriterImpl{std::move(box)}));
 }
@@ -178,7 +180,15 @@ Result<GroupWriter> TrackWriter::begin_group(uint8_t priority) noexcept {
 TrackStats TrackWriter::stats() const noexcept {
   if (!impl_) return {};
   ffi::TrackCounters c = ffi::track_stats(*impl_->box);
-  return TrackStats{c.groups, c.objects, c.bytes};
+  return TrackStats{c.groups, c.objects, c.bytes, c.backlog_bytes, c.dropped_groups};
+}
+
+Status TrackWriter::flush(std::chrono::milliseconds timeout) noexcept {
+  if (!impl_) return detail::moved_from("TrackWriter::flush");
+  if (timeout.count() < 0) {
+    return Error(Errc::invalid_argument, "TrackWriter::flush: the timeout must not be negative");
+  }
+  return detail::to_status(ffi::track_flush(*impl_->box, static_cast<uint64_t>(timeout.count())));
 }
 
 Result<GroupWriter> TrackWriter::begin_subgroup(uint64_t group_id, uint64_t subgroup_id,

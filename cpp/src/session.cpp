@@ -182,7 +182,16 @@ Result<SessionStats> Session::stats() const noexcept {
   stats.bytes_lost = c.bytes_lost;
   stats.objects_refused = c.objects_refused;
   stats.streams_stopped = c.streams_stopped;
+  stats.backlog_bytes = c.backlog_bytes;
   return stats;
+}
+
+Status Session::flush(std::chrono::milliseconds timeout) noexcept {
+  if (!impl_) return detail::moved_from("Session::flush");
+  if (timeout.count() < 0) {
+    return Error(Errc::invalid_argument, "Session::flush: the timeout must not be negative");
+  }
+  return detail::to_status(ffi::session_flush(*impl_->box, static_cast<uint64_t>(timeout.count())));
 }
 
 Status Session::track_status(const Namespace& ns, std::string_view track) noexcept {

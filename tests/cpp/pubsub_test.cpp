@@ -307,8 +307,12 @@ TEST(PubSub, HundredObjectsOfOneMebibyteArriveIntact) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
+  // 100 MiB written at once, more than a subscriber may fall behind by
+  // default (TrackOptions::max_backlog_bytes): this one may fall that far.
+  moq::TrackOptions options;
+  options.max_backlog_bytes = 256ull << 20;
   Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
+  make_publisher(*relay, ns, "t", &pub, options);
   if (HasFatalFailure()) return;
 
   constexpr std::size_t kGroups = 20, kPerGroup = 5, kSize = 1 << 20;

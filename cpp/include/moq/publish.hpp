@@ -1,6 +1,7 @@
 // moq/publish.hpp — announcing a namespace and writing tracks.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -41,11 +42,19 @@ struct HistoryLimits {
   std::size_t max_bytes = 32 * 1024 * 1024;
 };
 
-/// What a TrackWriter has published so far.
+/// What a TrackWriter has published so far, and how far its subscribers
+/// are behind.
 struct TrackStats {
   uint64_t groups = 0;   ///< groups / subgroups begun
   uint64_t objects = 0;  ///< objects written (end markers not counted)
   uint64_t bytes = 0;    ///< payload bytes of those objects
+  /// Payload bytes written and not yet handed to QUIC for the subscriber
+  /// furthest behind (0 without subscribers). What the library holds for
+  /// the track is about this much.
+  uint64_t backlog_bytes = 0;
+  /// Groups (subgroups) subscribers lost because they fell more than
+  /// TrackOptions::max_backlog_bytes behind, summed over the subscribers.
+  uint64_t dropped_groups = 0;
 };
 
 /// How a track is published.
@@ -60,6 +69,16 @@ struct TrackOptions {
   /// that would pass this fails with payload_too_large. Finish groups (one
   /// per keyframe interval, for example) rather than raising the limit.
   uint64_t max_group_bytes = 64ull * 1024 * 1024;
+  /// How far one subscriber may fall behind: payload bytes written and not
+  /// yet handed to QUIC for it (a slow or congested path). Past it, that
+  /// subscriber loses its oldest groups, newest kept: their streams are
+  /// reset (TOO_FAR_BEHIND) or never sent, and TrackStats::dropped_groups
+  /// counts them; other subscribers are not affected. Writes never block
+  /// and never fail for it. A subscriber more than 512 groups behind loses
+  /// the oldest likewise, whatever their size. A burst written faster than
+  /// the path carries counts too: raise this for bulk transfers that must
+  /// arrive whole. Must be positive (else invalid_argument).
+  uint64_t max_backlog_bytes = 64ull * 1024 * 1024;
 };
 
 /// A namespace this session publishes (an accepted PUBLISH_NAMESPACE).
@@ -130,6 +149,16 @@ class TrackWriter {
   /// Counters of what this track has published. Never fails; zeros for a
   /// moved-from TrackWriter.
   TrackStats stats() const noexcept;
+
+  /// Blocks until every subscriber of the track was sent all the payload
+  /// written to it and the peer (the relay) acknowledged every finished
+  /// group, or `timeout` passes. Returns at once without subscribers. Call
+  /// it before destroying the track or closing the session when the last
+  /// objects must arrive: closing discards what QUIC has not delivered, and
+  /// destructors do not wait. Errors: timeout (the
+  /// message says how many bytes are left), closed, would_block (called from
+  /// a moq callback), invalid_argument (negative timeout, moved-from).
+  Status flush(std::chrono::milliseconds timeout) noexcept;
 
  private:
   friend class TrackRequest;

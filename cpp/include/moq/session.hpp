@@ -39,6 +39,9 @@ struct SessionStats {
   /// the streams of groups a subscription dropped to stay within its
   /// ReceiveBudget (so their rest is not received for nothing).
   uint64_t streams_stopped = 0;
+  /// Payload bytes written for the subscribers this session serves and not
+  /// yet handed to QUIC (see TrackOptions::max_backlog_bytes).
+  uint64_t backlog_bytes = 0;
 };
 
 /// One authorization token for the MoQT SETUP (draft 18 §10.3.1.4), sent as
@@ -158,6 +161,14 @@ class Session {
   /// QUIC statistics of the session's connection. Never blocks; works on a
   /// closed session too (final counters). Errors: invalid_argument (moved-from).
   Result<SessionStats> stats() const noexcept;
+
+  /// Blocks until every subscriber this session serves was sent all the
+  /// payload written for it and the peer acknowledged every finished group,
+  /// or `timeout` passes: call it before close() when what was written last
+  /// must arrive (closing discards what QUIC has not delivered). Errors: timeout (with
+  /// the bytes left), closed, would_block (called from a moq callback),
+  /// invalid_argument (negative timeout, moved-from).
+  Status flush(std::chrono::milliseconds timeout) noexcept;
 
   /// TRACK_STATUS is not available: the engine (moq-transport 0.17) sends the
   /// request but never delivers the reply. Always returns Errc::unsupported
