@@ -181,6 +181,18 @@ async fn serve_subscriptions(
     while serving.next().await.is_some() {}
 }
 
+/// Answers the SUBSCRIBEs for namespaces this session does not announce
+/// (the engine queues them for the application, unanswered): NotFound at
+/// once, so the subscriber learns it and nothing piles up. Aborted when the
+/// session ends.
+pub(crate) async fn refuse_unannounced(mut publisher: moq_transport::session::Publisher) {
+    while let Some(subscribed) = publisher.subscribed().await {
+        let _ = subscribed.close(ServeError::not_found_ctx(
+            "this publisher does not announce that namespace (or no longer does)",
+        ));
+    }
+}
+
 /// Serves one SUBSCRIBE: from the track if it exists, else from a track the
 /// request handler creates for it, else NotFound.
 async fn serve_one(

@@ -367,11 +367,19 @@ impl Session {
                 shared.histories.clone(),
             ))
             .abort_handle();
+        // SUBSCRIBEs for namespaces this session does not announce.
+        let unannounced = runtime()
+            .spawn(crate::publish::refuse_unannounced(publisher.clone()))
+            .abort_handle();
+        let mut queued = publisher.clone();
         let run_shared = shared.clone();
         let run_transport = transport.clone();
         runtime().spawn(async move {
             let result = AssertUnwindSafe(session.run()).catch_unwind().await;
             fetches.abort();
+            unannounced.abort();
+            drop_queued_requests(&mut queued);
+            drop(queued);
             // The endpoint's last handle: once it goes, quinn's endpoint task
             // ends as soon as the connection has drained (after sending the
             // CLOSE), whether or not the user still holds the Session.
@@ -477,6 +485,17 @@ impl Session {
     pub fn close(&self, code: u32, reason: &str) -> Result<()> {
         self.shared.close("Session::close", code, reason)
     }
+}
+
+/// Drops the requests the engine queued for the application that nobody
+/// took. Each holds the engine's Publisher, which holds the queues: left
+/// there at the end of the session, they would keep each other alive.
+fn drop_queued_requests(publisher: &mut Publisher) {
+    while let Some(Some(_)) = publisher.subscribed().now_or_never() {}
+    while let Some(Some(_)) = publisher.fetch_requested().now_or_never() {}
+    while let Some(Some(_)) = publisher.track_status_requested().now_or_never() {}
+    while let Some(Some(_)) = publisher.subscribed_namespace().now_or_never() {}
+    while let Some(Some(_)) = publisher.subscribed_tracks().now_or_never() {}
 }
 
 /// Every session not yet closed, for [`shutdown`].

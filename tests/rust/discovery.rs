@@ -537,6 +537,29 @@ fn publish_to_a_peer_that_refuses_it_fails() {
     assert!(err.message.contains("refused"), "{err}");
 }
 
+#[test]
+fn a_subscribe_for_a_namespace_the_client_does_not_announce_is_refused_at_once() {
+    use moq_transport::coding::TrackNamespace;
+    use moq_transport::serve::Track;
+
+    let peer = start_peer();
+    let mut subscriber = peer.subscriber.clone();
+    // The engine queues such a SUBSCRIBE for the application; unanswered,
+    // the subscriber would wait for ever (and the request would stay queued
+    // until the session ends).
+    let (writer, _reader) =
+        Track::new(TrackNamespace::from_utf8_path("nobody/here"), "t").produce();
+    let answer = peer
+        .rt()
+        .block_on(async { tokio::time::timeout(WAIT, subscriber.subscribe(writer)).await })
+        .expect("the SUBSCRIBE was never answered");
+    let err = answer.expect_err("nothing is announced, so nothing can be served");
+    assert!(
+        err.to_string().to_lowercase().contains("not"),
+        "expected a not-found refusal, got {err}"
+    );
+}
+
 // ------------------------------------------------------------------ GOAWAY from a peer
 
 /// Connects to moq-test-peer sending GOAWAY with `uri` (moq-relay-ietf 0.8.0
