@@ -206,11 +206,12 @@ impl wt::SendStream for PrioritizedSend {
             return Err(self.drop_subgroup());
         }
         // A write waits for flow control while the path is slow: the drop
-        // must not wait for it.
+        // must not wait for it. (The write is polled first: one that is
+        // ready at once, the usual case, never arms the drop's wake-up.)
         let written = tokio::select! {
             biased;
-            () = SendTap::until_dropped(tap.followed()) => None,
             written = inner.write(buf) => Some(written?),
+            () = SendTap::until_dropped(tap.followed()) => None,
         };
         match written {
             Some(written) => {
