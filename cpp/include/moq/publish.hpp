@@ -72,7 +72,7 @@ struct TrackOptions {
   /// How far one subscriber may fall behind: payload bytes written and not
   /// yet handed to QUIC for it (a slow or congested path). Past it, that
   /// subscriber loses its oldest groups, newest kept: their streams are
-  /// reset (TOO_FAR_BEHIND) or never sent, and TrackStats::dropped_groups
+  /// reset (TOO_FAR_BEHIND), and TrackStats::dropped_groups
   /// counts them; other subscribers are not affected. Writes never block
   /// and never fail for it. A subscriber more than 512 groups behind loses
   /// the oldest likewise, whatever their size. A burst written faster than
