@@ -581,9 +581,7 @@ impl TrackWriter {
 
     fn group_writer(&self, writer: SubgroupWriter) -> GroupWriter {
         self.counters.groups.fetch_add(1, Ordering::Relaxed);
-        let tally = self.ledger.begin(writer.group_id, writer.subgroup_id);
-        let mut group = GroupWriter::from_engine(self.shared.clone(), writer);
-        group.tally = Some((self.ledger.clone(), tally));
+        let mut group = GroupWriter::from_engine(self.shared.clone(), writer, &self.ledger);
         group.history = self.history();
         group.counters = Some(self.counters.clone());
         group.max_group_bytes = self.max_group_bytes;
@@ -686,7 +684,7 @@ pub struct GroupWriter {
     history: Option<History>,
     counters: Option<Arc<TrackCounters>>,
     /// Payload bytes written to this subgroup, in its track's ledger.
-    pub(crate) tally: Option<(Arc<TrackLedger>, Arc<AtomicU64>)>,
+    tally: (Arc<TrackLedger>, Arc<AtomicU64>),
     max_group_bytes: u64,
 }
 
@@ -698,10 +696,17 @@ struct GroupState {
     bytes: u64,
 }
 
-// Minimal addition for publish_track.rs (single-track PUBLISH): its writer makes
+// Shared with publish_track.rs (single-track PUBLISH): its writer makes
 // engine subgroups itself and hands them out as this same GroupWriter.
 impl GroupWriter {
-    pub(crate) fn from_engine(shared: Arc<Shared>, writer: SubgroupWriter) -> Self {
+    /// A writer of the engine's subgroup `writer`, counted in its track's
+    /// `ledger` (what a lagging subscriber was not sent yet).
+    pub(crate) fn from_engine(
+        shared: Arc<Shared>,
+        writer: SubgroupWriter,
+        ledger: &Arc<TrackLedger>,
+    ) -> Self {
+        let tally = ledger.begin(writer.group_id, writer.subgroup_id);
         Self {
             shared,
             group_id: writer.group_id,
@@ -714,7 +719,7 @@ impl GroupWriter {
             }),
             history: None,
             counters: None,
-            tally: None,
+            tally: (ledger.clone(), tally),
             max_group_bytes: DEFAULT_MAX_GROUP_BYTES,
         }
     }
@@ -859,9 +864,7 @@ impl GroupWriter {
             counters.objects.fetch_add(1, Ordering::Relaxed);
             counters.bytes.fetch_add(size as u64, Ordering::Relaxed);
         }
-        if let Some((_, tally)) = &self.tally {
-            tally.fetch_add(size as u64, Ordering::Relaxed);
-        }
+        self.tally.1.fetch_add(size as u64, Ordering::Relaxed);
         Ok(object)
     }
 
@@ -882,9 +885,7 @@ impl GroupWriter {
         let finished = writer
             .finish()
             .map_err(|e| Error::from_serve(&e, &format!("finishing group {}", self.group_id)));
-        if let Some((ledger, _)) = &self.tally {
-            ledger.check();
-        }
+        self.tally.0.check();
         finished
     }
 }

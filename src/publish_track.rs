@@ -152,10 +152,11 @@ impl PublishedTrack {
                 &format!("starting a group on \"{}/{}\"", self.namespace, self.name),
             )
         })?;
-        let tally = self.ledger.begin(writer.group_id, writer.subgroup_id);
-        let mut group = GroupWriter::from_engine(self.shared.clone(), writer);
-        group.tally = Some((self.ledger.clone(), tally));
-        Ok(group)
+        Ok(GroupWriter::from_engine(
+            self.shared.clone(),
+            writer,
+            &self.ledger,
+        ))
     }
 }
 

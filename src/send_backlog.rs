@@ -98,7 +98,7 @@ impl TrackLedger {
     /// their oldest subgroups (checked here and by [`TrackLedger::check`]).
     pub(crate) fn begin(&self, group: u64, subgroup: u64) -> Arc<AtomicU64> {
         let bytes = Arc::new(AtomicU64::new(0));
-        let subscribers = {
+        {
             let mut inner = lock(&self.inner);
             if inner.tallies.len() == LEDGER_SUBGROUPS {
                 inner.tallies.pop_front();
@@ -110,32 +110,31 @@ impl TrackLedger {
                 key: (group, subgroup),
                 bytes: bytes.clone(),
             });
-            inner.subscribers.retain(|s| s.strong_count() > 0);
-            inner.subscribers.clone()
-        };
-        Self::enforce(&subscribers);
+        }
+        self.check();
         bytes
     }
 
     /// Subscribers that lag lose their oldest subgroups: called when a
-    /// subgroup ends, so the check sees its bytes.
+    /// subgroup begins and when it ends, so the check sees its bytes.
     pub(crate) fn check(&self) {
-        let subscribers = lock(&self.inner).subscribers.clone();
-        Self::enforce(&subscribers);
-    }
-
-    fn enforce(subscribers: &[Weak<Subscriber>]) {
-        for subscriber in subscribers.iter().filter_map(Weak::upgrade) {
+        for subscriber in self.subscribers() {
             subscriber.enforce();
         }
     }
 
+    /// Its live subscribers (outside the ledger's lock: a subscriber locks
+    /// its own state first).
+    fn subscribers(&self) -> Vec<Arc<Subscriber>> {
+        let mut inner = lock(&self.inner);
+        inner.subscribers.retain(|s| s.strong_count() > 0);
+        inner.subscribers.iter().filter_map(Weak::upgrade).collect()
+    }
+
     /// The largest backlog among the track's subscribers, in payload bytes.
     pub(crate) fn backlog(&self) -> u64 {
-        let subscribers = lock(&self.inner).subscribers.clone();
-        subscribers
+        self.subscribers()
             .iter()
-            .filter_map(Weak::upgrade)
             .map(|s| s.backlog())
             .max()
             .unwrap_or(0)
@@ -149,10 +148,7 @@ impl TrackLedger {
     /// Waits (blocking, polling) until every subscriber was sent all that
     /// was written and the peer acknowledged it, or `timeout` passes.
     pub(crate) fn flush(&self, timeout: Duration, what: &str) -> Result<()> {
-        wait_drained(timeout, what, || {
-            let subscribers = lock(&self.inner).subscribers.clone();
-            pending(subscribers.iter().filter_map(Weak::upgrade))
-        })
+        wait_drained(timeout, what, || pending(&self.subscribers()))
     }
 
     fn seq_of(&self, key: (u64, u64)) -> Option<u64> {
@@ -167,8 +163,8 @@ impl TrackLedger {
 
 /// What `subscribers` were not sent yet (bytes) and the streams of theirs
 /// the peer has not acknowledged yet.
-fn pending(subscribers: impl Iterator<Item = Arc<Subscriber>>) -> (u64, usize) {
-    subscribers.fold((0, 0), |(bytes, streams), s| {
+fn pending(subscribers: &[Arc<Subscriber>]) -> (u64, usize) {
+    subscribers.iter().fold((0, 0), |(bytes, streams), s| {
         (
             bytes.saturating_add(s.backlog()),
             streams + s.unacked.load(Ordering::Acquire),
@@ -329,7 +325,6 @@ impl Subscriber {
             state.opened_below = state.opened_below.max(seq + 1);
             stream
         };
-        self.enforce();
         Some(stream)
     }
 
@@ -392,11 +387,9 @@ impl SendTracker {
             }),
             unacked: AtomicUsize::new(0),
         });
-        {
-            let mut inner = lock(&ledger.inner);
-            inner.subscribers.retain(|s| s.strong_count() > 0);
-            inner.subscribers.push(Arc::downgrade(&subscriber));
-        }
+        lock(&ledger.inner)
+            .subscribers
+            .push(Arc::downgrade(&subscriber));
         lock(&self.subscribers).insert(alias, Arc::downgrade(&subscriber));
         Served {
             tracker: self.clone(),
@@ -407,19 +400,19 @@ impl SendTracker {
 
     /// What the session's subscribers have not been sent, in payload bytes.
     pub(crate) fn backlog(&self) -> u64 {
-        let subscribers: Vec<_> = lock(&self.subscribers).values().cloned().collect();
-        subscribers
-            .iter()
-            .filter_map(Weak::upgrade)
-            .map(|s| s.backlog())
-            .sum()
+        self.subscribers().iter().map(|s| s.backlog()).sum()
     }
 
     pub(crate) fn flush(&self, timeout: Duration, what: &str) -> Result<()> {
-        wait_drained(timeout, what, || {
-            let subscribers: Vec<_> = lock(&self.subscribers).values().cloned().collect();
-            pending(subscribers.iter().filter_map(Weak::upgrade))
-        })
+        wait_drained(timeout, what, || pending(&self.subscribers()))
+    }
+
+    /// Its live subscribers (outside its lock).
+    fn subscribers(&self) -> Vec<Arc<Subscriber>> {
+        lock(&self.subscribers)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
     }
 
     fn subscriber(&self, alias: u64) -> Option<Arc<Subscriber>> {
