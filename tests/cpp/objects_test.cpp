@@ -288,6 +288,12 @@ TEST(TracksOnDemand, HandlerCreatesOrRefusesRequestedTracks) {
   auto renewed = subscriber->subscribe(ns, "ok-3", [](const moq::Object&) {});
   ASSERT_MOQ_OK(renewed);
   EXPECT_EQ(again.load(), 1);
+  // The handler may still be storing the track it accepted: destroying the
+  // announcement waits for a running handler, so `made` is complete (and
+  // no handler touches it while it is destroyed).
+  { moq::Announcement gone = std::move(*announcement); }
+  std::lock_guard<std::mutex> lock(mutex);
+  EXPECT_EQ(made.size(), 2u) << "ok-1 and ok-3 were accepted";
 }
 
 TEST(TracksOnDemand, HandlerIsNotRunningAfterTheAnnouncementIsDestroyed) {
