@@ -10,6 +10,14 @@ use std::path::{Path, PathBuf};
 const BOUNDARY: &str = "cpp/src/boundary.cpp";
 
 fn main() {
+    // A ThreadSanitizer build (CMake's MOQ_TSAN passes the flag to the C++
+    // compiled here): src/tsan.rs then marks the hand-offs made through Rust.
+    println!("cargo::rustc-check-cfg=cfg(moq_tsan)");
+    println!("cargo:rerun-if-env-changed=CXXFLAGS");
+    if std::env::var("CXXFLAGS").is_ok_and(|flags| flags.contains("-fsanitize=thread")) {
+        println!("cargo:rustc-cfg=moq_tsan");
+    }
+
     let sources: Vec<PathBuf> = std::fs::read_dir("cpp/src")
         .expect("cpp/src is missing")
         .map(|entry| entry.expect("cannot list cpp/src").path())

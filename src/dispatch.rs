@@ -25,7 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::ThreadId;
 
-use crate::log;
+use crate::{log, tsan};
 
 /// Jobs one strand runs before it lets the others on its thread have a turn.
 const JOBS_PER_TURN: usize = 32;
@@ -185,7 +185,7 @@ struct StrandState<S> {
 
 impl<S: Send + 'static> Strand<S> {
     pub fn new(sink: S) -> Self {
-        Self {
+        let strand = Self {
             core: Arc::new(StrandCore {
                 state: Mutex::new(StrandState {
                     sink: Some(sink),
@@ -198,7 +198,10 @@ impl<S: Send + 'static> Strand<S> {
                 }),
                 idle: Condvar::new(),
             }),
-        }
+        };
+        // The sink was made on this thread; its jobs run on others.
+        tsan::release(&*strand.core);
+        strand
     }
 
     /// Queues `job`; false (and the job is dropped) once the strand is
@@ -215,6 +218,7 @@ impl<S: Send + 'static> Strand<S> {
     }
 
     fn push(&self, job: Job<S>, last: bool) -> bool {
+        tsan::release(&*self.core);
         let mut state = lock(&self.core.state);
         if state.closed || state.final_posted {
             drop(state);
@@ -250,6 +254,8 @@ impl<S: Send + 'static> Strand<S> {
             }
             state.waiting -= 1;
         }
+        // After the last job: the sink may be dropped here.
+        tsan::acquire(&*self.core);
         // Not running now: the sink is ours to drop (None if a worker, or an
         // earlier close, already did). If a job is still running (we are on a
         // callback thread), its worker drops the sink when it returns.
@@ -295,6 +301,7 @@ impl<S: Send + 'static> Turn for StrandCore<S> {
             };
             state.running = Some(std::thread::current().id());
             drop(state);
+            tsan::acquire(&*self);
 
             if catch_unwind(AssertUnwindSafe(|| job(&mut sink))).is_err() {
                 log::log(
@@ -303,6 +310,7 @@ impl<S: Send + 'static> Turn for StrandCore<S> {
                 );
             }
 
+            tsan::release(&*self);
             let mut state = lock(&self.state);
             state.running = None;
             if last {

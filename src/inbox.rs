@@ -178,6 +178,8 @@ impl Inbox {
         state.stats.chunks += u64::from(object.chunks);
         state.bytes += size;
         state.queue.push_back(object);
+        // The object was made on this thread and is taken on another.
+        crate::tsan::release(self);
         let wake = !state.draining;
         state.draining = true;
         drop(state);
@@ -295,6 +297,7 @@ impl Inbox {
 
     fn pop(&self, state: &mut State) -> Option<ReceivedObject> {
         let object = state.queue.pop_front()?;
+        crate::tsan::acquire(self);
         state.bytes -= object.memory();
         self.room.notify_one();
         Some(object)

@@ -26,6 +26,7 @@ pub mod session;
 mod stream_guard;
 pub mod subscribe;
 pub mod tls;
+mod tsan;
 
 pub use error::{Code, Error, Result};
 pub use inbox::{InboxStats, Overflow, ReceiveBudget};

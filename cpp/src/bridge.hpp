@@ -7,6 +7,7 @@
 
 #include "moq/bytes.hpp"
 #include "rust/cxx.h"
+#include "tsan.hpp"
 
 namespace moq {
 namespace detail {
@@ -32,6 +33,7 @@ class SessionEvents {
 
  private:
   std::shared_ptr<detail::SessionCore> core_;
+  detail::RustHandoff handoff_;  // last: see tsan.hpp
 };
 
 /// Receives a subscription's objects and terminal event from its one Rust task.
@@ -45,6 +47,7 @@ class SubscriptionEvents {
 
  private:
   std::shared_ptr<detail::SubscriptionCore> core_;
+  detail::RustHandoff handoff_;  // last: see tsan.hpp
 };
 
 /// Receives a namespace watch's events and terminal event from its one Rust task.
@@ -59,6 +62,7 @@ class NamespaceEvents {
 
  private:
   std::shared_ptr<detail::NamespaceWatchCore> core_;
+  detail::RustHandoff handoff_;  // last: see tsan.hpp
 };
 
 /// Answers the peer's PUBLISHes from the PublishListener's one Rust task: a
@@ -73,6 +77,7 @@ class PublishEvents {
 
  private:
   std::shared_ptr<detail::PublishListenerCore> core_;
+  detail::RustHandoff handoff_;  // last: see tsan.hpp
 };
 
 struct TrackRequestBox;
@@ -88,6 +93,7 @@ class TrackRequestEvents {
 
  private:
   std::shared_ptr<detail::AnnouncementCore> core_;
+  detail::RustHandoff handoff_;  // last: see tsan.hpp
 };
 
 /// Keeps a moq::Bytes alive while Rust sends it.
@@ -98,6 +104,7 @@ class PayloadOwner {
 
  private:
   Bytes bytes_;
+  detail::RustHandoff handoff_;  // last: see tsan.hpp
 };
 
 void log_message(uint8_t level, rust::Str message) noexcept;

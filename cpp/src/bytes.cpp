@@ -44,6 +44,7 @@ Bytes Bytes::copy(std::string_view text) noexcept { return copy(text.data(), tex
 
 namespace ffi {
 rust::Slice<const uint8_t> PayloadOwner::data() const noexcept {
+  const auto call = handoff_.enter();
   static const uint8_t empty = 0;
   if (bytes_.empty()) return rust::Slice<const uint8_t>(&empty, 0);
   return rust::Slice<const uint8_t>(bytes_.data(), bytes_.size());

@@ -27,6 +27,7 @@ NamespaceEvents::~NamespaceEvents() = default;
 // NamespaceWatch's destructor returned; the callbacks are set before the watch
 // starts and released by on_closed.
 void NamespaceEvents::on_added(rust::Vec<rust::String> ns) const noexcept {
+  const auto call = handoff_.enter();
   auto& core = *core_;
   if (!core.on_added) return;
   std::optional<Namespace> added = detail::namespace_from(std::move(ns));
@@ -34,6 +35,7 @@ void NamespaceEvents::on_added(rust::Vec<rust::String> ns) const noexcept {
 }
 
 void NamespaceEvents::on_removed(rust::Vec<rust::String> ns) const noexcept {
+  const auto call = handoff_.enter();
   auto& core = *core_;
   if (!core.on_removed) return;
   std::optional<Namespace> removed = detail::namespace_from(std::move(ns));
@@ -41,6 +43,7 @@ void NamespaceEvents::on_removed(rust::Vec<rust::String> ns) const noexcept {
 }
 
 void NamespaceEvents::on_closed(const Status& status) const noexcept {
+  const auto call = handoff_.enter();
   auto& core = *core_;
   std::function<void(const Namespace&)> on_added;
   std::function<void(const Namespace&)> on_removed;

@@ -93,6 +93,7 @@ void Announcement::on_track_requested(std::function<void(TrackRequest)> handler)
 
 namespace ffi {
 TrackRequestEvents::~TrackRequestEvents() {
+  const auto call = handoff_.enter();  // the body runs before the members go
   std::function<void(TrackRequest)> released;
   std::lock_guard<std::mutex> lock(core_->mutex);
   core_->ended = true;
@@ -101,6 +102,7 @@ TrackRequestEvents::~TrackRequestEvents() {
 }
 
 void TrackRequestEvents::on_track_requested(rust::Box<TrackRequestBox> request) const noexcept {
+  const auto call = handoff_.enter();
   TrackRequest wrapped(std::make_unique<detail::TrackRequestImpl>(detail::TrackRequestImpl{std::move(request)}));
   std::function<void(TrackRequest)> handler;
   {

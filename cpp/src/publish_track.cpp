@@ -10,6 +10,7 @@ namespace ffi {
 // or the listener is being destroyed): the offer handler is released here,
 // outside the lock.
 PublishEvents::~PublishEvents() {
+  const auto call = handoff_.enter();  // the body runs before the members go
   PublishOfferHandler released;
   std::lock_guard<std::mutex> lock(core_->mutex);
   released = std::move(core_->on_offer);
@@ -20,6 +21,7 @@ PublishEvents::~PublishEvents() {
 // returned. An accepted track's callbacks then run on a strand of its own.
 std::unique_ptr<SubscriptionEvents> PublishEvents::on_publish(rust::Vec<rust::String> ns,
                                                               rust::Str track) const noexcept {
+  const auto call = handoff_.enter();
   auto& core = *core_;
   std::optional<Namespace> offered = detail::namespace_from(std::move(ns));
   if (!offered || !core.on_offer) return nullptr;

@@ -57,6 +57,7 @@ uint64_t to_millis(std::chrono::milliseconds ms) noexcept {
 
 namespace ffi {
 void SessionEvents::on_closed(const Status& status) const noexcept {
+  const auto call = handoff_.enter();
   std::function<void(SessionState, const Error*)> callback;
   std::function<void(std::string_view)> goaway_callback;
   std::optional<Error> error;
@@ -76,6 +77,7 @@ void SessionEvents::on_closed(const Status& status) const noexcept {
 }
 
 void SessionEvents::on_goaway(rust::Str new_uri) const noexcept {
+  const auto call = handoff_.enter();
   std::function<void(std::string_view)> callback;
   {
     std::lock_guard<std::mutex> lock(core_->mutex);

@@ -50,12 +50,14 @@ SubscriptionEvents::~SubscriptionEvents() = default;
 // the Subscription's destructor returned (Rust closes the strand).
 void SubscriptionEvents::on_object(const ObjectHeader& header,
                                    rust::Box<PayloadBox> payload) const noexcept {
+  const auto call = handoff_.enter();
   const Object object = detail::object_from(header, std::move(payload));
   // on_object is only replaced by the terminal event, on this same strand.
   if (core_->on_object) detail::call_user(core_->on_object, object);
 }
 
 void SubscriptionEvents::on_closed(const Status& status) const noexcept {
+  const auto call = handoff_.enter();
   auto& core = *core_;
   std::function<void(const Object&)> on_object;
   detail::deliver_terminal(core.mutex, core.terminal, core.on_closed, detail::to_status(status),

@@ -28,9 +28,10 @@ inline long heap_mib() {
 // Under AddressSanitizer (a Debug build) freed memory waits in a quarantine
 // (256 MiB), every block has redzones, and the engine runs several times
 // slower: memory figures say nothing about the library, and a slow reader
-// may not even fall behind. The memory tests run their scenario there, for
-// the sanitizer's sake, but check bounds in a normal build only.
-#if defined(__SANITIZE_ADDRESS__)
+// may not even fall behind. ThreadSanitizer keeps shadow memory and runs
+// slower still. The memory tests run their scenario there, for the
+// sanitizer's sake, but check bounds in a normal build only.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
