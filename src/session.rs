@@ -665,7 +665,12 @@ fn transport_config(
         |_| Error::invalid_argument("SessionConfig::idle_timeout is too long for QUIC"),
     )?));
     config.keep_alive_interval((!keep_alive_interval.is_zero()).then_some(keep_alive_interval));
-    config.mtu_discovery_config(None);
+    // Packets start at QUIC's 1,200-byte floor, which every path carries, and
+    // grow to what the path takes, up to Ethernet's 1,452-byte UDP payload
+    // (quinn's default bound); a black hole drops them back to the floor.
+    // Larger packets mean fewer packets, and fewer chunks for the peer to
+    // read, per object. (moq-native turns discovery off.)
+    config.mtu_discovery_config(Some(quinn::MtuDiscoveryConfig::default()));
     // A draft-18 request holds a bidirectional stream while it lasts: the
     // relay opens one to a publisher per subscription it forwards (and per
     // FETCH). Each open subgroup of every subscription is a unidirectional
