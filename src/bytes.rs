@@ -22,41 +22,35 @@ pub fn from_foreign<O: Send + 'static>(owner: O, data: fn(&O) -> &[u8]) -> Bytes
 }
 
 /// Joins the chunks of one received payload. A single chunk (the common
-/// case) is handed over as is, without a copy. The declared size comes from
-/// the peer, so it bounds the buffer only up to what has arrived plus
-/// [`JOIN_SLACK`]: a peer cannot make us reserve memory it never sends (an
-/// allocation failure aborts the process, which no panic guard catches).
+/// case) is handed over as is, without a copy. Several are kept as they
+/// arrive (the engine holds the same chunks: keeping them costs nothing)
+/// and copied once, into a buffer of exactly their size, when the payload is
+/// complete. So an object still arriving costs no memory of its own, however
+/// large the size its header declares, and however many arrive at once.
 #[derive(Default)]
 pub(crate) struct PayloadJoiner {
-    first: Option<Bytes>,
-    joined: Option<BytesMut>,
+    chunks: Vec<Bytes>,
 }
 
-/// How far beyond the bytes received the joined buffer may be reserved.
-const JOIN_SLACK: usize = 1024 * 1024;
-
 impl PayloadJoiner {
-    pub(crate) fn push(&mut self, chunk: Bytes, declared_size: u64) {
-        match (&self.first, &mut self.joined) {
-            (None, _) => self.first = Some(chunk),
-            (Some(head), None) => {
-                let arrived = head.len() + chunk.len();
-                let declared = usize::try_from(declared_size).unwrap_or(usize::MAX);
-                let mut buf =
-                    BytesMut::with_capacity(declared.clamp(arrived, arrived + JOIN_SLACK));
-                buf.extend_from_slice(head);
-                buf.extend_from_slice(&chunk);
-                self.joined = Some(buf);
-            }
-            (Some(_), Some(buf)) => buf.extend_from_slice(&chunk),
+    pub(crate) fn push(&mut self, chunk: Bytes) {
+        if !chunk.is_empty() || self.chunks.is_empty() {
+            self.chunks.push(chunk);
         }
     }
 
-    pub(crate) fn finish(self) -> Bytes {
-        match (self.first, self.joined) {
-            (_, Some(buf)) => buf.freeze(),
-            (Some(single), None) => single,
-            (None, None) => Bytes::new(),
+    pub(crate) fn finish(mut self) -> Bytes {
+        match self.chunks.len() {
+            0 => Bytes::new(),
+            1 => self.chunks.pop().expect("one chunk"),
+            _ => {
+                let size = self.chunks.iter().map(Bytes::len).sum();
+                let mut joined = BytesMut::with_capacity(size);
+                for chunk in &self.chunks {
+                    joined.extend_from_slice(chunk);
+                }
+                joined.freeze()
+            }
         }
     }
 }
@@ -69,18 +63,19 @@ mod tests {
     fn one_chunk_is_handed_over_without_a_copy() {
         let chunk = Bytes::from_static(b"whole");
         let mut joiner = PayloadJoiner::default();
-        joiner.push(chunk.clone(), 5);
+        joiner.push(chunk.clone());
         let payload = joiner.finish();
         assert_eq!(payload.as_ptr(), chunk.as_ptr());
     }
 
     #[test]
-    fn a_declared_size_the_peer_never_sends_is_not_reserved() {
+    fn several_chunks_are_joined_once_into_a_buffer_of_their_size() {
         let mut joiner = PayloadJoiner::default();
-        joiner.push(Bytes::from_static(b"ab"), u64::MAX);
-        joiner.push(Bytes::from_static(b"cd"), u64::MAX);
-        let joined = joiner.joined.as_ref().expect("two chunks are joined");
-        assert!(joined.capacity() <= 4 + JOIN_SLACK, "{}", joined.capacity());
-        assert_eq!(&joiner.finish()[..], b"abcd");
+        joiner.push(Bytes::from_static(b"ab"));
+        joiner.push(Bytes::new());
+        joiner.push(Bytes::from_static(b"cd"));
+        let joined = joiner.finish();
+        assert_eq!(&joined[..], b"abcd");
+        assert_eq!(PayloadJoiner::default().finish().len(), 0);
     }
 }

@@ -353,7 +353,7 @@ async fn deliver(
                         ),
                     ));
                 }
-                let payload = read_payload(fetch, object.payload_length).await?;
+                let payload = read_payload(fetch).await?;
                 delivery
                     .object(ReceivedObject {
                         // Objects that were datagrams have no subgroup.
@@ -376,14 +376,14 @@ async fn deliver(
     }
 }
 
-async fn read_payload(fetch: &mut engine::Fetch, length: u64) -> Result<Bytes> {
+async fn read_payload(fetch: &mut engine::Fetch) -> Result<Bytes> {
     let mut payload = PayloadJoiner::default();
     while let Some(chunk) = fetch
         .read_payload_chunk(READ_CHUNK)
         .await
         .map_err(|e| delivery_error(&e))?
     {
-        payload.push(chunk, length);
+        payload.push(chunk);
     }
     Ok(payload.finish())
 }

@@ -467,7 +467,7 @@ async fn read_object(
     let mut payload = PayloadJoiner::default();
     let mut chunks = 0u32;
     while let Some(chunk) = object.read().await? {
-        payload.push(chunk, object.size as u64);
+        payload.push(chunk);
         chunks = chunks.saturating_add(1);
     }
     Ok(Some(ReceivedObject {
