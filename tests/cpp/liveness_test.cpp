@@ -1,8 +1,11 @@
 // Liveness: SessionConfig::idle_timeout and keep_alive_interval, against a
 // relay of the test's own that is killed (SIGKILL: no CONNECTION_CLOSE ever
-// comes, only silence) or that stays up while nothing is said.
+// comes, only silence), that stays up while nothing is said, or that is
+// out of reach for a while (tests/tools/slow-link.py's black hole).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <csignal>
 
 #include "test_util.hpp"
@@ -115,6 +118,96 @@ TEST(Liveness, KeepAlivesHoldAQuietSessionOpenAndWithoutThemItTimesOut) {
   // The kept session still works.
   auto watch = kept->subscribe_namespace(test_namespace("quiet"), [](const moq::Namespace&) {});
   ASSERT_MOQ_OK(watch);
+}
+
+// A path that goes dead for 3 s (every packet lost, both ways) and comes
+// back, well within the 10 s idle timeout: QUIC retransmits, the session
+// lives on, and every group written during the outage arrives, once, with no
+// reconnect.
+TEST(Liveness, ThreeSecondsOfLostPacketsDoNotEndTheSession) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  std::string error;
+  auto link = SlowLink::start(*relay, 1000000000, &error);  // no bottleneck
+  ASSERT_NE(link, nullptr) << error;
+  const auto ns = test_namespace();
+  auto publisher = moq::Session::connect(link->url(), with_liveness(*relay, 10000ms, 4000ms));
+  ASSERT_MOQ_OK(publisher);
+  std::atomic<int> ended{0};
+  publisher->on_state_change([&](moq::SessionState state, const moq::Error*) {
+    if (state == moq::SessionState::closed) ++ended;
+  });
+  auto announcement = publisher->announce(ns);
+  ASSERT_MOQ_OK(announcement);
+  auto track = announcement->create_track("t");
+  ASSERT_MOQ_OK(track);
+  auto subscriber = connect_to(*relay);
+  ASSERT_MOQ_OK(subscriber);
+  Collector collector;
+  auto sub = subscriber->subscribe(ns, "t", collector.callback());
+  ASSERT_MOQ_OK(sub);
+  ASSERT_TRUE(warm_up(*track, [&] { return collector.size() > 0; }));
+  std::this_thread::sleep_for(200ms);  // a second warm-up group, if any, lands
+  const std::size_t warmed = collector.size();
+
+  ASSERT_TRUE(link->set_blackhole(true, &error)) << error;
+  std::vector<std::string> written;
+  for (int i = 0; i < 30; ++i) {  // a group every 100 ms into the dead path
+    written.push_back("during " + std::to_string(i));
+    ASSERT_TRUE(write_group(*track, {written.back()})) << "a write failed during the outage";
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(collector.size(), warmed) << "objects crossed the black hole";
+  ASSERT_TRUE(link->set_blackhole(false, &error)) << error;
+  const auto healed = Clock::now();
+  written.push_back("after");
+  ASSERT_TRUE(write_group(*track, {written.back()}));
+
+  auto received = [&] {
+    std::vector<std::string> texts;
+    for (const auto& o : collector.objects()) {
+      if (!is_warmup(o)) texts.push_back(o.payload.to_string());
+    }
+    std::sort(texts.begin(), texts.end());
+    return texts;
+  };
+  std::vector<std::string> expected = written;
+  std::sort(expected.begin(), expected.end());
+  // QUIC's probes back off while the path is dead; the next one finds it.
+  EXPECT_TRUE(wait_until([&] { return received().size() >= expected.size(); }, 15000ms))
+      << "delivery did not resume within 15 s of the path coming back";
+  std::this_thread::sleep_for(200ms);  // a group delivered twice would show now
+  EXPECT_EQ(received(), expected) << "every group written during the outage arrives, once";
+  std::printf("delivery resumed %.1f s after the path came back\n", seconds_since(healed));
+  EXPECT_EQ(publisher->state(), moq::SessionState::connected);
+  EXPECT_EQ(ended.load(), 0) << "the session ended";
+  EXPECT_EQ(sub->stats().streams_reset, 0u);
+}
+
+// The same outage with an idle timeout shorter than it: the session ends
+// within the timeout (plus a margin), with an error.
+TEST(Liveness, ALostPathLongerThanTheIdleTimeoutEndsTheSession) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  std::string error;
+  auto link = SlowLink::start(*relay, 1000000000, &error);
+  ASSERT_NE(link, nullptr) << error;
+  auto session = moq::Session::connect(link->url(), with_liveness(*relay, 1000ms, 250ms));
+  ASSERT_MOQ_OK(session);
+  EndClock ended;
+  std::atomic<bool> with_error{false};
+  session->on_state_change([&](moq::SessionState state, const moq::Error* e) {
+    if (state != moq::SessionState::closed) return;
+    with_error = e != nullptr;
+    ended.mark();
+  });
+  ASSERT_TRUE(link->set_blackhole(true, &error)) << error;
+  const auto start = Clock::now();
+  ASSERT_TRUE(wait_until([&] { return ended.get().has_value(); }, 5000ms))
+      << "a session cut off for 5 s with a 1 s idle timeout is still open";
+  EXPECT_LT(std::chrono::duration<double>(*ended.get() - start).count(), 3.0);
+  EXPECT_TRUE(with_error.load()) << "the end of a session that timed out carries an error";
+  EXPECT_EQ(session->state(), moq::SessionState::closed);
 }
 
 TEST(Liveness, IdleTimeoutAndKeepAliveMustFit) {

@@ -7,6 +7,10 @@ Packets from the server to the client pass unchanged. QUIC's congestion
 control sees the bottleneck as a real slow link, so the sender builds a
 backlog and its stream scheduling (priorities) decides what goes first.
 
+SIGUSR1 turns the link into a black hole (every packet, both ways, is dropped
+without a word, as on a dead path) and SIGUSR2 restores it; each change is
+confirmed on stderr ("black hole on" / "black hole off").
+
 Prints "listening on 127.0.0.1:PORT" on stderr once ready. Runs until SIGTERM
 or --max-seconds pass.
 """
@@ -42,6 +46,14 @@ def main():
         s.setblocking(False)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    blackhole = [False]
+
+    def set_blackhole(on):
+        blackhole[0] = on
+        print(f"black hole {'on' if on else 'off'}", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGUSR1, lambda *_: set_blackhole(True))
+    signal.signal(signal.SIGUSR2, lambda *_: set_blackhole(False))
     sel = selectors.DefaultSelector()
     sel.register(outside, selectors.EVENT_READ, "outside")
     sel.register(inside, selectors.EVENT_READ, "inside")
@@ -73,6 +85,8 @@ def main():
                     except BlockingIOError:
                         break
                     client = addr
+                    if blackhole[0]:
+                        continue
                     if queued + len(packet) > args.queue:
                         continue  # drop-tail, like a full router buffer
                     queue.append(packet)
@@ -83,7 +97,7 @@ def main():
                         packet = inside.recv(65536)
                     except (BlockingIOError, ConnectionRefusedError):
                         break
-                    if client is not None:
+                    if client is not None and not blackhole[0]:
                         try:
                             outside.sendto(packet, client)
                         except OSError:

@@ -19,6 +19,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 extern char** environ;
 
@@ -802,6 +803,28 @@ std::unique_ptr<SlowLink> SlowLink::start(const Relay& relay, uint32_t rate, std
     link->port_ = wait_listening_port(*link->process_, "slow-link.py", error);
     if (link->port_ == 0) return nullptr;
     return link;
+}
+
+bool SlowLink::set_blackhole(bool on, std::string* error) {
+    const std::string confirmation = on ? "black hole on" : "black hole off";
+    auto confirmed = [&] {
+        std::size_t n = 0;
+        for (const auto& line : process_->stderr_lines()) n += line == confirmation ? 1 : 0;
+        return n;
+    };
+    const std::size_t before = confirmed();
+    if (::kill(process_->pid(), on ? SIGUSR1 : SIGUSR2) != 0) {
+        *error = std::string("cannot signal slow-link.py: ") + strerror(errno);
+        return false;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (confirmed() > before) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    *error = "slow-link.py did not confirm \"" + confirmation + "\" within 5 s:\n" +
+             process_->stderr_text();
+    return false;
 }
 
 std::string test_peer_binary() {

@@ -261,6 +261,9 @@ public:
     static std::unique_ptr<SlowLink> start(const Relay& relay, uint32_t rate, std::string* error);
     // The relay's WebTransport URL, reached through this link.
     std::string url() const { return "https://localhost:" + std::to_string(port_) + "/"; }
+    // Drops every packet, both ways, while on (a dead path); false (and
+    // *error set) if the link did not confirm the change within 5 s.
+    bool set_blackhole(bool on, std::string* error);
 
 private:
     SlowLink() = default;
