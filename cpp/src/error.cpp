@@ -27,6 +27,25 @@ const char* to_string(Errc code) noexcept {
   return "unknown";
 }
 
+namespace {
+class Category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "moq"; }
+  std::string message(int code) const override { return to_string(static_cast<Errc>(code)); }
+};
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  // Never destroyed: a std::error_code may be compared during static destruction.
+  static const Category* const category = new Category();
+  return *category;
+}
+
+// ffi::Code (Rust's codes) and Errc share their values.
+static_assert(static_cast<int>(ffi::Code::InvalidArgument) == static_cast<int>(Errc::invalid_argument));
+static_assert(static_cast<int>(ffi::Code::Closed) == static_cast<int>(Errc::closed));
+static_assert(static_cast<int>(ffi::Code::Lagging) == static_cast<int>(Errc::lagging));
+
 namespace detail {
 
 void bad_result_access(const char* what) noexcept {
@@ -38,10 +57,9 @@ ffi::Status new_status() noexcept { return ffi::Status{ffi::Code::Ok, rust::Stri
 
 Error to_error(const ffi::Status& status) noexcept {
   auto raw = static_cast<uint8_t>(status.code);
-  // ffi::Code is moq::Errc shifted by one (0 = Ok).
-  Errc code = raw == 0 || raw > static_cast<uint8_t>(Errc::lagging) + 1
-                  ? Errc::internal
-                  : static_cast<Errc>(raw - 1);
+  // ffi::Code is 0 for Ok, then moq::Errc's values (which start at 1).
+  Errc code = raw == 0 || raw > static_cast<uint8_t>(Errc::lagging) ? Errc::internal
+                                                                     : static_cast<Errc>(raw);
   return Error(code, std::string(status.message));
 }
 

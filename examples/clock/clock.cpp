@@ -237,7 +237,10 @@ int run_publisher(moq::Session& session, const moq::Namespace& ns, const Options
       std::fflush(stdout);
       if (!(running = ticker.advance())) break;
     }
-    group->finish();
+    if (auto st = group->finish(); !st) {
+      std::fprintf(stderr, "moq-clock: %s\n", st.error().message().c_str());
+      return 1;
+    }
   }
   return 0;
 }

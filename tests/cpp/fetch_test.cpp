@@ -393,7 +393,7 @@ struct LiveWriter {
           if (!group->write(moq::Bytes::copy(label(group->group_id(), o)))) return;
           std::this_thread::sleep_for(40ms);
         }
-        group->finish();
+        if (!group->finish()) return;
       }
     });
   }

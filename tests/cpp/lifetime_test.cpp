@@ -90,7 +90,7 @@ TEST(Lifetime, DestroyingTrackWriterEndsSubscriptionNormally) {
   EXPECT_TRUE(w.sub->closed());
   // Still exactly one terminal event, also after more session activity and teardown.
   std::this_thread::sleep_for(200ms);
-  pub.session->close();
+  EXPECT_MOQ_OK(pub.session->close());
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(w.events(), 1);
   // A late on_closed callback is called at once, on this thread, with the same outcome.
@@ -188,8 +188,10 @@ TEST(Lifetime, DestroyingSubscriptionStopsCallbacks) {
     while (!stop) {
       auto g = pub.track->begin_group();
       if (!g) return;
-      for (int i = 0; i < 5; ++i) g->write(moq::Bytes::copy("data"));
-      g->finish();
+      for (int i = 0; i < 5; ++i) {
+        if (!g->write(moq::Bytes::copy("data"))) return;
+      }
+      if (!g->finish()) return;
       std::this_thread::sleep_for(2ms);
     }
   });

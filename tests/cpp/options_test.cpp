@@ -31,7 +31,7 @@ TEST(SubscribeOptions, RendezvousWaitsForALatePublisher) {
     if (!pub.track) return;
     auto group = pub.track->begin_group();
     for (int i = 0; i < 60 && group; ++i) {
-      group->write(moq::Bytes::copy("tick"));
+      if (!group->write(moq::Bytes::copy("tick"))) return;
       std::this_thread::sleep_for(50ms);
     }
   });

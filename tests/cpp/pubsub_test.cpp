@@ -173,8 +173,7 @@ TEST(PubSub, PullModeNextWakesForObjectWrittenLater) {
       std::this_thread::sleep_for(150ms);
       auto g = pub.track->begin_group();
       if (!g) return;
-      g->write(moq::Bytes::copy("late"));
-      g->finish();
+      if (!g->write(moq::Bytes::copy("late")) || !g->finish()) return;
     }
   });
   auto r = sub->next(15000ms);

@@ -58,6 +58,13 @@ std::string describe(const moq::Result<T>& r) {
     ASSERT_TRUE(moq_r_.has_value()) << ::moq_test::describe(moq_r_);                      \
   } while (0)
 
+// As ASSERT_MOQ_OK, without leaving the test (also usable in threads).
+#define EXPECT_MOQ_OK(result)                                                             \
+  do {                                                                                    \
+    const auto& moq_r_ = (result);                                                        \
+    EXPECT_TRUE(moq_r_.has_value()) << ::moq_test::describe(moq_r_);                      \
+  } while (0)
+
 // At the end of every test process (each test runs in its own): moq::shutdown,
 // as the README tells applications to do. It must finish: a task still
 // running means something outlived its handle. (Without it, the sanitizer

@@ -20,9 +20,10 @@ class BackgroundWriter {
           while (!stop_) {
             auto g = track.begin_group();
             if (!g) return;
-            for (int i = 0; i < objects_per_group; ++i)
-              g->write(moq::Bytes::copy("data" + std::to_string(i)));
-            g->finish();
+            for (int i = 0; i < objects_per_group; ++i) {
+              if (!g->write(moq::Bytes::copy("data" + std::to_string(i)))) return;
+            }
+            if (!g->finish()) return;
             groups_.fetch_add(1);
             std::this_thread::sleep_for(2ms);
           }
@@ -284,8 +285,8 @@ TEST(Threading, CallbacksOfOneSubscriptionNeverOverlapAndArriveInOrder) {
         open.push_back(std::move(r).value());
       }
       for (int i = 0; i < 40; ++i)
-        for (auto& g : open) g.write(moq::Bytes::copy("x"));  // interleaved across groups
-      for (auto& g : open) g.finish();
+        for (auto& g : open) EXPECT_MOQ_OK(g.write(moq::Bytes::copy("x")));  // interleaved
+      for (auto& g : open) EXPECT_MOQ_OK(g.finish());
     });
   for (auto& th : threads) th.join();
   ASSERT_TRUE(wait_until([&] {
