@@ -49,6 +49,7 @@ mod ffi {
         WouldBlock,
         Internal,
         Lagging,
+        EndOfTrack,
     }
 
     /// Never a `Result` across the bridge: it would make cxx generate `throw`.
@@ -521,6 +522,7 @@ fn code_of(code: Code) -> ffi::Code {
         Code::WouldBlock => ffi::Code::WouldBlock,
         Code::Internal => ffi::Code::Internal,
         Code::Lagging => ffi::Code::Lagging,
+        Code::EndOfTrack => ffi::Code::EndOfTrack,
     }
 }
 

@@ -27,6 +27,9 @@ pub enum Code {
     /// A subscriber fell too far behind (its receive budget filled up, or the
     /// publisher dropped it for lagging): a condition of the load, not a bug.
     Lagging,
+    /// Pull mode: the publisher ended the track normally and every object
+    /// was taken. Not a failure; the way a reader learns the track is over.
+    EndOfTrack,
 }
 
 /// An error with a code and a message written for the person reading it:

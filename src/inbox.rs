@@ -263,9 +263,10 @@ impl Inbox {
             }
             if let Some(end) = &state.end {
                 return Err(match end {
-                    Ok(()) => {
-                        Error::closed("the subscription has ended: the publisher ended the track")
-                    }
+                    Ok(()) => Error::new(
+                        Code::EndOfTrack,
+                        "the publisher ended the track, and every object was taken",
+                    ),
                     Err(e) => Error::new(
                         if e.code == Code::Lagging {
                             Code::Lagging
@@ -463,5 +464,16 @@ mod tests {
         );
         let err = inbox.wait_take(Duration::MAX).unwrap_err();
         assert_eq!(err.code, Code::Lagging, "{err}");
+
+        let ended = Inbox::new(ReceiveBudget::default());
+        ended.offer(object(1, 0, 1));
+        ended.finish(Ok(()));
+        assert!(ended.wait_take(Duration::MAX).is_ok());
+        let err = ended.wait_take(Duration::MAX).unwrap_err();
+        assert_eq!(
+            err.code,
+            Code::EndOfTrack,
+            "a normal end is told apart: {err}"
+        );
     }
 }

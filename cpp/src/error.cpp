@@ -23,6 +23,7 @@ const char* to_string(Errc code) noexcept {
     case Errc::would_block: return "would_block";
     case Errc::internal: return "internal";
     case Errc::lagging: return "lagging";
+    case Errc::end_of_track: return "end_of_track";
   }
   return "unknown";
 }
@@ -45,6 +46,7 @@ const std::error_category& error_category() noexcept {
 static_assert(static_cast<int>(ffi::Code::InvalidArgument) == static_cast<int>(Errc::invalid_argument));
 static_assert(static_cast<int>(ffi::Code::Closed) == static_cast<int>(Errc::closed));
 static_assert(static_cast<int>(ffi::Code::Lagging) == static_cast<int>(Errc::lagging));
+static_assert(static_cast<int>(ffi::Code::EndOfTrack) == static_cast<int>(Errc::end_of_track));
 
 namespace detail {
 
@@ -58,8 +60,9 @@ ffi::Status new_status() noexcept { return ffi::Status{ffi::Code::Ok, rust::Stri
 Error to_error(const ffi::Status& status) noexcept {
   auto raw = static_cast<uint8_t>(status.code);
   // ffi::Code is 0 for Ok, then moq::Errc's values (which start at 1).
-  Errc code = raw == 0 || raw > static_cast<uint8_t>(Errc::lagging) ? Errc::internal
-                                                                     : static_cast<Errc>(raw);
+  Errc code = raw == 0 || raw > static_cast<uint8_t>(Errc::end_of_track)
+                  ? Errc::internal
+                  : static_cast<Errc>(raw);
   return Error(code, std::string(status.message));
 }
 

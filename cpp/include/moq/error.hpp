@@ -36,6 +36,7 @@ enum class Errc {
   would_block,        ///< a blocking call was made from a moq callback thread
   internal,           ///< a bug in moq; the message says where
   lagging,            ///< a subscriber fell too far behind (its receive budget filled up)
+  end_of_track,       ///< pull mode: the publisher ended the track normally; all was taken
 };
 
 /// A short stable name for a code, e.g. "not_found".

@@ -135,10 +135,11 @@ class Subscription {
   std::optional<Object> try_next() noexcept;
 
   /// Pull mode: waits up to `timeout` for the next object
-  /// (`milliseconds::max()`: without end). Errors: timeout, closed (the
-  /// subscription ended and the queue is empty; the message says how),
-  /// lagging (it ended because it fell behind), would_block (called from a
-  /// moq callback thread), invalid_argument (push mode or moved-from).
+  /// (`milliseconds::max()`: without end). Once the queue is empty and the
+  /// subscription has ended: end_of_track if the publisher ended the track
+  /// normally, closed if it ended otherwise (the message says how), lagging
+  /// if it fell behind. Other errors: timeout, would_block (called from a moq
+  /// callback thread), invalid_argument (push mode or moved-from).
   Result<Object> next(std::chrono::milliseconds timeout) noexcept;
 
   /// Sets the callback for the single terminal event: Status ok when the
