@@ -22,36 +22,42 @@ pub fn from_foreign<O: Send + 'static>(owner: O, data: fn(&O) -> &[u8]) -> Bytes
 }
 
 /// Joins the chunks of one received payload. A single chunk (the common
-/// case) is handed over as is, without a copy. Several are kept as they
-/// arrive (the engine holds the same chunks: keeping them costs nothing)
-/// and copied once, into a buffer of exactly their size, when the payload is
-/// complete. So an object still arriving costs no memory of its own, however
-/// large the size its header declares, and however many arrive at once.
+/// case) is handed over as is, without a copy or an allocation. Several are
+/// kept as they arrive (the engine holds the same chunks: keeping them costs
+/// nothing) and copied once, into a buffer of exactly their size, when the
+/// payload is complete. So an object still arriving costs no memory of its
+/// own, however large the size its header declares, and however many arrive
+/// at once.
 #[derive(Default)]
 pub(crate) struct PayloadJoiner {
-    chunks: Vec<Bytes>,
+    first: Option<Bytes>,
+    /// The chunks after the first: allocated only for a payload in pieces.
+    more: Vec<Bytes>,
 }
 
 impl PayloadJoiner {
     pub(crate) fn push(&mut self, chunk: Bytes) {
-        if !chunk.is_empty() || self.chunks.is_empty() {
-            self.chunks.push(chunk);
+        match &self.first {
+            None => self.first = Some(chunk),
+            Some(_) if chunk.is_empty() => {}
+            Some(_) => self.more.push(chunk),
         }
     }
 
-    pub(crate) fn finish(mut self) -> Bytes {
-        match self.chunks.len() {
-            0 => Bytes::new(),
-            1 => self.chunks.pop().expect("one chunk"),
-            _ => {
-                let size = self.chunks.iter().map(Bytes::len).sum();
-                let mut joined = BytesMut::with_capacity(size);
-                for chunk in &self.chunks {
-                    joined.extend_from_slice(chunk);
-                }
-                joined.freeze()
-            }
+    pub(crate) fn finish(self) -> Bytes {
+        let Some(first) = self.first else {
+            return Bytes::new();
+        };
+        if self.more.is_empty() {
+            return first;
         }
+        let size = first.len() + self.more.iter().map(Bytes::len).sum::<usize>();
+        let mut joined = BytesMut::with_capacity(size);
+        joined.extend_from_slice(&first);
+        for chunk in &self.more {
+            joined.extend_from_slice(chunk);
+        }
+        joined.freeze()
     }
 }
 
@@ -74,8 +80,10 @@ mod tests {
         joiner.push(Bytes::from_static(b"ab"));
         joiner.push(Bytes::new());
         joiner.push(Bytes::from_static(b"cd"));
+        assert_eq!(joiner.more.len(), 1, "an empty chunk is not kept");
         let joined = joiner.finish();
         assert_eq!(&joined[..], b"abcd");
+        assert_eq!(joined.len(), 4);
         assert_eq!(PayloadJoiner::default().finish().len(), 0);
     }
 }
