@@ -18,27 +18,19 @@ using namespace moq_test;
 constexpr std::size_t kObject = 256 * 1024;
 
 // A publisher whose link to the relay carries `rate` bytes/s, with one track.
-struct SlowPublisher {
+// The link is a base declared first, so it outlives the session (bases go
+// in reverse order): the session's CLOSE still reaches the relay.
+struct WithLink {
   std::unique_ptr<SlowLink> link;
-  std::optional<moq::Session> session;
-  std::optional<moq::Announcement> announcement;
-  std::optional<moq::TrackWriter> track;
 };
+struct SlowPublisher : WithLink, Publisher {};
 
 void make_slow_publisher(const Relay& relay, uint32_t rate, const moq::Namespace& ns,
                          const moq::TrackOptions& options, SlowPublisher* out) {
   std::string error;
   out->link = SlowLink::start(relay, rate, &error);
   ASSERT_NE(out->link, nullptr) << error;
-  auto session = moq::Session::connect(out->link->url(), config_for(relay));
-  ASSERT_MOQ_OK(session);
-  out->session.emplace(std::move(session).value());
-  auto announcement = out->session->announce(ns);
-  ASSERT_MOQ_OK(announcement);
-  out->announcement.emplace(std::move(announcement).value());
-  auto track = out->announcement->create_track("t", options);
-  ASSERT_MOQ_OK(track);
-  out->track.emplace(std::move(track).value());
+  make_publisher_at(out->link->url(), config_for(relay), ns, "t", out, options);
 }
 
 // One object of kObject bytes per group: the group id in its first 8 bytes,

@@ -131,21 +131,18 @@ TEST(Liveness, ThreeSecondsOfLostPacketsDoNotEndTheSession) {
   auto link = SlowLink::start(*relay, 1000000000, &error);  // no bottleneck
   ASSERT_NE(link, nullptr) << error;
   const auto ns = test_namespace();
-  auto publisher = moq::Session::connect(link->url(), with_liveness(*relay, 10000ms, 4000ms));
-  ASSERT_MOQ_OK(publisher);
+  Publisher pub;
+  make_publisher_at(link->url(), with_liveness(*relay, 10000ms, 4000ms), ns, "t", &pub);
+  if (HasFatalFailure()) return;
   std::atomic<int> ended{0};
-  publisher->on_state_change([&](moq::SessionState state, const moq::Error*) {
+  pub.session->on_state_change([&](moq::SessionState state, const moq::Error*) {
     if (state == moq::SessionState::closed) ++ended;
   });
-  auto announcement = publisher->announce(ns);
-  ASSERT_MOQ_OK(announcement);
-  auto track = announcement->create_track("t");
-  ASSERT_MOQ_OK(track);
-  auto subscriber = connect_to(*relay);
-  ASSERT_MOQ_OK(subscriber);
-  Collector collector;
-  auto sub = subscriber->subscribe(ns, "t", collector.callback());
-  ASSERT_MOQ_OK(sub);
+  Subscriber sub;
+  subscribe_push(*relay, ns, "t", &sub);
+  if (HasFatalFailure()) return;
+  moq::TrackWriter* track = &*pub.track;
+  Collector& collector = sub.got;
   ASSERT_TRUE(warm_up(*track, [&] { return collector.size() > 0; }));
   std::this_thread::sleep_for(200ms);  // a second warm-up group, if any, lands
   const std::size_t warmed = collector.size();
@@ -179,9 +176,9 @@ TEST(Liveness, ThreeSecondsOfLostPacketsDoNotEndTheSession) {
   std::this_thread::sleep_for(200ms);  // a group delivered twice would show now
   EXPECT_EQ(received(), expected) << "every group written during the outage arrives, once";
   std::printf("delivery resumed %.1f s after the path came back\n", seconds_since(healed));
-  EXPECT_EQ(publisher->state(), moq::SessionState::connected);
+  EXPECT_EQ(pub.session->state(), moq::SessionState::connected);
   EXPECT_EQ(ended.load(), 0) << "the session ended";
-  EXPECT_EQ(sub->stats().streams_reset, 0u);
+  EXPECT_EQ(sub.subscription->stats().streams_reset, 0u);
 }
 
 // The same outage with an idle timeout shorter than it: the session ends

@@ -249,12 +249,13 @@ struct Publisher {
   std::optional<moq::TrackWriter> track;
 };
 
-// Connects, announces `ns` and creates `track_name` (with `options`, e.g.
-// history for FETCH). Fails the test on error.
-inline void make_publisher(const Relay& relay, const moq::Namespace& ns,
-                           const std::string& track_name, Publisher* out,
-                           moq::SessionConfig cfg, const moq::TrackOptions& options) {
-  auto session = connect_to(relay, std::move(cfg));
+// Connects to `url` (a relay, or a link in front of one), announces `ns` and
+// creates `track_name` (with `options`, e.g. history for FETCH). Fails the
+// test on error.
+inline void make_publisher_at(const std::string& url, moq::SessionConfig cfg,
+                              const moq::Namespace& ns, const std::string& track_name,
+                              Publisher* out, const moq::TrackOptions& options = {}) {
+  auto session = moq::Session::connect(url, std::move(cfg));
   ASSERT_MOQ_OK(session);
   out->session.emplace(std::move(session).value());
   auto announcement = out->session->announce(ns);
@@ -263,6 +264,12 @@ inline void make_publisher(const Relay& relay, const moq::Namespace& ns,
   auto track = out->announcement->create_track(track_name, options);
   ASSERT_MOQ_OK(track);
   out->track.emplace(std::move(track).value());
+}
+// make_publisher_at the relay itself.
+inline void make_publisher(const Relay& relay, const moq::Namespace& ns,
+                           const std::string& track_name, Publisher* out,
+                           moq::SessionConfig cfg, const moq::TrackOptions& options) {
+  make_publisher_at(relay.url(), std::move(cfg), ns, track_name, out, options);
 }
 inline void make_publisher(const Relay& relay, const moq::Namespace& ns,
                            const std::string& track_name, Publisher* out,
