@@ -5,12 +5,14 @@
 namespace moq {
 namespace {
 
-struct StringStorage final : Bytes::Storage {
+using Storage = detail::BytesAccess::Storage;
+
+struct StringStorage final : Storage {
   explicit StringStorage(std::string&& s) noexcept : text(std::move(s)) {}
   std::string text;
 };
 
-struct VectorStorage final : Bytes::Storage {
+struct VectorStorage final : Storage {
   explicit VectorStorage(std::vector<uint8_t>&& v) noexcept : data(std::move(v)) {}
   std::vector<uint8_t> data;
 };
@@ -41,6 +43,17 @@ Bytes Bytes::copy(const void* data, std::size_t size) noexcept {
 }
 
 Bytes Bytes::copy(std::string_view text) noexcept { return copy(text.data(), text.size()); }
+
+Result<Bytes> Bytes::slice(std::size_t offset, std::size_t length) const noexcept {
+  if (offset > size_ || length > size_ - offset) {
+    return Error(Errc::invalid_argument,
+                 "Bytes::slice: offset " + std::to_string(offset) + " + length " +
+                     std::to_string(length) + " reaches past the end of " + std::to_string(size_) +
+                     " bytes; slice within size()");
+  }
+  if (length == 0) return Bytes();
+  return Bytes(storage_, data_ + offset, length);
+}
 
 namespace ffi {
 rust::Slice<const uint8_t> PayloadOwner::data() const noexcept {

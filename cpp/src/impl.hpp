@@ -13,7 +13,24 @@
 #include "moq/moq.hpp"
 
 namespace moq {
+
+/// What owns the buffer of a Bytes (bytes.cpp, subscribe.cpp derive from it).
+struct Bytes::Storage {
+  virtual ~Storage() = default;
+};
+
 namespace detail {
+
+/// The library's access to a Bytes' storage.
+struct BytesAccess {
+  using Storage = Bytes::Storage;
+  static Bytes make(std::shared_ptr<const Storage> storage, const uint8_t* data,
+                    std::size_t size) noexcept {
+    return Bytes(std::move(storage), data, size);
+  }
+  static const Storage* storage(const Bytes& bytes) noexcept { return bytes.storage_.get(); }
+  static long owners(const Bytes& bytes) noexcept { return bytes.storage_.use_count(); }
+};
 
 // When callbacks run and when they stop is decided on the Rust side: every
 // handle's callbacks run on its strand (src/dispatch.rs), one at a time, on a

@@ -5,7 +5,7 @@ namespace moq {
 namespace {
 
 /// Bytes over a payload the network delivered (a Rust `Bytes`): no copy.
-struct ReceivedStorage final : Bytes::Storage {
+struct ReceivedStorage final : detail::BytesAccess::Storage {
   explicit ReceivedStorage(rust::Box<ffi::PayloadBox> box) noexcept : payload(std::move(box)) {}
   rust::Box<ffi::PayloadBox> payload;
 };
@@ -16,7 +16,7 @@ namespace detail {
 /// The Rust payload behind `bytes`, if it was received (lets GroupWriter
 /// republish it without a copy).
 const ffi::PayloadBox* received_payload(const Bytes& bytes) noexcept {
-  auto* storage = dynamic_cast<const ReceivedStorage*>(bytes.storage().get());
+  auto* storage = dynamic_cast<const ReceivedStorage*>(BytesAccess::storage(bytes));
   return storage ? &*storage->payload : nullptr;
 }
 }  // namespace detail
@@ -31,7 +31,7 @@ Object object_from(const ffi::ObjectHeader& header, rust::Box<ffi::PayloadBox> p
   object.subgroup_id = header.subgroup_id;
   object.object_id = header.object_id;
   object.priority = header.priority;
-  object.payload = Bytes(std::move(storage), data.data(), data.size());
+  object.payload = BytesAccess::make(std::move(storage), data.data(), data.size());
   object.datagram = header.datagram;
   object.status = header.status == 1   ? ObjectStatus::end_of_group
                   : header.status == 2 ? ObjectStatus::end_of_track

@@ -14,6 +14,8 @@ namespace test_hooks {
 
 Status panic_in_rust() noexcept { return detail::to_status(ffi::test_hook_panic()); }
 
+long buffer_owners(const Bytes& bytes) noexcept { return detail::BytesAccess::owners(bytes); }
+
 const void* received_buffer(const Bytes& bytes) noexcept {
   const ffi::PayloadBox* payload = detail::received_payload(bytes);
   return payload != nullptr ? ffi::payload_data(*payload).data() : nullptr;

@@ -1,7 +1,9 @@
 // moq::Bytes: ownership without copies, copying constructors, sharing.
+#include "support/test_hooks.hpp"
 #include "test_util.hpp"
 
 #include <thread>
+#include <type_traits>
 
 using namespace moq_test;
 
@@ -80,4 +82,35 @@ TEST(Bytes, SharedAcrossThreads) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(good.load(), 200);
+}
+
+TEST(Bytes, SliceSharesTheBufferAndChecksItsRange) {
+  moq::Bytes whole(std::string("0123456789"));
+  auto middle = whole.slice(2, 5);
+  ASSERT_MOQ_OK(middle);
+  EXPECT_EQ(middle->view(), "23456");
+  EXPECT_EQ(middle->data(), whole.data() + 2) << "the slice copied";
+  EXPECT_EQ(moq::test_hooks::buffer_owners(whole), 2);
+  auto inner = middle->slice(1, 2);  // a slice of a slice is relative to it
+  ASSERT_MOQ_OK(inner);
+  EXPECT_EQ(inner->view(), "34");
+  EXPECT_EQ(whole.slice(10, 0)->size(), 0u);
+  EXPECT_EQ(whole.slice(0, 10)->view(), "0123456789");
+  EXPECT_MOQ_ERROR(whole.slice(11, 0), moq::Errc::invalid_argument);
+  EXPECT_MOQ_ERROR(whole.slice(8, 3), moq::Errc::invalid_argument);
+  EXPECT_MOQ_ERROR(whole.slice(1, SIZE_MAX), moq::Errc::invalid_argument);  // offset + length overflows
+  EXPECT_MOQ_ERROR(moq::Bytes().slice(0, 1), moq::Errc::invalid_argument);
+  // The slice keeps the buffer alive on its own.
+  moq::Bytes kept = std::move(inner).value();
+  whole = moq::Bytes();
+  middle = moq::Error(moq::Errc::closed, "drop");
+  EXPECT_EQ(kept.view(), "34");
+}
+
+TEST(Bytes, OnlyTheLibraryMakesBytesOverItsOwnStorage) {
+  // What owns a buffer is the library's business: no public constructor
+  // takes storage and a pointer into it (one that lied about the range
+  // would have republished the wrong bytes).
+  EXPECT_FALSE((std::is_constructible<moq::Bytes, std::shared_ptr<const void>, const uint8_t*,
+                                      std::size_t>::value));
 }

@@ -1,6 +1,9 @@
 // moq::Namespace validation and moq::Errc names (no network).
 #include "test_util.hpp"
 
+#include <map>
+#include <unordered_map>
+
 using namespace moq_test;
 
 TEST(Namespace, ParseSplitsAtSlash) {
@@ -68,6 +71,30 @@ TEST(Namespace, RejectsTooLong) {
   EXPECT_MOQ_ERROR(moq::Namespace::from_parts({std::string(4097, 'x')}),
                    moq::Errc::invalid_argument);
   ASSERT_MOQ_OK(moq::Namespace::from_parts({std::string(4000, 'x')}));
+}
+
+TEST(Namespace, IsAValueForMapsAndSets) {
+  moq::Namespace none;
+  EXPECT_TRUE(none.parts().empty());
+  EXPECT_EQ(none.to_string(), "");
+  auto a = moq::Namespace::parse("live/a").value();
+  auto b = moq::Namespace::parse("live/b").value();
+  auto ab = moq::Namespace::from_parts({"live", "a", "b"}).value();
+  EXPECT_LT(none, a);
+  EXPECT_LT(a, ab) << "a prefix sorts first";
+  EXPECT_LT(ab, b);
+  EXPECT_FALSE(b < a);
+  EXPECT_GE(b, a);
+  std::map<moq::Namespace, int> ordered{{b, 2}, {a, 1}, {ab, 3}};
+  EXPECT_EQ(ordered.begin()->first, a);
+  std::unordered_map<moq::Namespace, int> hashed{{a, 1}, {b, 2}};
+  EXPECT_EQ(hashed.at(moq::Namespace::parse("live/b").value()), 2);
+  // Fields are hashed as fields, not as their concatenation.
+  auto split1 = moq::Namespace::from_parts({"ab", "c"}).value();
+  auto split2 = moq::Namespace::from_parts({"a", "bc"}).value();
+  EXPECT_NE(split1, split2);
+  EXPECT_NE(std::hash<moq::Namespace>{}(split1), std::hash<moq::Namespace>{}(split2));
+  EXPECT_EQ(std::hash<moq::Namespace>{}(a), std::hash<moq::Namespace>{}(moq::Namespace::parse("live/a").value()));
 }
 
 TEST(Errc, EveryCodeHasAStableName) {

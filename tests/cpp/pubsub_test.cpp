@@ -481,16 +481,16 @@ TEST(PubSub, WrittenPayloadsAreSharedWithTheEngineNotCopied) {
   // very buffer written (one more reference to it), not a copy; once 8 newer
   // groups push it out, it lets go.
   moq::Bytes payload(std::string(100000, 'z'));
-  ASSERT_EQ(payload.storage().use_count(), 1);
+  ASSERT_EQ(moq::test_hooks::buffer_owners(payload), 1);
   auto group = plain->begin_group();
   ASSERT_MOQ_OK(group);
   ASSERT_MOQ_OK(group->write(payload));
-  EXPECT_EQ(payload.storage().use_count(), 2) << "the engine does not hold the written buffer";
+  EXPECT_EQ(moq::test_hooks::buffer_owners(payload), 2) << "the engine does not hold the written buffer";
   ASSERT_MOQ_OK(group->finish());
   group = moq::Error(moq::Errc::closed, "drop the group writer");
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(write_group(*plain, {"newer"}));
-  EXPECT_TRUE(wait_until([&] { return payload.storage().use_count() == 1; }, 5000ms))
-      << "the engine still holds the buffer of a replaced group: " << payload.storage().use_count();
+  EXPECT_TRUE(wait_until([&] { return moq::test_hooks::buffer_owners(payload) == 1; }, 5000ms))
+      << "the engine still holds the buffer of a replaced group: " << moq::test_hooks::buffer_owners(payload);
 
   // A track with history (16 groups here) keeps the same buffer for FETCH,
   // also after the engine let go of it.
@@ -501,8 +501,8 @@ TEST(PubSub, WrittenPayloadsAreSharedWithTheEngineNotCopied) {
   ASSERT_MOQ_OK(history_group->finish());
   history_group = moq::Error(moq::Errc::closed, "drop the group writer");
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(write_group(*pub.track, {"newer"}));
-  EXPECT_TRUE(wait_until([&] { return kept.storage().use_count() == 2; }, 5000ms))
-      << "the history should hold exactly the written buffer: " << kept.storage().use_count();
+  EXPECT_TRUE(wait_until([&] { return moq::test_hooks::buffer_owners(kept) == 2; }, 5000ms))
+      << "the history should hold exactly the written buffer: " << moq::test_hooks::buffer_owners(kept);
 }
 
 TEST(PubSub, RawQuicUrlRoundTrip) {
@@ -574,12 +574,22 @@ TEST(PubSub, RepublishingAReceivedPayload) {
   auto group = out_track->begin_group();
   ASSERT_MOQ_OK(group);
   ASSERT_MOQ_OK(group->write(payload));  // a received Bytes, written back out
+  // Slices send exactly their bytes: of the received buffer, and of one of ours.
+  auto received_slice = payload.slice(100, 1000);
+  ASSERT_MOQ_OK(received_slice);
+  ASSERT_MOQ_OK(group->write(*received_slice));
+  moq::Bytes local(std::string("0123456789"));
+  ASSERT_MOQ_OK(group->write(local.slice(2, 5).value()));
   ASSERT_MOQ_OK(group->finish());
   EXPECT_TRUE(got.wait([&](const std::vector<moq::Object>& v) {
-    for (const auto& o : v)
-      if (o.payload.view() == data) return true;
+    for (std::size_t i = 0; i + 2 < v.size(); ++i) {
+      if (v[i].payload.view() == data) {
+        return v[i + 1].payload.view() == std::string_view(data).substr(100, 1000) &&
+               v[i + 2].payload.view() == "23456";
+      }
+    }
     return false;
-  }));
+  })) << "expected the payload, then exactly its slice [100, 1100), then \"23456\"";
 }
 
 TEST(PubSub, InteropMoqClockSubscriberReceivesOurTrack) {

@@ -8,7 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "moq/error.hpp"
+
 namespace moq {
+
+namespace detail {
+struct BytesAccess;
+}
 
 /// An immutable byte buffer that shares ownership of its storage: copies are
 /// cheap (a reference count), and the data never changes while any copy lives.
@@ -43,16 +49,17 @@ class Bytes {
   /// The bytes copied into a std::string.
   std::string to_string() const { return std::string(view()); }
 
-  /// Internal: the storage behind a Bytes. Public only so the library can
-  /// make Bytes over buffers it receives.
-  struct Storage {
-    virtual ~Storage() = default;
-  };
-  Bytes(std::shared_ptr<const Storage> storage, const uint8_t* data, std::size_t size) noexcept
-      : storage_(std::move(storage)), data_(data), size_(size) {}
-  const std::shared_ptr<const Storage>& storage() const noexcept { return storage_; }
+  /// The `length` bytes from `offset`, sharing this buffer (no copy). Written
+  /// to a track, a slice sends exactly its own bytes. Errors: invalid_argument
+  /// when the range does not lie within size().
+  Result<Bytes> slice(std::size_t offset, std::size_t length) const noexcept;
 
  private:
+  struct Storage;  // defined by the library: what owns the buffer
+  friend struct detail::BytesAccess;
+  Bytes(std::shared_ptr<const Storage> storage, const uint8_t* data, std::size_t size) noexcept
+      : storage_(std::move(storage)), data_(data), size_(size) {}
+
   std::shared_ptr<const Storage> storage_;
   const uint8_t* data_ = nullptr;
   std::size_t size_ = 0;

@@ -11,6 +11,11 @@
 
 namespace moq {
 
+/// The MoQT priority used where none is given, by publishers (groups,
+/// subgroups, datagrams) and subscribers (SubscribeOptions::priority) alike:
+/// the middle of 0..255. Lower numbers are more important.
+inline constexpr uint8_t default_priority = 128;
+
 /// An object's status (draft 18 §10.2.1.1). Markers carry no payload.
 enum class ObjectStatus {
   normal,

@@ -135,7 +135,7 @@ class TrackWriter {
   /// 0). `priority`: MoQT publisher priority, lower is more important.
   /// Errors: closed (session gone, or the track was ended with an
   /// end-of-track marker).
-  Result<GroupWriter> begin_group(uint8_t priority = 127) noexcept;
+  Result<GroupWriter> begin_group(uint8_t priority = default_priority) noexcept;
 
   /// Opens subgroup `subgroup_id` of group `group_id` explicitly (its own
   /// QUIC stream), with MoQT publisher priority `priority`. Several
@@ -144,7 +144,7 @@ class TrackWriter {
   /// track was ended with an end-of-track marker), or the engine's refusal to open that subgroup (e.g. one
   /// already opened), with its reason in the message.
   Result<GroupWriter> begin_subgroup(uint64_t group_id, uint64_t subgroup_id,
-                                     uint8_t priority = 127) noexcept;
+                                     uint8_t priority = default_priority) noexcept;
 
   /// Counters of what this track has published. Never fails; zeros for a
   /// moved-from TrackWriter.
@@ -266,7 +266,8 @@ class DatagramWriter {
   /// sent only the latest is kept. You choose the ids (e.g. one group per
   /// object). Errors: payload_too_large (above max_payload(); the message
   /// says the limit), closed (session gone).
-  Status write(uint64_t group_id, uint64_t object_id, Bytes payload, uint8_t priority = 127) noexcept;
+  Status write(uint64_t group_id, uint64_t object_id, Bytes payload,
+               uint8_t priority = default_priority) noexcept;
   /// The largest payload one datagram carries on this connection (bytes).
   std::size_t max_payload() const noexcept;
 

@@ -51,7 +51,7 @@ class PublishedTrack {
   /// group's + 1 (the first is 0). `priority`: MoQT publisher priority, lower
   /// is more important. Never blocks. Errors: closed (the session ended, or
   /// the peer stopped receiving the track), invalid_argument (moved-from).
-  Result<GroupWriter> begin_group(uint8_t priority = 127) noexcept;
+  Result<GroupWriter> begin_group(uint8_t priority = default_priority) noexcept;
 
  private:
   friend class Session;

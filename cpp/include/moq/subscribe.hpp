@@ -92,8 +92,8 @@ struct SubscribeOptions {
   GroupOrder group_order = GroupOrder::publisher;
   /// false: the publisher does not forward objects.
   bool forward = true;
-  /// Subscriber priority; lower is more important.
-  uint8_t priority = 128;
+  /// Subscriber priority; lower is more important (see default_priority).
+  uint8_t priority = default_priority;
   /// Objects not delivered within this time may be dropped. 0 = no limit.
   std::chrono::milliseconds delivery_timeout{0};
   /// Lets the relay hold the SUBSCRIBE this long for a publisher that has not

@@ -11,6 +11,10 @@ namespace test_hooks {
 /// Calls a bridge entry that panics in Rust; returns what C++ gets back.
 Status panic_in_rust() noexcept;
 
+/// How many owners the buffer behind `bytes` has (Bytes sharing it, and the
+/// engine while it sends or keeps it); 0 for an empty Bytes.
+long buffer_owners(const Bytes& bytes) noexcept;
+
 /// The address of the Rust buffer behind a received payload (the engine's
 /// bytes the Bytes is a view of), or nullptr if `bytes` was not received.
 const void* received_buffer(const Bytes& bytes) noexcept;
