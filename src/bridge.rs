@@ -15,6 +15,7 @@ use crate::history::HistoryLimits;
 use crate::inbox::{Overflow, ReceiveBudget};
 use crate::names::Namespace;
 use crate::object::{Extension, ExtensionValue, Status as ObjectStatus};
+use crate::pending::Pending;
 use crate::publish::{
     Announcement, DatagramWriter, GroupWriter, ObjectWriter, TrackOptions, TrackRequest,
     TrackWriter,
@@ -194,11 +195,6 @@ mod ffi {
         /// crosses the bridge per byte).
         fn bytes_to_vec(bytes: &[u8]) -> Vec<u8>;
 
-        fn session_connect(
-            options: &ConnectOptions,
-            events: UniquePtr<SessionEvents>,
-            status: &mut Status,
-        ) -> Box<SessionBox>;
         fn session_is_closed(session: &SessionBox) -> bool;
         fn session_close(session: &SessionBox, code: u64, reason: &[u8]) -> Status;
         fn session_stats(session: &SessionBox, status: &mut Status) -> SessionCounters;
@@ -208,19 +204,6 @@ mod ffi {
             ns: &CxxVector<CxxString>,
             track: &[u8],
         ) -> Status;
-        fn session_announce(
-            session: &SessionBox,
-            ns: &CxxVector<CxxString>,
-            status: &mut Status,
-        ) -> Box<AnnouncementBox>;
-        fn session_subscribe(
-            session: &SessionBox,
-            ns: &CxxVector<CxxString>,
-            track: &[u8],
-            params: &SubscribeParams,
-            events: UniquePtr<SubscriptionEvents>,
-            status: &mut Status,
-        ) -> Box<SubscriptionBox>;
         /// Pull mode: the next object (status Ok). `poll`: only if one is
         /// queued now (never blocks); otherwise waits up to `wait_ms`
         /// (`forever`: without end). Otherwise status Timeout (nothing came),
@@ -468,6 +451,65 @@ mod ffi {
         type TrackRequestEvents;
         fn on_track_requested(self: &TrackRequestEvents, request: Box<TrackRequestBox>);
     }
+
+    // ---------------------------------------------------------- requests in flight
+    // The non-blocking forms of connect, announce and subscribe (pending.rs):
+    // cpp/include/moq/pending.hpp. A request's answer crosses as a
+    // `PendingResult`, which C++ turns into the handle it waited for.
+
+    extern "Rust" {
+        type PendingBox;
+        type PendingResult;
+
+        fn session_connect_async(
+            options: &ConnectOptions,
+            events: UniquePtr<SessionEvents>,
+        ) -> Box<PendingBox>;
+        fn session_announce_async(
+            session: &SessionBox,
+            ns: &CxxVector<CxxString>,
+        ) -> Box<PendingBox>;
+        fn session_subscribe_async(
+            session: &SessionBox,
+            ns: &CxxVector<CxxString>,
+            track: &[u8],
+            params: &SubscribeParams,
+            events: UniquePtr<SubscriptionEvents>,
+        ) -> Box<PendingBox>;
+        /// A request refused before it started, as InvalidArgument (C++
+        /// checks some input itself: a moved-from handle, bad options).
+        fn pending_invalid(message: &str) -> Box<PendingBox>;
+        /// The answer, waiting up to `wait_ms` (`forever`: without end). The
+        /// status is the request's error, or Timeout (no answer yet),
+        /// WouldBlock, InvalidArgument (taken, or goes to a completion).
+        fn pending_wait(
+            pending: &PendingBox,
+            wait_ms: u64,
+            forever: bool,
+            status: &mut Status,
+        ) -> Box<PendingResult>;
+        /// Hands the answer to `ready` on the request's strand.
+        fn pending_then(pending: &PendingBox, ready: UniquePtr<PendingReady>) -> Status;
+        fn pending_is_answered(pending: &PendingBox) -> bool;
+        fn pending_result_session(
+            result: Box<PendingResult>,
+            status: &mut Status,
+        ) -> Box<SessionBox>;
+        fn pending_result_announcement(
+            result: Box<PendingResult>,
+            status: &mut Status,
+        ) -> Box<AnnouncementBox>;
+        fn pending_result_subscription(
+            result: Box<PendingResult>,
+            status: &mut Status,
+        ) -> Box<SubscriptionBox>;
+    }
+
+    unsafe extern "C++" {
+        /// Receives a request's answer (on the request's strand).
+        type PendingReady;
+        fn on_ready(self: &PendingReady, result: Box<PendingResult>);
+    }
 }
 
 // SAFETY: the C++ types guard their own state with a mutex (SessionEvents,
@@ -614,61 +656,64 @@ fn namespace_check(parts: &CxxVector<CxxString>) -> ffi::Status {
     status_of(&guarded("Namespace", || namespace_of(parts).map(|_| ())))
 }
 
-fn session_connect(
+/// What `Session::connect` needs from the bridge's options and events: the
+/// configuration, the sink of the terminal event, and the events again (for
+/// GOAWAY, registered once the session exists).
+fn connect_parts(
     options: &ffi::ConnectOptions,
     events: UniquePtr<ffi::SessionEvents>,
-    status: &mut ffi::Status,
-) -> Box<SessionBox> {
-    handle("Session::connect", status, SessionBox, || {
-        let config = SessionConfig {
-            tls: TlsOptions {
-                root_cert_files: options.root_cert_files.iter().map(PathBuf::from).collect(),
-                server_cert_sha256: options.server_cert_sha256.clone(),
-                disable_verify: options.disable_verify,
-            },
-            connect_timeout: Duration::from_millis(options.connect_timeout_ms),
-            request_timeout: Duration::from_millis(options.request_timeout_ms),
-            bind: options.bind.clone(),
-            max_object_size: usize::try_from(options.max_object_size).unwrap_or(usize::MAX),
-            max_group_bytes: options.max_group_bytes,
-            idle_timeout: Duration::from_millis(options.idle_timeout_ms),
-            keep_alive_interval: Duration::from_millis(options.keep_alive_interval_ms),
-            auth_tokens: options
-                .auth_tokens
-                .iter()
-                .map(|t| crate::session::AuthToken {
-                    token_type: t.token_type,
-                    value: t.value.clone(),
-                })
-                .collect(),
+) -> Result<(
+    SessionConfig,
+    crate::session::StateSink,
+    Arc<UniquePtr<ffi::SessionEvents>>,
+)> {
+    let config = SessionConfig {
+        tls: TlsOptions {
+            root_cert_files: options.root_cert_files.iter().map(PathBuf::from).collect(),
+            server_cert_sha256: options.server_cert_sha256.clone(),
+            disable_verify: options.disable_verify,
+        },
+        connect_timeout: Duration::from_millis(options.connect_timeout_ms),
+        request_timeout: Duration::from_millis(options.request_timeout_ms),
+        bind: options.bind.clone(),
+        max_object_size: usize::try_from(options.max_object_size).unwrap_or(usize::MAX),
+        max_group_bytes: options.max_group_bytes,
+        idle_timeout: Duration::from_millis(options.idle_timeout_ms),
+        keep_alive_interval: Duration::from_millis(options.keep_alive_interval_ms),
+        auth_tokens: options
+            .auth_tokens
+            .iter()
+            .map(|t| crate::session::AuthToken {
+                token_type: t.token_type,
+                value: t.value.clone(),
+            })
+            .collect(),
+    };
+    if config.connect_timeout.is_zero() || config.request_timeout.is_zero() {
+        return Err(Error::invalid_argument(
+            "connect_timeout and request_timeout must be positive",
+        ));
+    }
+    let events = Arc::new(events);
+    let closed_events = events.clone();
+    let on_closed: crate::session::StateSink = Box::new(move |error: Option<Error>| {
+        let status = match error {
+            None => ok(),
+            Some(e) => status_of(&Err(e)),
         };
-        if config.connect_timeout.is_zero() || config.request_timeout.is_zero() {
-            return Err(Error::invalid_argument(
-                "connect_timeout and request_timeout must be positive",
-            ));
+        if let Some(events) = closed_events.as_ref().as_ref() {
+            events.on_closed(&status);
         }
-        let events = Arc::new(events);
-        let closed_events = events.clone();
-        let session = Session::connect(
-            &options.url,
-            config,
-            Box::new(move |error: Option<Error>| {
-                let status = match error {
-                    None => ok(),
-                    Some(e) => status_of(&Err(e)),
-                };
-                if let Some(events) = closed_events.as_ref().as_ref() {
-                    events.on_closed(&status);
-                }
-            }),
-        )?;
-        session.on_goaway(Box::new(move |uri: String| {
-            if let Some(events) = events.as_ref().as_ref() {
-                events.on_goaway(&uri);
-            }
-        }));
-        Ok(session)
-    })
+    });
+    Ok((config, on_closed, events))
+}
+
+fn forward_goaway(session: &Session, events: Arc<UniquePtr<ffi::SessionEvents>>) {
+    session.on_goaway(Box::new(move |uri: String| {
+        if let Some(events) = events.as_ref().as_ref() {
+            events.on_goaway(&uri);
+        }
+    }));
 }
 
 fn session_is_closed(session: &SessionBox) -> bool {
@@ -696,20 +741,6 @@ fn session_close(session: &SessionBox, code: u64, reason: &[u8]) -> ffi::Status 
         }
         session.close(code, reason)
     }))
-}
-
-fn session_announce(
-    session: &SessionBox,
-    ns: &CxxVector<CxxString>,
-    status: &mut ffi::Status,
-) -> Box<AnnouncementBox> {
-    handle("Session::announce", status, AnnouncementBox, || {
-        let session = session
-            .0
-            .as_ref()
-            .ok_or_else(|| moved_from("Session::announce"))?;
-        session.announce(&namespace_of(ns)?)
-    })
 }
 
 /// A received object as the bridge carries it: the header, and the payload
@@ -752,28 +783,6 @@ impl ObjectHandler for CppObjectHandler {
             events.on_closed(&status_of(&result));
         }
     }
-}
-
-fn session_subscribe(
-    session: &SessionBox,
-    ns: &CxxVector<CxxString>,
-    track: &[u8],
-    params: &ffi::SubscribeParams,
-    events: UniquePtr<ffi::SubscriptionEvents>,
-    status: &mut ffi::Status,
-) -> Box<SubscriptionBox> {
-    handle("Session::subscribe", status, SubscriptionBox, || {
-        let session = session
-            .0
-            .as_ref()
-            .ok_or_else(|| moved_from("Session::subscribe"))?;
-        session.subscribe_with(
-            &namespace_of(ns)?,
-            track,
-            &subscribe_options(params)?,
-            Box::new(CppObjectHandler(events)),
-        )
-    })
 }
 
 fn subscribe_options(p: &ffi::SubscribeParams) -> Result<SubscribeOptions> {
@@ -1565,4 +1574,220 @@ fn track_request_accept(
             .ok_or_else(|| Error::invalid_argument("this track request was already accepted"))?;
         pending.accept(&track_options(options))
     })
+}
+
+// ---------------------------------------------------------- requests in flight
+
+/// What a request in flight answers with: the handle it was made for.
+enum Answer {
+    Session(Box<Session>),
+    Announcement(Announcement),
+    Subscription(Subscription),
+}
+
+pub struct PendingBox(Pending<Answer>);
+pub struct PendingResult(Option<Result<Answer>>);
+
+// SAFETY: as the other events: the C++ object keeps the completion behind a
+// const call operator, made on one thread and run on the request's strand.
+unsafe impl Send for ffi::PendingReady {}
+unsafe impl Sync for ffi::PendingReady {}
+
+/// Starts a request: `prepare` checks the input and builds the future now (an
+/// error there answers at once), the future runs on the runtime.
+fn pending<F, T>(
+    what: &str,
+    prepare: impl FnOnce() -> Result<F>,
+    wrap: fn(T) -> Answer,
+) -> Box<PendingBox>
+where
+    F: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    Box::new(PendingBox(match guarded(what, prepare) {
+        Ok(request) => Pending::spawn(async move { request.await.map(wrap) }),
+        Err(e) => Pending::answered(Err(e)),
+    }))
+}
+
+fn session_connect_async(
+    options: &ffi::ConnectOptions,
+    events: UniquePtr<ffi::SessionEvents>,
+) -> Box<PendingBox> {
+    pending(
+        "Session::connect_async",
+        || {
+            let (config, on_closed, events) = connect_parts(options, events)?;
+            let request = Session::connect_request(&options.url, config, on_closed)?;
+            Ok(async move {
+                let session = request.await?;
+                forward_goaway(&session, events);
+                Ok(Box::new(session))
+            })
+        },
+        Answer::Session,
+    )
+}
+
+fn session_announce_async(session: &SessionBox, ns: &CxxVector<CxxString>) -> Box<PendingBox> {
+    pending(
+        "Session::announce_async",
+        || {
+            let session = session
+                .0
+                .as_ref()
+                .ok_or_else(|| moved_from("Session::announce_async"))?;
+            session.announce_request(&namespace_of(ns)?)
+        },
+        Answer::Announcement,
+    )
+}
+
+fn session_subscribe_async(
+    session: &SessionBox,
+    ns: &CxxVector<CxxString>,
+    track: &[u8],
+    params: &ffi::SubscribeParams,
+    events: UniquePtr<ffi::SubscriptionEvents>,
+) -> Box<PendingBox> {
+    pending(
+        "Session::subscribe_async",
+        || {
+            let session = session
+                .0
+                .as_ref()
+                .ok_or_else(|| moved_from("Session::subscribe_async"))?;
+            session.subscribe_request(
+                &namespace_of(ns)?,
+                track,
+                &subscribe_options(params)?,
+                Box::new(CppObjectHandler(events)),
+            )
+        },
+        Answer::Subscription,
+    )
+}
+
+fn pending_invalid(message: &str) -> Box<PendingBox> {
+    Box::new(PendingBox(Pending::answered(Err(Error::invalid_argument(
+        message,
+    )))))
+}
+
+fn pending_wait(
+    pending: &PendingBox,
+    wait_ms: u64,
+    forever: bool,
+    status: &mut ffi::Status,
+) -> Box<PendingResult> {
+    let timeout = (!forever).then(|| Duration::from_millis(wait_ms));
+    match guarded("Pending::wait", || Ok(pending.0.wait(timeout))) {
+        // The request's own error travels inside the result, so C++ turns
+        // every answer the same way; `status` is about the wait itself.
+        Ok(Ok(answer)) => {
+            *status = ok();
+            Box::new(PendingResult(Some(Ok(answer))))
+        }
+        Ok(Err(e)) if is_wait_error(&e) => {
+            *status = status_of(&Err(e));
+            Box::new(PendingResult(None))
+        }
+        Ok(Err(e)) | Err(e) => {
+            *status = ok();
+            Box::new(PendingResult(Some(Err(e))))
+        }
+    }
+}
+
+/// An error of the wait, not of the request: the request goes on (Timeout) or
+/// the call was wrong (WouldBlock, InvalidArgument from pending.rs).
+fn is_wait_error(error: &Error) -> bool {
+    matches!(error.code, Code::Timeout | Code::WouldBlock)
+        && (error.message.starts_with("the request has no answer yet")
+            || error.message.starts_with("waiting for a pending request"))
+        || error.code == Code::InvalidArgument && error.message.starts_with("this request")
+}
+
+fn pending_then(pending: &PendingBox, ready: UniquePtr<ffi::PendingReady>) -> ffi::Status {
+    status_of(&guarded("Pending::then", || {
+        pending.0.then(Box::new(move |result| {
+            if let Some(ready) = ready.as_ref() {
+                ready.on_ready(Box::new(PendingResult(Some(result))));
+            }
+        }))
+    }))
+}
+
+fn pending_is_answered(pending: &PendingBox) -> bool {
+    pending.0.is_answered()
+}
+
+/// The handle inside an answer; `pick` says which kind C++ expects.
+fn answer_of<T>(
+    what: &str,
+    result: PendingResult,
+    status: &mut ffi::Status,
+    pick: fn(Answer) -> Option<T>,
+) -> Option<T> {
+    let picked = match result.0 {
+        None => Err(Error::invalid_argument(format!(
+            "{what}: the answer was already taken"
+        ))),
+        Some(Err(e)) => Err(e),
+        Some(Ok(answer)) => pick(answer).ok_or_else(|| {
+            Error::new(
+                Code::Internal,
+                format!(
+                    "internal error in {what}: an answer of another kind; please report this bug"
+                ),
+            )
+        }),
+    };
+    *status = status_of(&picked.as_ref().map(|_| ()).map_err(Clone::clone));
+    picked.ok()
+}
+
+#[allow(clippy::boxed_local)] // cxx hands an owned opaque Rust value over as a Box
+fn pending_result_session(result: Box<PendingResult>, status: &mut ffi::Status) -> Box<SessionBox> {
+    Box::new(SessionBox(answer_of(
+        "connect",
+        *result,
+        status,
+        |a| match a {
+            Answer::Session(s) => Some(*s),
+            _ => None,
+        },
+    )))
+}
+
+#[allow(clippy::boxed_local)] // cxx hands an owned opaque Rust value over as a Box
+fn pending_result_announcement(
+    result: Box<PendingResult>,
+    status: &mut ffi::Status,
+) -> Box<AnnouncementBox> {
+    Box::new(AnnouncementBox(answer_of(
+        "announce",
+        *result,
+        status,
+        |a| match a {
+            Answer::Announcement(s) => Some(s),
+            _ => None,
+        },
+    )))
+}
+
+#[allow(clippy::boxed_local)] // cxx hands an owned opaque Rust value over as a Box
+fn pending_result_subscription(
+    result: Box<PendingResult>,
+    status: &mut ffi::Status,
+) -> Box<SubscriptionBox> {
+    Box::new(SubscriptionBox(answer_of(
+        "subscribe",
+        *result,
+        status,
+        |a| match a {
+            Answer::Subscription(s) => Some(s),
+            _ => None,
+        },
+    )))
 }

@@ -17,6 +17,7 @@ pub mod inbox;
 pub mod log;
 pub mod names;
 pub mod object;
+pub mod pending;
 pub mod publish;
 pub mod publish_track;
 mod quic_adapter;

@@ -2,6 +2,7 @@
 //! (up front or when a subscriber asks for them), write groups of objects.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +22,7 @@ use crate::error::{Code, Error, Result};
 use crate::history::{History, HistoryLimits, HistoryRegistration};
 use crate::names::{self, Namespace};
 use crate::object::{self, Extension, Status};
-use crate::runtime::{block_on, runtime};
+use crate::runtime::{bounded, runtime, wait_here};
 use crate::send_backlog::TrackLedger;
 pub use crate::send_backlog::DEFAULT_MAX_BACKLOG_BYTES;
 use crate::session::{Session, Shared};
@@ -64,39 +65,55 @@ impl Session {
     /// Sends PUBLISH_NAMESPACE and waits for the peer's OK, bounded by the
     /// session's request timeout.
     pub fn announce(&self, namespace: &Namespace) -> Result<Announcement> {
+        wait_here("Session::announce", self.announce_request(namespace)?)
+    }
+
+    /// The request behind [`Session::announce`], for its non-blocking form:
+    /// checked now, sent and answered (bounded by the request timeout) when
+    /// the returned future runs.
+    pub fn announce_request(
+        &self,
+        namespace: &Namespace,
+    ) -> Result<impl Future<Output = Result<Announcement>> + Send + 'static> {
         self.shared.check_open("Session::announce")?;
-        let (writer, request, reader) = serve::Tracks::new(namespace.to_engine()).produce();
-        // Requests for unknown tracks are answered by `serve_one`, not queued.
-        drop(request);
+        let namespace = namespace.clone();
         let mut publisher = self.publisher.clone();
-        let ns_text = namespace.to_string();
-        let publish_ns = block_on("Session::announce", self.shared.request_timeout, async {
-            let publish_ns = publisher
-                .publish_namespace_start(namespace.to_engine())
-                .await
-                .map_err(|e| Error::from_session(&e, &format!("announcing \"{ns_text}\"")))?;
-            publish_ns
-                .ok()
-                .await
-                .map_err(|e| announce_refusal(&e, &ns_text))?;
-            Ok(publish_ns)
-        })?;
-        let publication = Publication {
-            shared: self.shared.clone(),
-            namespace: namespace.clone(),
-            tracks: Arc::new(Mutex::new(Tracks {
-                writer,
-                live: HashMap::new(),
-            })),
-            on_request: Arc::new(Mutex::new(None)),
-            requests: Strand::new(()),
-        };
-        let serving = runtime()
-            .spawn(serve_subscriptions(publish_ns, reader, publication.clone()))
-            .abort_handle();
-        Ok(Announcement {
-            publication,
-            serving,
+        let shared = self.shared.clone();
+        let timeout = self.shared.request_timeout;
+        Ok(async move {
+            let (writer, request, reader) = serve::Tracks::new(namespace.to_engine()).produce();
+            // Requests for unknown tracks are answered by `serve_one`, not queued.
+            drop(request);
+            let ns_text = namespace.to_string();
+            let publish_ns = bounded("Session::announce", timeout, async {
+                let publish_ns = publisher
+                    .publish_namespace_start(namespace.to_engine())
+                    .await
+                    .map_err(|e| Error::from_session(&e, &format!("announcing \"{ns_text}\"")))?;
+                publish_ns
+                    .ok()
+                    .await
+                    .map_err(|e| announce_refusal(&e, &ns_text))?;
+                Ok(publish_ns)
+            })
+            .await?;
+            let publication = Publication {
+                shared,
+                namespace,
+                tracks: Arc::new(Mutex::new(Tracks {
+                    writer,
+                    live: HashMap::new(),
+                })),
+                on_request: Arc::new(Mutex::new(None)),
+                requests: Strand::new(()),
+            };
+            let serving = runtime()
+                .spawn(serve_subscriptions(publish_ns, reader, publication.clone()))
+                .abort_handle();
+            Ok(Announcement {
+                publication,
+                serving,
+            })
         })
     }
 }

@@ -122,36 +122,49 @@ pub fn block_on<T>(
     timeout: Duration,
     future: impl Future<Output = Result<T>>,
 ) -> Result<T> {
+    wait_here(what, bounded(what, timeout, future))
+}
+
+/// `future`, ended with a `Timeout` error (naming `what`) if it takes longer
+/// than `timeout`: the form every request to the peer takes, so the blocking
+/// and the non-blocking ([`crate::pending`]) forms share it.
+pub async fn bounded<T>(
+    what: &str,
+    timeout: Duration,
+    future: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match tokio::time::timeout(timeout, future).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::new(
+            Code::Timeout,
+            format!("{what} got no answer within {} ms", timeout.as_millis()),
+        )),
+    }
+}
+
+/// Runs an already bounded request to completion on the calling thread;
+/// `WouldBlock` on a library thread (see [`on_runtime_thread`]).
+pub fn wait_here<T>(what: &str, future: impl Future<Output = Result<T>>) -> Result<T> {
     if on_runtime_thread() {
         return Err(Error::new(
             Code::WouldBlock,
             format!(
                 "{what} blocks until the peer answers and cannot be called from a moq callback \
-                 thread; call it from one of your own threads"
+                 thread; call it from one of your own threads, or use its non-blocking form"
             ),
         ));
     }
     // The engine runs on this thread meanwhile: its events go to the log too.
-    tracing::dispatcher::with_default(crate::engine_log::dispatch(), || {
-        runtime().block_on(async {
-            match tokio::time::timeout(timeout, future).await {
-                Ok(result) => result,
-                Err(_) => Err(Error::new(
-                    Code::Timeout,
-                    format!("{what} got no answer within {} ms", timeout.as_millis()),
-                )),
-            }
-        })
-    })
+    tracing::dispatcher::with_default(crate::engine_log::dispatch(), || runtime().block_on(future))
 }
 
 /// Runs a delivery to its end, turning a panic inside it (the engine's or
 /// ours) into an `Internal` error: the task still reports exactly one
 /// terminal event. `what` completes "internal error while ...".
-pub(crate) async fn catch_panic(
+pub(crate) async fn catch_panic<T>(
     what: &str,
-    delivery: impl Future<Output = Result<()>>,
-) -> Result<()> {
+    delivery: impl Future<Output = Result<T>>,
+) -> Result<T> {
     use futures::FutureExt;
     AssertUnwindSafe(delivery)
         .catch_unwind()

@@ -1,6 +1,7 @@
 //! A client MoQT session: connect (WebTransport or raw QUIC), drive
 //! `Session::run` for the session's whole life, close gracefully.
 
+use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +18,7 @@ use crate::error::{Code, Error, Result};
 use crate::history::HistoryRegistry;
 pub use crate::quic_adapter::GoawaySink;
 use crate::quic_adapter::{GoawayNotice, QuicAdapter, ReadGate};
-use crate::runtime::{block_on, runtime};
+use crate::runtime::{bounded, runtime, wait_here};
 use crate::send_backlog::SendTracker;
 use crate::stream_guard::StreamPolicy;
 use crate::tls::{self, TlsOptions};
@@ -286,6 +287,21 @@ impl Session {
     /// Connects and completes the MoQT SETUP exchange. Blocks, bounded by
     /// `config.connect_timeout`.
     pub fn connect(url: &str, config: SessionConfig, on_closed: StateSink) -> Result<Session> {
+        wait_here(
+            "Session::connect",
+            Self::connect_request(url, config, on_closed)?,
+        )
+    }
+
+    /// The request behind [`Session::connect`], for its non-blocking form
+    /// ([`crate::pending::Pending`]): the input is checked now, the returned
+    /// future connects (bounded by `config.connect_timeout`) and starts the
+    /// session.
+    pub fn connect_request(
+        url: &str,
+        config: SessionConfig,
+        on_closed: StateSink,
+    ) -> Result<impl Future<Output = Result<Session>> + Send + 'static> {
         let url = parse_url(url)?;
         let bind = parse_bind(&config.bind)?;
         let timeout = config.connect_timeout;
@@ -305,111 +321,114 @@ impl Session {
         let policy = stream_policy.clone();
         let sending = SendTracker::new();
         let tracker = sending.clone();
-        let connected = block_on("Session::connect", timeout, async {
-            connect(
-                &url,
-                bind,
-                &config.tls,
-                &config.auth_tokens,
-                transport,
-                policy,
-                tracker,
-            )
+        Ok(async move {
+            let connected = bounded("Session::connect", timeout, async {
+                connect(
+                    &url,
+                    bind,
+                    &config.tls,
+                    &config.auth_tokens,
+                    transport,
+                    policy,
+                    tracker,
+                )
+                .await
+            })
             .await
-        })
-        .map_err(|e| match e.code {
-            Code::Timeout => Error::new(
-                Code::Timeout,
-                format!(
-                    "connecting to {target} got no answer within {} ms: is a relay listening \
+            .map_err(|e| match e.code {
+                Code::Timeout => Error::new(
+                    Code::Timeout,
+                    format!(
+                        "connecting to {target} got no answer within {} ms: is a relay listening \
                      there, and is the address reachable?",
-                    timeout.as_millis()
-                ),
-            ),
-            _ => e,
-        })?;
-        let Connected {
-            endpoint,
-            connection,
-            transport,
-            session,
-            publisher,
-            subscriber,
-            wt,
-            goaway,
-            read_gate,
-        } = connected;
-        let with_tokens = !config.auth_tokens.is_empty();
-
-        let shared = Arc::new(Shared {
-            transport: transport.clone(),
-            events: Strand::new(()),
-            goaway,
-            read_gate,
-            stream_policy,
-            sending,
-            closed: AtomicBool::new(false),
-            ended: tokio::sync::watch::Sender::new(false),
-            terminal: Mutex::new(Some(on_closed)),
-            request_timeout: config.request_timeout,
-            max_object_size: config.max_object_size,
-            max_datagram_size: transport.max_datagram_size(),
-            histories: HistoryRegistry::new(),
-            publish_listener: AtomicBool::new(false),
-        });
-        // Answer FETCH from tracks with history; started before any announce,
-        // or early FETCHes would be refused as unsupported. It holds a
-        // Publisher, whose FETCH queue never closes on its own: the run task
-        // stops it when the session ends, which releases the connection.
-        let fetches = runtime()
-            .spawn(crate::history::serve_fetches(
-                publisher.clone(),
-                shared.histories.clone(),
-            ))
-            .abort_handle();
-        // SUBSCRIBEs for namespaces this session does not announce.
-        let unannounced = runtime()
-            .spawn(crate::publish::refuse_unannounced(publisher.clone()))
-            .abort_handle();
-        let mut queued = publisher.clone();
-        let run_shared = shared.clone();
-        let run_transport = transport.clone();
-        runtime().spawn(async move {
-            let result = AssertUnwindSafe(session.run()).catch_unwind().await;
-            fetches.abort();
-            unannounced.abort();
-            drop_queued_requests(&mut queued);
-            drop(queued);
-            // The endpoint's last handle: once it goes, quinn's endpoint task
-            // ends as soon as the connection has drained (after sending the
-            // CLOSE), whether or not the user still holds the Session.
-            drop(endpoint);
-            let error = match result {
-                Ok(Ok(())) => Error::closed("the session ended"),
-                Ok(Err(err)) => match peer_close(&wt).await {
-                    Some((UNAUTHORIZED, reason)) => Error::new(
-                        Code::ConnectFailed,
-                        unauthorized_message(&target, &reason, with_tokens),
+                        timeout.as_millis()
                     ),
-                    _ => session_end_error(&err, &run_transport).await,
-                },
-                Err(_) => {
-                    run_transport.close(0, "internal error");
-                    Error::new(
-                        Code::Internal,
-                        "internal error in the session task (a panic); please report this bug",
-                    )
-                }
-            };
-            run_shared.end(Some(error));
-        });
+                ),
+                _ => e,
+            })?;
+            let Connected {
+                endpoint,
+                connection,
+                transport,
+                session,
+                publisher,
+                subscriber,
+                wt,
+                goaway,
+                read_gate,
+            } = connected;
+            let with_tokens = !config.auth_tokens.is_empty();
 
-        register_open(&shared);
-        Ok(Session {
-            shared,
-            connection,
-            publisher,
-            subscriber,
+            let shared = Arc::new(Shared {
+                transport: transport.clone(),
+                events: Strand::new(()),
+                goaway,
+                read_gate,
+                stream_policy,
+                sending,
+                closed: AtomicBool::new(false),
+                ended: tokio::sync::watch::Sender::new(false),
+                terminal: Mutex::new(Some(on_closed)),
+                request_timeout: config.request_timeout,
+                max_object_size: config.max_object_size,
+                max_datagram_size: transport.max_datagram_size(),
+                histories: HistoryRegistry::new(),
+                publish_listener: AtomicBool::new(false),
+            });
+            // Answer FETCH from tracks with history; started before any announce,
+            // or early FETCHes would be refused as unsupported. It holds a
+            // Publisher, whose FETCH queue never closes on its own: the run task
+            // stops it when the session ends, which releases the connection.
+            let fetches = runtime()
+                .spawn(crate::history::serve_fetches(
+                    publisher.clone(),
+                    shared.histories.clone(),
+                ))
+                .abort_handle();
+            // SUBSCRIBEs for namespaces this session does not announce.
+            let unannounced = runtime()
+                .spawn(crate::publish::refuse_unannounced(publisher.clone()))
+                .abort_handle();
+            let mut queued = publisher.clone();
+            let run_shared = shared.clone();
+            let run_transport = transport.clone();
+            runtime().spawn(async move {
+                let result = AssertUnwindSafe(session.run()).catch_unwind().await;
+                fetches.abort();
+                unannounced.abort();
+                drop_queued_requests(&mut queued);
+                drop(queued);
+                // The endpoint's last handle: once it goes, quinn's endpoint task
+                // ends as soon as the connection has drained (after sending the
+                // CLOSE), whether or not the user still holds the Session.
+                drop(endpoint);
+                let error = match result {
+                    Ok(Ok(())) => Error::closed("the session ended"),
+                    Ok(Err(err)) => match peer_close(&wt).await {
+                        Some((UNAUTHORIZED, reason)) => Error::new(
+                            Code::ConnectFailed,
+                            unauthorized_message(&target, &reason, with_tokens),
+                        ),
+                        _ => session_end_error(&err, &run_transport).await,
+                    },
+                    Err(_) => {
+                        run_transport.close(0, "internal error");
+                        Error::new(
+                            Code::Internal,
+                            "internal error in the session task (a panic); please report this bug",
+                        )
+                    }
+                };
+                run_shared.end(Some(error));
+            });
+
+            register_open(&shared);
+            Ok(Session {
+                shared,
+                connection,
+                publisher,
+                subscriber,
+            })
         })
     }
 

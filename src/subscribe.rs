@@ -2,6 +2,7 @@
 //! arrival order and one at a time, to a handler (or queue it for the user to
 //! take); then one terminal event. Delivery (threads, budget): delivery.rs.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use crate::error::{Code, Error, Result};
 use crate::inbox::{InboxStats, ReceiveBudget};
 use crate::names::{self, Namespace};
 use crate::object::{self, Extension, ExtensionValue, Status};
-use crate::runtime::{block_on, catch_panic, runtime};
+use crate::runtime::{bounded, catch_panic, runtime, wait_here};
 use crate::session::{Session, Shared};
 use crate::stream_guard::StreamPolicy;
 
@@ -298,6 +299,22 @@ impl Session {
         options: &SubscribeOptions,
         handler: Box<dyn ObjectHandler>,
     ) -> Result<Subscription> {
+        wait_here(
+            "Session::subscribe",
+            self.subscribe_request(namespace, track, options, handler)?,
+        )
+    }
+
+    /// The request behind [`Session::subscribe_with`], for its non-blocking
+    /// form: checked now, sent and answered (bounded by the request timeout,
+    /// plus the rendezvous timeout) when the returned future runs.
+    pub fn subscribe_request(
+        &self,
+        namespace: &Namespace,
+        track: &[u8],
+        options: &SubscribeOptions,
+        handler: Box<dyn ObjectHandler>,
+    ) -> Result<impl Future<Output = Result<Subscription>> + Send + 'static> {
         self.shared.check_open("Session::subscribe")?;
         let name = names::track_name(namespace, track)?;
         options.validate()?;
@@ -305,33 +322,39 @@ impl Session {
         // A rendezvous holds the answer back until the publisher appears.
         let timeout = self.shared.request_timeout + options.rendezvous_timeout.unwrap_or_default();
         let full = format!("{namespace}/{name}");
-        let (writer, reader) = serve::Track::new(namespace.to_engine(), name.as_str()).produce();
+        let engine_namespace = namespace.to_engine();
         let mut subscriber = self.subscriber.clone();
-        let subscribe = block_on("Session::subscribe", timeout, async {
-            subscriber
-                .subscribe_open_with_params(writer, params)
-                .await
-                .map_err(|e| subscribe_error(&e, &full))
-        })?;
-        let request_id = subscribe.info.id;
-        let delivery = Delivery::new(handler, options.budget, !options.pull)
-            .pausing(self.shared.read_gate.clone());
-        let feed = delivery.clone();
-        let stopper = subscribe
-            .subscribe_ok()
-            .map(|ok| GroupStopper::new(self.shared.stream_policy.clone(), ok.track_alias));
-        let task = runtime().spawn(async move {
-            // A panic in the engine still ends in exactly one terminal event.
-            let result = catch_panic("receiving the track", deliver(reader, &feed, stopper)).await;
-            // Unsubscribe (if still subscribed) before reporting the end.
-            drop(subscribe);
-            feed.finish(result);
-        });
-        Ok(Subscription {
-            task: task.abort_handle(),
-            delivery,
-            shared: self.shared.clone(),
-            request_id,
+        let shared = self.shared.clone();
+        let (budget, push) = (options.budget, !options.pull);
+        Ok(async move {
+            let (writer, reader) = serve::Track::new(engine_namespace, name.as_str()).produce();
+            let subscribe = bounded("Session::subscribe", timeout, async {
+                subscriber
+                    .subscribe_open_with_params(writer, params)
+                    .await
+                    .map_err(|e| subscribe_error(&e, &full))
+            })
+            .await?;
+            let request_id = subscribe.info.id;
+            let delivery = Delivery::new(handler, budget, push).pausing(shared.read_gate.clone());
+            let feed = delivery.clone();
+            let stopper = subscribe
+                .subscribe_ok()
+                .map(|ok| GroupStopper::new(shared.stream_policy.clone(), ok.track_alias));
+            let task = runtime().spawn(async move {
+                // A panic in the engine still ends in exactly one terminal event.
+                let result =
+                    catch_panic("receiving the track", deliver(reader, &feed, stopper)).await;
+                // Unsubscribe (if still subscribed) before reporting the end.
+                drop(subscribe);
+                feed.finish(result);
+            });
+            Ok(Subscription {
+                task: task.abort_handle(),
+                delivery,
+                shared,
+                request_id,
+            })
         })
     }
 }

@@ -49,6 +49,20 @@ void call_user(const std::function<void(TrackRequest)>& handler, TrackRequest re
   guard("track request handler (the request is refused)", [&] { handler(std::move(request)); });
 }
 
+void call_user(const std::function<void(Result<Session>)>& on_done, Result<Session> answer) noexcept {
+  guard("connect_async completion", [&] { on_done(std::move(answer)); });
+}
+
+void call_user(const std::function<void(Result<Announcement>)>& on_done,
+               Result<Announcement> answer) noexcept {
+  guard("announce_async completion", [&] { on_done(std::move(answer)); });
+}
+
+void call_user(const std::function<void(Result<Subscription>)>& on_done,
+               Result<Subscription> answer) noexcept {
+  guard("subscribe_async completion", [&] { on_done(std::move(answer)); });
+}
+
 std::optional<AcceptedTrack> call_user(const PublishOfferHandler& handler, const Namespace& ns,
                                        std::string_view track) noexcept {
   std::optional<AcceptedTrack> answer;

@@ -29,6 +29,12 @@ void call_user(const std::function<void(const Namespace&)>& callback, const Name
 /// names it in the log message.
 void call_user(const char* what, const std::function<void(const Status&)>& callback,
                const Status& status) noexcept;
+/// A Pending's completion (moq/pending.hpp).
+void call_user(const std::function<void(Result<Session>)>& on_done, Result<Session> answer) noexcept;
+void call_user(const std::function<void(Result<Announcement>)>& on_done,
+               Result<Announcement> answer) noexcept;
+void call_user(const std::function<void(Result<Subscription>)>& on_done,
+               Result<Subscription> answer) noexcept;
 /// The offer handler's answer; an exception rejects the track (nullopt).
 std::optional<AcceptedTrack> call_user(const PublishOfferHandler& handler, const Namespace& ns,
                                        std::string_view track) noexcept;

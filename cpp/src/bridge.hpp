@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "moq/bytes.hpp"
@@ -93,6 +94,21 @@ class TrackRequestEvents {
 
  private:
   std::shared_ptr<detail::AnnouncementCore> core_;
+  detail::RustHandoff handoff_;  // last: see tsan.hpp
+};
+
+struct PendingResult;
+
+/// Receives a request's answer from Rust, on the request's strand.
+class PendingReady {
+ public:
+  using Deliver = std::function<void(rust::Box<PendingResult>)>;
+  explicit PendingReady(Deliver deliver) noexcept : deliver_(std::move(deliver)) {}
+  ~PendingReady();
+  void on_ready(rust::Box<PendingResult> result) const noexcept;
+
+ private:
+  Deliver deliver_;
   detail::RustHandoff handoff_;  // last: see tsan.hpp
 };
 

@@ -54,6 +54,9 @@ struct SubscriptionCore {
   const char* what = "subscription on_closed callback";
   std::mutex mutex;
   std::function<void(const Object&)> on_object;
+  /// Made by subscribe_async: set once its Pending's answer was taken, after
+  /// which cancelling the Pending no longer releases on_object.
+  bool handed_over = false;
   std::function<void(const Status&)> on_closed;
   std::optional<Status> terminal;
 };
@@ -151,6 +154,23 @@ struct PublishListenerImpl {
   rust::Box<ffi::PublishListenerBox> box;
 };
 
+/// What a Pending<T> holds (moq/pending.hpp).
+template <class T>
+struct PendingImpl {
+  using Convert = std::function<Result<T>(rust::Box<ffi::PendingResult>)>;
+  PendingImpl(rust::Box<ffi::PendingBox> box, Convert convert,
+              std::function<void()> cancel = nullptr) noexcept
+      : convert(std::move(convert)), cancel(std::move(cancel)), box(std::move(box)) {}
+  /// Turns the Rust answer into the handle; captures what the handle needs
+  /// besides its box (its core). Copied into the completion of then().
+  Convert convert;
+  /// Run when the Pending is destroyed on a user thread: releases the
+  /// callbacks the request was given, which no answer can reach any more.
+  std::function<void()> cancel;
+  /// Last member, destroyed first: cancels the request.
+  rust::Box<ffi::PendingBox> box;
+};
+
 /// Registers the on_closed callback of a core with `mutex`, `on_closed` and
 /// `terminal` (subscription, fetch, namespace watch). If the terminal event
 /// has already happened, the callback still sees it, once, now, on this
@@ -176,6 +196,9 @@ ffi::Status new_status() noexcept;
 /// Converts a bridge status; `Code::Ok` is success.
 Status to_status(const ffi::Status& status) noexcept;
 Error to_error(const ffi::Status& status) noexcept;
+/// The error a blocking call made on a library thread returns; names the
+/// non-blocking form to use instead. Defined in session.cpp.
+Error would_block(const char* what, const char* async_form) noexcept;
 /// The error every call on a moved-from handle returns.
 Error moved_from(const char* what) noexcept;
 

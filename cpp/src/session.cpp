@@ -89,7 +89,20 @@ void SessionEvents::on_goaway(rust::Str new_uri) const noexcept {
 }
 }  // namespace ffi
 
-Result<Session> Session::connect(std::string_view url, SessionConfig config) noexcept {
+namespace detail {
+
+Error would_block(const char* what, const char* async_form) noexcept {
+  return Error(Errc::would_block,
+               std::string(what) +
+                   " blocks until the peer answers and cannot be called from a moq callback "
+                   "thread; call it from one of your own threads, or use " +
+                   async_form + ", which does not block");
+}
+
+namespace {
+
+/// The bridge's form of `config`, or what is wrong with it.
+Result<ffi::ConnectOptions> connect_options(std::string_view url, const SessionConfig& config) noexcept {
   if (config.connect_timeout.count() <= 0 || config.request_timeout.count() <= 0) {
     return Error(Errc::invalid_argument, "SessionConfig timeouts must be positive");
   }
@@ -102,28 +115,46 @@ Result<Session> Session::connect(std::string_view url, SessionConfig config) noe
   }
   ffi::ConnectOptions options{
       rust::String::lossy(url.data(), url.size()),
-      detail::to_rust(config.tls.root_cert_files),
-      detail::to_rust(config.tls.server_cert_sha256),
+      to_rust(config.tls.root_cert_files),
+      to_rust(config.tls.server_cert_sha256),
       config.tls.disable_verify,
-      detail::to_millis(config.connect_timeout),
-      detail::to_millis(config.request_timeout),
+      to_millis(config.connect_timeout),
+      to_millis(config.request_timeout),
       rust::String::lossy(config.bind),
       static_cast<uint64_t>(config.max_object_size),
       config.max_group_bytes,
-      detail::to_millis(config.idle_timeout),
-      detail::to_millis(config.keep_alive_interval),
+      to_millis(config.idle_timeout),
+      to_millis(config.keep_alive_interval),
       {},
   };
   for (const AuthToken& token : config.auth_tokens) {
-    options.auth_tokens.push_back(
-        ffi::AuthTokenFfi{token.type, detail::to_rust_bytes(token.value)});
+    options.auth_tokens.push_back(ffi::AuthTokenFfi{token.type, to_rust_bytes(token.value)});
   }
+  return options;
+}
+
+}  // namespace
+}  // namespace detail
+
+Result<Session> Session::connect(std::string_view url, SessionConfig config) noexcept {
+  if (ffi::on_runtime_thread()) return detail::would_block("Session::connect", "connect_async");
+  return connect_async(url, std::move(config)).wait(std::chrono::milliseconds::max());
+}
+
+Pending<Session> Session::connect_async(std::string_view url, SessionConfig config) noexcept {
   auto core = std::make_shared<detail::SessionCore>();
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::SessionBox> box =
-      ffi::session_connect(options, std::make_unique<ffi::SessionEvents>(core), status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return Session(std::make_unique<detail::SessionImpl>(std::move(box), std::move(core)));
+  auto convert = [core](rust::Box<ffi::PendingResult> result) -> Result<Session> {
+    ffi::Status status = detail::new_status();
+    rust::Box<ffi::SessionBox> box = ffi::pending_result_session(std::move(result), status);
+    if (status.code != ffi::Code::Ok) return detail::to_error(status);
+    return Session(std::make_unique<detail::SessionImpl>(std::move(box), core));
+  };
+  Result<ffi::ConnectOptions> options = detail::connect_options(url, config);
+  rust::Box<ffi::PendingBox> box =
+      options ? ffi::session_connect_async(*options, std::make_unique<ffi::SessionEvents>(core))
+              : ffi::pending_invalid(options.error().message());
+  return Pending<Session>(
+      std::make_unique<detail::PendingImpl<Session>>(std::move(box), std::move(convert)));
 }
 
 Session::Session(std::unique_ptr<detail::SessionImpl> impl) noexcept : impl_(std::move(impl)) {}
@@ -203,14 +234,26 @@ Status Session::track_status(const Namespace& ns, std::string_view track) noexce
 
 Result<Announcement> Session::announce(const Namespace& ns) noexcept {
   if (!impl_) return detail::moved_from("Session::announce");
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::AnnouncementBox> box = ffi::session_announce(*impl_->box, ns.parts(), status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  auto core = std::make_shared<detail::AnnouncementCore>();
-  // Registered once, before any request can reach a handler: setting one
-  // later only swaps it under the core's lock.
-  ffi::announcement_on_track_requested(*box, std::make_unique<ffi::TrackRequestEvents>(core));
-  return Announcement(std::make_unique<detail::AnnouncementImpl>(std::move(box), ns, std::move(core)));
+  if (ffi::on_runtime_thread()) return detail::would_block("Session::announce", "announce_async");
+  return announce_async(ns).wait(std::chrono::milliseconds::max());
+}
+
+Pending<Announcement> Session::announce_async(const Namespace& ns) noexcept {
+  auto convert = [ns](rust::Box<ffi::PendingResult> result) -> Result<Announcement> {
+    ffi::Status status = detail::new_status();
+    rust::Box<ffi::AnnouncementBox> box = ffi::pending_result_announcement(std::move(result), status);
+    if (status.code != ffi::Code::Ok) return detail::to_error(status);
+    auto core = std::make_shared<detail::AnnouncementCore>();
+    // Registered once, before any request can reach a handler: setting one
+    // later only swaps it under the core's lock.
+    ffi::announcement_on_track_requested(*box, std::make_unique<ffi::TrackRequestEvents>(core));
+    return Announcement(std::make_unique<detail::AnnouncementImpl>(std::move(box), ns, std::move(core)));
+  };
+  rust::Box<ffi::PendingBox> box =
+      impl_ ? ffi::session_announce_async(*impl_->box, ns.parts())
+            : ffi::pending_invalid(detail::moved_from("Session::announce_async").message());
+  return Pending<Announcement>(
+      std::make_unique<detail::PendingImpl<Announcement>>(std::move(box), std::move(convert)));
 }
 
 }  // namespace moq

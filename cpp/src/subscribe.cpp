@@ -85,15 +85,44 @@ ffi::Overflow overflow_of(Overflow overflow) noexcept {
 }  // namespace
 }  // namespace detail
 
-Result<Subscription> Session::subscribe_impl(const Namespace& ns, std::string_view track,
-                                             std::function<void(const Object&)> on_object,
-                                             const SubscribeOptions& options) noexcept {
-  if (options.delivery_timeout.count() < 0 || options.rendezvous_timeout.count() < 0) {
-    return Error(Errc::invalid_argument, "SubscribeOptions timeouts must not be negative");
-  }
-  const bool push = static_cast<bool>(on_object);
+Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::string_view track,
+                                                    std::function<void(const Object&)> on_object,
+                                                    const SubscribeOptions& options, bool push) noexcept {
   auto core = std::make_shared<detail::SubscriptionCore>();
   core->on_object = std::move(on_object);
+  auto convert = [core, push](rust::Box<ffi::PendingResult> result) -> Result<Subscription> {
+    std::function<void(const Object&)> released;
+    ffi::Status status = detail::new_status();
+    rust::Box<ffi::SubscriptionBox> box = ffi::pending_result_subscription(std::move(result), status);
+    {
+      std::lock_guard<std::mutex> lock(core->mutex);
+      core->handed_over = true;
+      // Refused: no object can come, so the callback goes now.
+      if (status.code != ffi::Code::Ok) released = std::move(core->on_object);
+    }
+    if (status.code != ffi::Code::Ok) return detail::to_error(status);
+    return Subscription(std::make_unique<detail::SubscriptionImpl>(core, std::move(box), push));
+  };
+  auto cancel = [core] {
+    std::function<void(const Object&)> released;
+    std::lock_guard<std::mutex> lock(core->mutex);
+    if (!core->handed_over) released = std::move(core->on_object);
+  };
+  auto pending = [&](rust::Box<ffi::PendingBox> box) {
+    return Pending<Subscription>(std::make_unique<detail::PendingImpl<Subscription>>(
+        std::move(box), std::move(convert), std::move(cancel)));
+  };
+  if (!impl_) {
+    return pending(ffi::pending_invalid(detail::moved_from("Session::subscribe_async").message()));
+  }
+  if (push && !core->on_object) {
+    return pending(ffi::pending_invalid(
+        "Session::subscribe: the object callback is empty; pass one, or use the pull-mode "
+        "overload without a callback"));
+  }
+  if (options.delivery_timeout.count() < 0 || options.rendezvous_timeout.count() < 0) {
+    return pending(ffi::pending_invalid("SubscribeOptions timeouts must not be negative"));
+  }
   const ffi::SubscribeParams params{
       static_cast<uint8_t>(options.filter.type),
       options.filter.start_group,
@@ -109,31 +138,34 @@ Result<Subscription> Session::subscribe_impl(const Namespace& ns, std::string_vi
       static_cast<uint64_t>(options.budget.max_objects),
       detail::overflow_of(options.budget.overflow),
   };
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::SubscriptionBox> box =
-      ffi::session_subscribe(*impl_->box, ns.parts(), detail::as_slice(track), params,
-                             std::make_unique<ffi::SubscriptionEvents>(core), status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return Subscription(
-      std::make_unique<detail::SubscriptionImpl>(std::move(core), std::move(box), push));
+  return pending(ffi::session_subscribe_async(*impl_->box, ns.parts(), detail::as_slice(track),
+                                              params, std::make_unique<ffi::SubscriptionEvents>(core)));
 }
 
 Result<Subscription> Session::subscribe(const Namespace& ns, std::string_view track,
                                         std::function<void(const Object&)> on_object,
                                         SubscribeOptions options) noexcept {
-  if (!impl_) return detail::moved_from("Session::subscribe");
-  if (!on_object) {
-    return Error(Errc::invalid_argument,
-                 "Session::subscribe: the object callback is empty; pass one, or use the pull-mode "
-                 "overload without a callback");
-  }
-  return subscribe_impl(ns, track, std::move(on_object), options);
+  if (ffi::on_runtime_thread()) return detail::would_block("Session::subscribe", "subscribe_async");
+  return subscribe_async_impl(ns, track, std::move(on_object), options, true)
+      .wait(std::chrono::milliseconds::max());
 }
 
 Result<Subscription> Session::subscribe(const Namespace& ns, std::string_view track,
                                         SubscribeOptions options) noexcept {
-  if (!impl_) return detail::moved_from("Session::subscribe");
-  return subscribe_impl(ns, track, nullptr, options);
+  if (ffi::on_runtime_thread()) return detail::would_block("Session::subscribe", "subscribe_async");
+  return subscribe_async_impl(ns, track, nullptr, options, false)
+      .wait(std::chrono::milliseconds::max());
+}
+
+Pending<Subscription> Session::subscribe_async(const Namespace& ns, std::string_view track,
+                                               std::function<void(const Object&)> on_object,
+                                               SubscribeOptions options) noexcept {
+  return subscribe_async_impl(ns, track, std::move(on_object), options, true);
+}
+
+Pending<Subscription> Session::subscribe_async(const Namespace& ns, std::string_view track,
+                                               SubscribeOptions options) noexcept {
+  return subscribe_async_impl(ns, track, nullptr, options, false);
 }
 
 Subscription::Subscription(std::unique_ptr<detail::SubscriptionImpl> impl) noexcept

@@ -10,6 +10,7 @@
 #include "moq/log.hpp"
 #include "moq/names.hpp"
 #include "moq/object.hpp"
+#include "moq/pending.hpp"
 #include "moq/publish.hpp"
 #include "moq/publish_track.hpp"
 #include "moq/runtime.hpp"

@@ -14,6 +14,7 @@
 #include "moq/error.hpp"
 #include "moq/fetch.hpp"
 #include "moq/names.hpp"
+#include "moq/pending.hpp"
 #include "moq/publish.hpp"
 #include "moq/publish_track.hpp"
 #include "moq/subscribe.hpp"
@@ -119,12 +120,18 @@ struct SessionImpl;
 /// Threads: every call may come from any thread. connect, announce and
 /// subscribe block until the peer answers (bounded by the timeouts in
 /// SessionConfig); made from a moq callback they return Errc::would_block.
+/// Their non-blocking forms (connect_async, announce_async, subscribe_async)
+/// return a Pending at once and may be called anywhere, callbacks included.
 class Session {
  public:
   /// Connects and completes MoQT SETUP. Blocks up to config.connect_timeout.
   /// Errors: invalid_url, invalid_argument, tls, connect_failed, timeout,
   /// would_block.
   static Result<Session> connect(std::string_view url, SessionConfig config = {}) noexcept;
+
+  /// connect without blocking: the Pending answers with the Session or with
+  /// connect's errors (would_block aside). See moq/pending.hpp.
+  static Pending<Session> connect_async(std::string_view url, SessionConfig config = {}) noexcept;
 
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
@@ -181,6 +188,10 @@ class Session {
   /// Errors: closed, timeout, would_block, duplicate, protocol.
   Result<Announcement> announce(const Namespace& ns) noexcept;
 
+  /// announce without blocking: the Pending answers with the Announcement or
+  /// with announce's errors (would_block aside).
+  Pending<Announcement> announce_async(const Namespace& ns) noexcept;
+
   /// Subscribes to `track` in `ns` and waits for the publisher's answer.
   /// Push mode: `on_object` is called for every object, on a library thread,
   /// one call at a time, in arrival order (objects of one group in order).
@@ -194,6 +205,18 @@ class Session {
   /// Subscription::try_next or Subscription::next.
   Result<Subscription> subscribe(const Namespace& ns, std::string_view track,
                                  SubscribeOptions options = {}) noexcept;
+
+  /// subscribe without blocking (push mode): the Pending answers with the
+  /// Subscription or with subscribe's errors (would_block aside). Objects
+  /// may reach `on_object` before the Pending's answer is taken. Destroying
+  /// the Pending before that unsubscribes, and destroys `on_object`.
+  Pending<Subscription> subscribe_async(const Namespace& ns, std::string_view track,
+                                        std::function<void(const Object&)> on_object,
+                                        SubscribeOptions options = {}) noexcept;
+
+  /// subscribe without blocking, pull mode.
+  Pending<Subscription> subscribe_async(const Namespace& ns, std::string_view track,
+                                        SubscribeOptions options = {}) noexcept;
 
   /// Watches the namespaces under `prefix` (SUBSCRIBE_NAMESPACE, see
   /// moq/discovery.hpp) and waits for the peer's answer. `on_added` is called
@@ -271,10 +294,16 @@ class Session {
 
  private:
   explicit Session(std::unique_ptr<detail::SessionImpl> impl) noexcept;
-  Result<Subscription> subscribe_impl(const Namespace& ns, std::string_view track,
-                                      std::function<void(const Object&)> on_object,
-                                      const SubscribeOptions& options) noexcept;
+  Pending<Subscription> subscribe_async_impl(const Namespace& ns, std::string_view track,
+                                             std::function<void(const Object&)> on_object,
+                                             const SubscribeOptions& options,
+                                             bool push) noexcept;
   std::unique_ptr<detail::SessionImpl> impl_;
 };
+
+// Defined in the library for these answers only.
+extern template class Pending<Session>;
+extern template class Pending<Announcement>;
+extern template class Pending<Subscription>;
 
 }  // namespace moq
