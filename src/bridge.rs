@@ -326,12 +326,6 @@ mod ffi {
     extern "Rust" {
         type NamespaceWatchBox;
 
-        fn session_subscribe_namespace(
-            session: &SessionBox,
-            prefix: &CxxVector<CxxString>,
-            events: UniquePtr<NamespaceEvents>,
-            status: &mut Status,
-        ) -> Box<NamespaceWatchBox>;
     }
 
     unsafe extern "C++" {
@@ -352,12 +346,6 @@ mod ffi {
         type PublishedTrackBox;
         type PublishListenerBox;
 
-        fn session_publish_track(
-            session: &SessionBox,
-            ns: &CxxVector<CxxString>,
-            name: &[u8],
-            status: &mut Status,
-        ) -> Box<PublishedTrackBox>;
         fn published_track_begin_group(
             track: &PublishedTrackBox,
             priority: u8,
@@ -411,21 +399,6 @@ mod ffi {
     extern "Rust" {
         type FetchBox;
 
-        fn session_fetch(
-            session: &SessionBox,
-            ns: &CxxVector<CxxString>,
-            track: &[u8],
-            range: &FetchParams,
-            events: UniquePtr<SubscriptionEvents>,
-            status: &mut Status,
-        ) -> Box<FetchBox>;
-        fn session_joining_fetch(
-            session: &SessionBox,
-            subscription: &SubscriptionBox,
-            groups_before: u64,
-            events: UniquePtr<SubscriptionEvents>,
-            status: &mut Status,
-        ) -> Box<FetchBox>;
         fn fetch_end(fetch: &FetchBox) -> FetchEnd;
     }
 
@@ -476,6 +449,29 @@ mod ffi {
             params: &SubscribeParams,
             events: UniquePtr<SubscriptionEvents>,
         ) -> Box<PendingBox>;
+        fn session_subscribe_namespace_async(
+            session: &SessionBox,
+            prefix: &CxxVector<CxxString>,
+            events: UniquePtr<NamespaceEvents>,
+        ) -> Box<PendingBox>;
+        fn session_publish_track_async(
+            session: &SessionBox,
+            ns: &CxxVector<CxxString>,
+            name: &[u8],
+        ) -> Box<PendingBox>;
+        fn session_fetch_async(
+            session: &SessionBox,
+            ns: &CxxVector<CxxString>,
+            track: &[u8],
+            range: &FetchParams,
+            events: UniquePtr<SubscriptionEvents>,
+        ) -> Box<PendingBox>;
+        fn session_joining_fetch_async(
+            session: &SessionBox,
+            subscription: &SubscriptionBox,
+            groups_before: u64,
+            events: UniquePtr<SubscriptionEvents>,
+        ) -> Box<PendingBox>;
         /// A request refused before it started, as InvalidArgument (C++
         /// checks some input itself: a moved-from handle, bad options).
         fn pending_invalid(message: &str) -> Box<PendingBox>;
@@ -503,6 +499,15 @@ mod ffi {
             result: Box<PendingResult>,
             status: &mut Status,
         ) -> Box<SubscriptionBox>;
+        fn pending_result_namespace_watch(
+            result: Box<PendingResult>,
+            status: &mut Status,
+        ) -> Box<NamespaceWatchBox>;
+        fn pending_result_published_track(
+            result: Box<PendingResult>,
+            status: &mut Status,
+        ) -> Box<PublishedTrackBox>;
+        fn pending_result_fetch(result: Box<PendingResult>, status: &mut Status) -> Box<FetchBox>;
     }
 
     unsafe extern "C++" {
@@ -1325,32 +1330,6 @@ impl NamespaceHandler for CppNamespaceHandler {
     }
 }
 
-fn session_subscribe_namespace(
-    session: &SessionBox,
-    prefix: &CxxVector<CxxString>,
-    events: UniquePtr<ffi::NamespaceEvents>,
-    status: &mut ffi::Status,
-) -> Box<NamespaceWatchBox> {
-    handle(
-        "Session::subscribe_namespace",
-        status,
-        NamespaceWatchBox,
-        || {
-            let session = session
-                .0
-                .as_ref()
-                .ok_or_else(|| moved_from("Session::subscribe_namespace"))?;
-            if events.is_null() {
-                return Err(Error::invalid_argument("namespace events are null"));
-            }
-            session.subscribe_namespace(
-                &namespace_of(prefix)?,
-                Box::new(CppNamespaceHandler(events)),
-            )
-        },
-    )
-}
-
 // ------------------------------------------------------------------ single-track PUBLISH
 
 // SAFETY: PublishEvents guards its state with a mutex (like SubscriptionEvents).
@@ -1365,21 +1344,6 @@ const _: () = {
 
 pub struct PublishedTrackBox(Option<PublishedTrack>);
 pub struct PublishListenerBox(#[allow(dead_code)] Option<PublishListener>);
-
-fn session_publish_track(
-    session: &SessionBox,
-    ns: &CxxVector<CxxString>,
-    name: &[u8],
-    status: &mut ffi::Status,
-) -> Box<PublishedTrackBox> {
-    handle("Session::publish_track", status, PublishedTrackBox, || {
-        let session = session
-            .0
-            .as_ref()
-            .ok_or_else(|| moved_from("Session::publish_track"))?;
-        session.publish_track(&namespace_of(ns)?, name)
-    })
-}
 
 fn published_track_begin_group(
     track: &PublishedTrackBox,
@@ -1439,66 +1403,6 @@ const _: () = {
 };
 
 pub struct FetchBox(Option<Fetch>);
-
-fn session_fetch(
-    session: &SessionBox,
-    ns: &CxxVector<CxxString>,
-    track: &[u8],
-    range: &ffi::FetchParams,
-    events: UniquePtr<ffi::SubscriptionEvents>,
-    status: &mut ffi::Status,
-) -> Box<FetchBox> {
-    handle("Session::fetch", status, FetchBox, || {
-        let session = session
-            .0
-            .as_ref()
-            .ok_or_else(|| moved_from("Session::fetch"))?;
-        if events.is_null() {
-            return Err(Error::invalid_argument("fetch events are null"));
-        }
-        let range = FetchRange {
-            start_group: range.start_group,
-            start_object: range.start_object,
-            end_group: range.end_group,
-            end_object: range.has_end_object.then_some(range.end_object),
-        };
-        session.fetch(
-            &namespace_of(ns)?,
-            track,
-            range,
-            Box::new(CppObjectHandler(events)),
-        )
-    })
-}
-
-fn session_joining_fetch(
-    session: &SessionBox,
-    subscription: &SubscriptionBox,
-    groups_before: u64,
-    events: UniquePtr<ffi::SubscriptionEvents>,
-    status: &mut ffi::Status,
-) -> Box<FetchBox> {
-    handle("Session::joining_fetch", status, FetchBox, || {
-        let session = session
-            .0
-            .as_ref()
-            .ok_or_else(|| moved_from("Session::joining_fetch"))?;
-        let subscription = subscription.0.as_ref().ok_or_else(|| {
-            Error::invalid_argument(
-                "Session::joining_fetch: the subscription is an empty handle (moved-from or \
-                 failed to create); pass a live subscription of this session",
-            )
-        })?;
-        if events.is_null() {
-            return Err(Error::invalid_argument("fetch events are null"));
-        }
-        session.joining_fetch(
-            subscription,
-            groups_before,
-            Box::new(CppObjectHandler(events)),
-        )
-    })
-}
 
 fn fetch_end(fetch: &FetchBox) -> ffi::FetchEnd {
     match fetch.0.as_ref() {
@@ -1583,6 +1487,9 @@ enum Answer {
     Session(Box<Session>),
     Announcement(Announcement),
     Subscription(Subscription),
+    NamespaceWatch(NamespaceWatch),
+    PublishedTrack(PublishedTrack),
+    Fetch(Fetch),
 }
 
 pub struct PendingBox(Pending<Answer>);
@@ -1665,6 +1572,114 @@ fn session_subscribe_async(
             )
         },
         Answer::Subscription,
+    )
+}
+
+fn session_subscribe_namespace_async(
+    session: &SessionBox,
+    prefix: &CxxVector<CxxString>,
+    events: UniquePtr<ffi::NamespaceEvents>,
+) -> Box<PendingBox> {
+    pending(
+        "Session::subscribe_namespace_async",
+        || {
+            let session = session
+                .0
+                .as_ref()
+                .ok_or_else(|| moved_from("Session::subscribe_namespace_async"))?;
+            if events.is_null() {
+                return Err(Error::invalid_argument("namespace events are null"));
+            }
+            session.subscribe_namespace_request(
+                &namespace_of(prefix)?,
+                Box::new(CppNamespaceHandler(events)),
+            )
+        },
+        Answer::NamespaceWatch,
+    )
+}
+
+fn session_publish_track_async(
+    session: &SessionBox,
+    ns: &CxxVector<CxxString>,
+    name: &[u8],
+) -> Box<PendingBox> {
+    pending(
+        "Session::publish_track_async",
+        || {
+            let session = session
+                .0
+                .as_ref()
+                .ok_or_else(|| moved_from("Session::publish_track_async"))?;
+            session.publish_track_request(&namespace_of(ns)?, name)
+        },
+        Answer::PublishedTrack,
+    )
+}
+
+fn session_fetch_async(
+    session: &SessionBox,
+    ns: &CxxVector<CxxString>,
+    track: &[u8],
+    range: &ffi::FetchParams,
+    events: UniquePtr<ffi::SubscriptionEvents>,
+) -> Box<PendingBox> {
+    pending(
+        "Session::fetch_async",
+        || {
+            let session = session
+                .0
+                .as_ref()
+                .ok_or_else(|| moved_from("Session::fetch_async"))?;
+            if events.is_null() {
+                return Err(Error::invalid_argument("fetch events are null"));
+            }
+            let range = FetchRange {
+                start_group: range.start_group,
+                start_object: range.start_object,
+                end_group: range.end_group,
+                end_object: range.has_end_object.then_some(range.end_object),
+            };
+            session.fetch_request(
+                &namespace_of(ns)?,
+                track,
+                range,
+                Box::new(CppObjectHandler(events)),
+            )
+        },
+        Answer::Fetch,
+    )
+}
+
+fn session_joining_fetch_async(
+    session: &SessionBox,
+    subscription: &SubscriptionBox,
+    groups_before: u64,
+    events: UniquePtr<ffi::SubscriptionEvents>,
+) -> Box<PendingBox> {
+    pending(
+        "Session::joining_fetch_async",
+        || {
+            let session = session
+                .0
+                .as_ref()
+                .ok_or_else(|| moved_from("Session::joining_fetch_async"))?;
+            let subscription = subscription.0.as_ref().ok_or_else(|| {
+                Error::invalid_argument(
+                    "Session::joining_fetch: the subscription is an empty handle (moved-from or \
+                     failed to create); pass a live subscription of this session",
+                )
+            })?;
+            if events.is_null() {
+                return Err(Error::invalid_argument("fetch events are null"));
+            }
+            session.joining_fetch_request(
+                subscription,
+                groups_before,
+                Box::new(CppObjectHandler(events)),
+            )
+        },
+        Answer::Fetch,
     )
 }
 
@@ -1790,4 +1805,44 @@ fn pending_result_subscription(
             _ => None,
         },
     )))
+}
+
+#[allow(clippy::boxed_local)] // cxx hands an owned opaque Rust value over as a Box
+fn pending_result_namespace_watch(
+    result: Box<PendingResult>,
+    status: &mut ffi::Status,
+) -> Box<NamespaceWatchBox> {
+    Box::new(NamespaceWatchBox(answer_of(
+        "subscribe_namespace",
+        *result,
+        status,
+        |a| match a {
+            Answer::NamespaceWatch(w) => Some(w),
+            _ => None,
+        },
+    )))
+}
+
+#[allow(clippy::boxed_local)] // cxx hands an owned opaque Rust value over as a Box
+fn pending_result_published_track(
+    result: Box<PendingResult>,
+    status: &mut ffi::Status,
+) -> Box<PublishedTrackBox> {
+    Box::new(PublishedTrackBox(answer_of(
+        "publish_track",
+        *result,
+        status,
+        |a| match a {
+            Answer::PublishedTrack(t) => Some(t),
+            _ => None,
+        },
+    )))
+}
+
+#[allow(clippy::boxed_local)] // cxx hands an owned opaque Rust value over as a Box
+fn pending_result_fetch(result: Box<PendingResult>, status: &mut ffi::Status) -> Box<FetchBox> {
+    Box::new(FetchBox(answer_of("fetch", *result, status, |a| match a {
+        Answer::Fetch(f) => Some(f),
+        _ => None,
+    })))
 }

@@ -2,6 +2,7 @@
 //! answers REQUEST_OK, then reports every namespace under the prefix as it
 //! appears (NAMESPACE) and disappears (NAMESPACE_DONE).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use moq_transport::coding::{KeyValuePairs, TrackNamespace, TrackNamespacePrefix};
@@ -13,7 +14,7 @@ use moq_transport::session::{NamespaceEvent, SessionError, SubscribeNamespace};
 use crate::dispatch::Strand;
 use crate::error::{request_error_code, Code, Error, Result};
 use crate::names::Namespace;
-use crate::runtime::{block_on, catch_panic, runtime};
+use crate::runtime::{bounded, catch_panic, runtime, wait_here};
 use crate::session::{Session, Shared};
 
 /// Where a namespace watch's events go. Called on a callback thread of the
@@ -98,41 +99,60 @@ impl Session {
         prefix: &Namespace,
         handler: Box<dyn NamespaceHandler>,
     ) -> Result<NamespaceWatch> {
+        wait_here(
+            "Session::subscribe_namespace",
+            self.subscribe_namespace_request(prefix, handler)?,
+        )
+    }
+
+    /// The request behind [`Session::subscribe_namespace`], for its
+    /// non-blocking form: checked now, sent and answered (bounded by the
+    /// request timeout) when the returned future runs.
+    pub fn subscribe_namespace_request(
+        &self,
+        prefix: &Namespace,
+        handler: Box<dyn NamespaceHandler>,
+    ) -> Result<impl Future<Output = Result<NamespaceWatch>> + Send + 'static> {
         self.shared.check_open("Session::subscribe_namespace")?;
         let engine_prefix = TrackNamespacePrefix {
             fields: prefix.to_engine().fields,
         };
-        let text = prefix.to_string();
+        let prefix = prefix.clone();
         let mut subscriber = self.subscriber.clone();
-        let watch = block_on(
-            "Session::subscribe_namespace",
-            self.shared.request_timeout,
-            async {
-                // Wrapped at once: a timeout below drops it, and that cancel
-                // must not end the session either.
-                let watch = Request(
-                    subscriber
-                        .subscribe_namespace(engine_prefix, KeyValuePairs::default())
-                        .await
-                        .map_err(|e| start_error(&e, &text))?,
-                );
-                watch.ok().await.map_err(|e| refused(&e, &text))?;
-                Ok(watch)
-            },
-        )?;
-        let events = Strand::new(handler);
-        let feed = events.clone();
-        let task = runtime().spawn(async move {
-            let result = catch_panic("watching namespaces", deliver(&watch, &feed)).await;
-            // Cancel on the wire (if still open) before reporting the end.
-            drop(watch);
-            feed.post_final(move |handler| handler.on_closed(result));
-        });
-        Ok(NamespaceWatch {
-            prefix: prefix.clone(),
-            task: task.abort_handle(),
-            events,
-            _shared: self.shared.clone(),
+        let shared = self.shared.clone();
+        Ok(async move {
+            let text = prefix.to_string();
+            let watch = bounded(
+                "Session::subscribe_namespace",
+                shared.request_timeout,
+                async {
+                    // Wrapped at once: a timeout below drops it, and that cancel
+                    // must not end the session either.
+                    let watch = Request(
+                        subscriber
+                            .subscribe_namespace(engine_prefix, KeyValuePairs::default())
+                            .await
+                            .map_err(|e| start_error(&e, &text))?,
+                    );
+                    watch.ok().await.map_err(|e| refused(&e, &text))?;
+                    Ok(watch)
+                },
+            )
+            .await?;
+            let events = Strand::new(handler);
+            let feed = events.clone();
+            let task = runtime().spawn(async move {
+                let result = catch_panic("watching namespaces", deliver(&watch, &feed)).await;
+                // Cancel on the wire (if still open) before reporting the end.
+                drop(watch);
+                feed.post_final(move |handler| handler.on_closed(result));
+            });
+            Ok(NamespaceWatch {
+                prefix,
+                task: task.abort_handle(),
+                events,
+                _shared: shared,
+            })
         })
     }
 }

@@ -7,6 +7,7 @@
 //! objects are then delivered in order, one call at a time, on a library
 //! thread, followed by exactly one terminal event.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -22,7 +23,7 @@ use crate::error::{request_error_code, Code, Error, Result};
 use crate::inbox::{Overflow, ReceiveBudget};
 use crate::names::{self, Namespace};
 use crate::object;
-use crate::runtime::{block_on, catch_panic, runtime};
+use crate::runtime::{bounded, catch_panic, runtime, wait_here};
 use crate::session::{Session, Shared};
 use crate::subscribe::{ObjectHandler, ReceivedObject, Subscription};
 
@@ -159,6 +160,22 @@ impl Session {
         range: FetchRange,
         handler: Box<dyn ObjectHandler>,
     ) -> Result<Fetch> {
+        wait_here(
+            "Session::fetch",
+            self.fetch_request(namespace, track, range, handler)?,
+        )
+    }
+
+    /// The request behind [`Session::fetch`], for its non-blocking form:
+    /// checked now, sent and answered (bounded by the request timeout) when
+    /// the returned future runs.
+    pub fn fetch_request(
+        &self,
+        namespace: &Namespace,
+        track: &[u8],
+        range: FetchRange,
+        handler: Box<dyn ObjectHandler>,
+    ) -> Result<impl Future<Output = Result<Fetch>> + Send + 'static> {
         self.shared.check_open("Session::fetch")?;
         let name = names::track_name(namespace, track)?;
         range.validate()?;
@@ -171,15 +188,19 @@ impl Session {
             end_location: end,
         };
         let mut subscriber = self.subscriber.clone();
-        let what = FetchKind::Standalone { full: &full };
-        let (fetch, ok) = block_on("Session::fetch", self.shared.request_timeout, async {
-            let fetch = subscriber
-                .fetch(standalone, KeyValuePairs::default())
-                .await
-                .map_err(|e| Error::from_serve(&e, &format!("sending FETCH for \"{full}\"")))?;
-            answer(fetch, &what).await
-        })?;
-        Ok(self.start_delivery(fetch, ok, handler))
+        let shared = self.shared.clone();
+        Ok(async move {
+            let what = FetchKind::Standalone { full: &full };
+            let (fetch, ok) = bounded("Session::fetch", shared.request_timeout, async {
+                let fetch = subscriber
+                    .fetch(standalone, KeyValuePairs::default())
+                    .await
+                    .map_err(|e| Error::from_serve(&e, &format!("sending FETCH for \"{full}\"")))?;
+                answer(fetch, &what).await
+            })
+            .await?;
+            Ok(start_delivery(&shared, fetch, ok, handler))
+        })
     }
 
     /// Joining FETCH (draft 18 §10.12.2): the `groups_before` groups before
@@ -204,6 +225,20 @@ impl Session {
         groups_before: u64,
         handler: Box<dyn ObjectHandler>,
     ) -> Result<Fetch> {
+        wait_here(
+            "Session::joining_fetch",
+            self.joining_fetch_request(subscription, groups_before, handler)?,
+        )
+    }
+
+    /// The request behind [`Session::joining_fetch`], for its non-blocking
+    /// form, as [`Session::fetch_request`].
+    pub fn joining_fetch_request(
+        &self,
+        subscription: &Subscription,
+        groups_before: u64,
+        handler: Box<dyn ObjectHandler>,
+    ) -> Result<impl Future<Output = Result<Fetch>> + Send + 'static> {
         self.shared.check_open("Session::joining_fetch")?;
         if !Arc::ptr_eq(&subscription.shared, &self.shared) {
             return Err(Error::invalid_argument(
@@ -213,11 +248,10 @@ impl Session {
         }
         let subscribe_id = subscription.request_id;
         let mut subscriber = self.subscriber.clone();
-        let what = FetchKind::Joining;
-        let (fetch, ok) = block_on(
-            "Session::joining_fetch",
-            self.shared.request_timeout,
-            async {
+        let shared = self.shared.clone();
+        Ok(async move {
+            let what = FetchKind::Joining;
+            let (fetch, ok) = bounded("Session::joining_fetch", shared.request_timeout, async {
                 let fetch = subscriber
                     .joining_fetch(
                         FetchType::RelativeJoining,
@@ -228,47 +262,49 @@ impl Session {
                     .await
                     .map_err(|e| Error::from_serve(&e, "sending a joining FETCH"))?;
                 answer(fetch, &what).await
-            },
-        )?;
-        Ok(self.start_delivery(fetch, ok, handler))
+            })
+            .await?;
+            Ok(start_delivery(&shared, fetch, ok, handler))
+        })
     }
+}
 
-    fn start_delivery(
-        &self,
-        fetch: engine::Fetch,
-        ok: FetchOk,
-        handler: Box<dyn ObjectHandler>,
-    ) -> Fetch {
-        let end = ok.end_location;
-        // A response is finite: while the handler is behind, stop reading it
-        // (QUIC flow control then holds the publisher back) rather than drop.
-        let budget = ReceiveBudget {
-            overflow: Overflow::Pause,
-            ..ReceiveBudget::default()
-        };
-        let delivery = Delivery::new(handler, budget, true);
-        let feed = delivery.clone();
-        let max_object_size = self.shared.max_object_size as u64;
-        let task = runtime().spawn(async move {
-            let mut fetch = fetch;
-            let result = catch_panic(
-                "receiving a fetch",
-                deliver(&mut fetch, &feed, max_object_size),
-            )
-            .await;
-            // Cancel (if unfinished) before reporting the end.
-            drop(fetch);
-            feed.finish(result);
-        });
-        Fetch {
-            task: task.abort_handle(),
-            delivery,
-            end_group: end.group_id,
-            // Draft 18 end encoding: object 0 = the whole group.
-            end_object: end.object_id.checked_sub(1),
-            end_of_track: ok.end_of_track,
-            _shared: self.shared.clone(),
-        }
+/// Delivers an accepted fetch's objects to `handler`, from a task of its own.
+fn start_delivery(
+    shared: &Arc<Shared>,
+    fetch: engine::Fetch,
+    ok: FetchOk,
+    handler: Box<dyn ObjectHandler>,
+) -> Fetch {
+    let end = ok.end_location;
+    // A response is finite: while the handler is behind, stop reading it
+    // (QUIC flow control then holds the publisher back) rather than drop.
+    let budget = ReceiveBudget {
+        overflow: Overflow::Pause,
+        ..ReceiveBudget::default()
+    };
+    let delivery = Delivery::new(handler, budget, true);
+    let feed = delivery.clone();
+    let max_object_size = shared.max_object_size as u64;
+    let task = runtime().spawn(async move {
+        let mut fetch = fetch;
+        let result = catch_panic(
+            "receiving a fetch",
+            deliver(&mut fetch, &feed, max_object_size),
+        )
+        .await;
+        // Cancel (if unfinished) before reporting the end.
+        drop(fetch);
+        feed.finish(result);
+    });
+    Fetch {
+        task: task.abort_handle(),
+        delivery,
+        end_group: end.group_id,
+        // Draft 18 end encoding: object 0 = the whole group.
+        end_object: end.object_id.checked_sub(1),
+        end_of_track: ok.end_of_track,
+        _shared: shared.clone(),
     }
 }
 

@@ -11,6 +11,7 @@
 //! peer's PUBLISHes; an accepted track is delivered to an `ObjectHandler`
 //! like a subscription.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -31,7 +32,7 @@ use crate::error::{Code, Error, Result};
 use crate::inbox::ReceiveBudget;
 use crate::names::{self, Namespace};
 use crate::publish::GroupWriter;
-use crate::runtime::{block_on, catch_panic, runtime};
+use crate::runtime::{bounded, catch_panic, runtime, wait_here};
 use crate::send_backlog::{TrackLedger, DEFAULT_MAX_BACKLOG_BYTES};
 use crate::session::{Session, Shared};
 use crate::stream_guard::StreamPolicy;
@@ -62,6 +63,20 @@ impl Session {
     /// serves a subscription to it) or the peer already has a publisher for
     /// it; `Unsupported` if the peer does not support PUBLISH; `Timeout`.
     pub fn publish_track(&self, namespace: &Namespace, name: &[u8]) -> Result<PublishedTrack> {
+        wait_here(
+            "Session::publish_track",
+            self.publish_track_request(namespace, name)?,
+        )
+    }
+
+    /// The request behind [`Session::publish_track`], for its non-blocking
+    /// form: checked now, sent and answered (bounded by the request timeout)
+    /// when the returned future runs.
+    pub fn publish_track_request(
+        &self,
+        namespace: &Namespace,
+        name: &[u8],
+    ) -> Result<impl Future<Output = Result<PublishedTrack>> + Send + 'static> {
         self.shared.check_open("Session::publish_track")?;
         let name = names::track_name(namespace, name)?;
         let full = format!("{namespace}/{name}");
@@ -70,10 +85,10 @@ impl Session {
             .subgroups()
             .map_err(|e| Error::from_serve(&e, &format!("creating track \"{full}\"")))?;
         let mut publisher = self.publisher.clone();
-        let published = block_on(
-            "Session::publish_track",
-            self.shared.request_timeout,
-            async {
+        let shared = self.shared.clone();
+        let namespace = namespace.clone();
+        Ok(async move {
+            let published = bounded("Session::publish_track", shared.request_timeout, async {
                 // Dropping `published` on a timeout or error withdraws the PUBLISH.
                 let mut published = publisher
                     .publish(reader, KeyValuePairs::default())
@@ -84,42 +99,42 @@ impl Session {
                     .await
                     .map_err(|e| publish_refused(&e, &full))?;
                 Ok(published)
-            },
-        )?;
-        let ended = Arc::new(Mutex::new(None));
-        let serve_ended = ended.clone();
-        let serve_full = full.clone();
-        let ledger = TrackLedger::new(DEFAULT_MAX_BACKLOG_BYTES);
-        let followed = self
-            .shared
-            .sending
-            .serve(published.info.track_alias, ledger.clone());
-        // Not aborted when the handle drops: it sends what was written, then
-        // PUBLISH_DONE, and ends with the session at the latest.
-        runtime().spawn(async move {
-            let _followed = followed;
-            let result = AssertUnwindSafe(published.serve()).catch_unwind().await;
-            let error = match result {
-                Ok(Ok(())) => Error::closed(format!(
-                    "the peer stopped receiving \"{serve_full}\" (it ended the subscription)"
-                )),
-                Ok(Err(err)) => {
-                    Error::from_session(&err, &format!("publishing \"{serve_full}\" ended"))
-                }
-                Err(_) => Error::new(
-                    Code::Internal,
-                    "internal error while publishing (a panic); please report this bug",
-                ),
-            };
-            *serve_ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
-        });
-        Ok(PublishedTrack {
-            shared: self.shared.clone(),
-            namespace: namespace.clone(),
-            name,
-            subgroups: Mutex::new(subgroups),
-            ended,
-            ledger,
+            })
+            .await?;
+            let ended = Arc::new(Mutex::new(None));
+            let serve_ended = ended.clone();
+            let serve_full = full.clone();
+            let ledger = TrackLedger::new(DEFAULT_MAX_BACKLOG_BYTES);
+            let followed = shared
+                .sending
+                .serve(published.info.track_alias, ledger.clone());
+            // Not aborted when the handle drops: it sends what was written, then
+            // PUBLISH_DONE, and ends with the session at the latest.
+            runtime().spawn(async move {
+                let _followed = followed;
+                let result = AssertUnwindSafe(published.serve()).catch_unwind().await;
+                let error = match result {
+                    Ok(Ok(())) => Error::closed(format!(
+                        "the peer stopped receiving \"{serve_full}\" (it ended the subscription)"
+                    )),
+                    Ok(Err(err)) => {
+                        Error::from_session(&err, &format!("publishing \"{serve_full}\" ended"))
+                    }
+                    Err(_) => Error::new(
+                        Code::Internal,
+                        "internal error while publishing (a panic); please report this bug",
+                    ),
+                };
+                *serve_ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+            });
+            Ok(PublishedTrack {
+                shared,
+                namespace,
+                name,
+                subgroups: Mutex::new(subgroups),
+                ended,
+                ledger,
+            })
         })
     }
 }

@@ -63,6 +63,20 @@ void call_user(const std::function<void(Result<Subscription>)>& on_done,
   guard("subscribe_async completion", [&] { on_done(std::move(answer)); });
 }
 
+void call_user(const std::function<void(Result<NamespaceWatch>)>& on_done,
+               Result<NamespaceWatch> answer) noexcept {
+  guard("subscribe_namespace_async completion", [&] { on_done(std::move(answer)); });
+}
+
+void call_user(const std::function<void(Result<PublishedTrack>)>& on_done,
+               Result<PublishedTrack> answer) noexcept {
+  guard("publish_track_async completion", [&] { on_done(std::move(answer)); });
+}
+
+void call_user(const std::function<void(Result<Fetch>)>& on_done, Result<Fetch> answer) noexcept {
+  guard("fetch_async completion", [&] { on_done(std::move(answer)); });
+}
+
 std::optional<AcceptedTrack> call_user(const PublishOfferHandler& handler, const Namespace& ns,
                                        std::string_view track) noexcept {
   std::optional<AcceptedTrack> answer;

@@ -35,6 +35,11 @@ void call_user(const std::function<void(Result<Announcement>)>& on_done,
                Result<Announcement> answer) noexcept;
 void call_user(const std::function<void(Result<Subscription>)>& on_done,
                Result<Subscription> answer) noexcept;
+void call_user(const std::function<void(Result<NamespaceWatch>)>& on_done,
+               Result<NamespaceWatch> answer) noexcept;
+void call_user(const std::function<void(Result<PublishedTrack>)>& on_done,
+               Result<PublishedTrack> answer) noexcept;
+void call_user(const std::function<void(Result<Fetch>)>& on_done, Result<Fetch> answer) noexcept;
 /// The offer handler's answer; an exception rejects the track (nullopt).
 std::optional<AcceptedTrack> call_user(const PublishOfferHandler& handler, const Namespace& ns,
                                        std::string_view track) noexcept;

@@ -62,21 +62,43 @@ void NamespaceEvents::on_closed(const Status& status) const noexcept {
 Result<NamespaceWatch> Session::subscribe_namespace(
     const Namespace& prefix, std::function<void(const Namespace&)> on_added,
     std::function<void(const Namespace&)> on_removed) noexcept {
-  if (!impl_) return detail::moved_from("Session::subscribe_namespace");
-  if (!on_added) {
-    return Error(Errc::invalid_argument,
-                 "Session::subscribe_namespace: the on_added callback is empty; pass one (only "
-                 "on_removed may be empty)");
+  if (ffi::on_runtime_thread()) {
+    return detail::would_block("Session::subscribe_namespace", "subscribe_namespace_async");
   }
+  return subscribe_namespace_async(prefix, std::move(on_added), std::move(on_removed))
+      .wait(std::chrono::milliseconds::max());
+}
+
+Pending<NamespaceWatch> Session::subscribe_namespace_async(
+    const Namespace& prefix, std::function<void(const Namespace&)> on_added,
+    std::function<void(const Namespace&)> on_removed) noexcept {
+  const bool has_on_added = static_cast<bool>(on_added);
   auto core = std::make_shared<detail::NamespaceWatchCore>();
   core->on_added = std::move(on_added);
   core->on_removed = std::move(on_removed);
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::NamespaceWatchBox> box = ffi::session_subscribe_namespace(
-      *impl_->box, prefix.parts(), std::make_unique<ffi::NamespaceEvents>(core), status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return NamespaceWatch(
-      std::make_unique<detail::NamespaceWatchImpl>(std::move(core), std::move(box), prefix));
+  auto convert = [core, prefix](rust::Box<ffi::PendingResult> result) -> Result<NamespaceWatch> {
+    ffi::Status status = detail::new_status();
+    rust::Box<ffi::NamespaceWatchBox> box =
+        ffi::pending_result_namespace_watch(std::move(result), status);
+    core->hand_over(status.code != ffi::Code::Ok);
+    if (status.code != ffi::Code::Ok) return detail::to_error(status);
+    return NamespaceWatch(std::make_unique<detail::NamespaceWatchImpl>(core, std::move(box), prefix));
+  };
+  auto pending = [&](rust::Box<ffi::PendingBox> box) {
+    return Pending<NamespaceWatch>(std::make_unique<detail::PendingImpl<NamespaceWatch>>(
+        std::move(box), std::move(convert), [core] { core->cancel(); }));
+  };
+  if (!impl_) {
+    return pending(
+        ffi::pending_invalid(detail::moved_from("Session::subscribe_namespace").message()));
+  }
+  if (!has_on_added) {
+    return pending(ffi::pending_invalid(
+        "Session::subscribe_namespace: the on_added callback is empty; pass one (only "
+        "on_removed may be empty)"));
+  }
+  return pending(ffi::session_subscribe_namespace_async(
+      *impl_->box, prefix.parts(), std::make_unique<ffi::NamespaceEvents>(core)));
 }
 
 NamespaceWatch::NamespaceWatch(std::unique_ptr<detail::NamespaceWatchImpl> impl) noexcept

@@ -29,45 +29,87 @@ std::shared_ptr<SubscriptionCore> fetch_core(std::function<void(const Object&)> 
 }  // namespace
 }  // namespace detail
 
+namespace detail {
+
+/// The Pending of a fetch request whose callbacks are in `core`.
+struct FetchRequest {
+  std::shared_ptr<SubscriptionCore> core;
+
+  PendingImpl<Fetch>::Convert convert() const {
+    return [core = core](rust::Box<ffi::PendingResult> result) -> Result<Fetch> {
+      ffi::Status status = new_status();
+      rust::Box<ffi::FetchBox> box = ffi::pending_result_fetch(std::move(result), status);
+      core->hand_over(status.code != ffi::Code::Ok);
+      if (status.code != ffi::Code::Ok) return to_error(status);
+      return Fetch(std::make_unique<FetchImpl>(core, std::move(box)));
+    };
+  }
+  std::unique_ptr<PendingImpl<Fetch>> pending(rust::Box<ffi::PendingBox> box) const {
+    return std::make_unique<PendingImpl<Fetch>>(std::move(box), convert(),
+                                                [core = core] { core->cancel(); });
+  }
+};
+
+}  // namespace detail
+
 Result<Fetch> Session::fetch(const Namespace& ns, std::string_view track, FetchRange range,
                              std::function<void(const Object&)> on_object) noexcept {
-  if (!impl_) return detail::moved_from("Session::fetch");
-  if (!on_object) {
-    return Error(Errc::invalid_argument,
-                 "Session::fetch: the object callback is empty; pass one to receive the fetched "
-                 "objects");
+  if (ffi::on_runtime_thread()) return detail::would_block("Session::fetch", "fetch_async");
+  return fetch_async(ns, track, range, std::move(on_object)).wait(std::chrono::milliseconds::max());
+}
+
+Pending<Fetch> Session::fetch_async(const Namespace& ns, std::string_view track, FetchRange range,
+                                    std::function<void(const Object&)> on_object) noexcept {
+  const bool has_on_object = static_cast<bool>(on_object);
+  const detail::FetchRequest request{detail::fetch_core(std::move(on_object))};
+  if (!impl_) {
+    return Pending<Fetch>(
+        request.pending(ffi::pending_invalid(detail::moved_from("Session::fetch").message())));
   }
-  auto core = detail::fetch_core(std::move(on_object));
+  if (!has_on_object) {
+    return Pending<Fetch>(request.pending(ffi::pending_invalid(
+        "Session::fetch: the object callback is empty; pass one to receive the fetched "
+        "objects")));
+  }
   const ffi::FetchParams params{range.start_group, range.start_object, range.end_group,
                                 range.end_object.has_value(), range.end_object.value_or(0)};
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::FetchBox> box =
-      ffi::session_fetch(*impl_->box, ns.parts(), detail::as_slice(track), params,
-                         std::make_unique<ffi::SubscriptionEvents>(core), status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return Fetch(std::make_unique<detail::FetchImpl>(std::move(core), std::move(box)));
+  return Pending<Fetch>(request.pending(
+      ffi::session_fetch_async(*impl_->box, ns.parts(), detail::as_slice(track), params,
+                               std::make_unique<ffi::SubscriptionEvents>(request.core))));
 }
 
 Result<Fetch> Session::joining_fetch(const Subscription& subscription, uint64_t groups_before,
                                      std::function<void(const Object&)> on_object) noexcept {
-  if (!impl_) return detail::moved_from("Session::joining_fetch");
+  if (ffi::on_runtime_thread()) {
+    return detail::would_block("Session::joining_fetch", "joining_fetch_async");
+  }
+  return joining_fetch_async(subscription, groups_before, std::move(on_object))
+      .wait(std::chrono::milliseconds::max());
+}
+
+Pending<Fetch> Session::joining_fetch_async(const Subscription& subscription,
+                                            uint64_t groups_before,
+                                            std::function<void(const Object&)> on_object) noexcept {
+  const bool has_on_object = static_cast<bool>(on_object);
+  const detail::FetchRequest request{detail::fetch_core(std::move(on_object))};
+  const char* refused = nullptr;
   if (!subscription.impl_) {
-    return Error(Errc::invalid_argument,
-                 "Session::joining_fetch: the subscription is moved-from; pass a live "
-                 "subscription of this session");
+    refused =
+        "Session::joining_fetch: the subscription is moved-from; pass a live subscription of "
+        "this session";
+  } else if (!has_on_object) {
+    refused =
+        "Session::joining_fetch: the object callback is empty; pass one to receive the fetched "
+        "objects";
   }
-  if (!on_object) {
-    return Error(Errc::invalid_argument,
-                 "Session::joining_fetch: the object callback is empty; pass one to receive the "
-                 "fetched objects");
+  if (!impl_) {
+    return Pending<Fetch>(request.pending(
+        ffi::pending_invalid(detail::moved_from("Session::joining_fetch").message())));
   }
-  auto core = detail::fetch_core(std::move(on_object));
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::FetchBox> box =
-      ffi::session_joining_fetch(*impl_->box, *subscription.impl_->box, groups_before,
-                                 std::make_unique<ffi::SubscriptionEvents>(core), status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return Fetch(std::make_unique<detail::FetchImpl>(std::move(core), std::move(box)));
+  if (refused) return Pending<Fetch>(request.pending(ffi::pending_invalid(refused)));
+  return Pending<Fetch>(request.pending(ffi::session_joining_fetch_async(
+      *impl_->box, *subscription.impl_->box, groups_before,
+      std::make_unique<ffi::SubscriptionEvents>(request.core))));
 }
 
 Fetch::Fetch(std::unique_ptr<detail::FetchImpl> impl) noexcept : impl_(std::move(impl)) {}

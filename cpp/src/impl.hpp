@@ -54,9 +54,25 @@ struct SubscriptionCore {
   const char* what = "subscription on_closed callback";
   std::mutex mutex;
   std::function<void(const Object&)> on_object;
-  /// Made by subscribe_async: set once its Pending's answer was taken, after
-  /// which cancelling the Pending no longer releases on_object.
+  /// Made by a request (subscribe, fetch): set once its Pending's answer was
+  /// taken, after which cancelling the Pending no longer releases on_object.
   bool handed_over = false;
+
+  /// The answer was taken: the handle owns the callbacks from now on; a
+  /// refused request (no object can come) releases them at once.
+  void hand_over(bool refused) noexcept {
+    std::function<void(const Object&)> released;  // destroyed after the lock
+    std::lock_guard<std::mutex> lock(mutex);
+    handed_over = true;
+    if (refused) released = std::move(on_object);
+  }
+  /// The Pending went before its answer was taken: no object can reach the
+  /// callback any more, so it is released here (on the destroying thread).
+  void cancel() noexcept {
+    std::function<void(const Object&)> released;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!handed_over) released = std::move(on_object);
+  }
   std::function<void(const Status&)> on_closed;
   std::optional<Status> terminal;
 };
@@ -124,6 +140,25 @@ struct NamespaceWatchCore {
   std::function<void(const Namespace&)> on_removed;
   std::function<void(const Status&)> on_closed;
   std::optional<Status> terminal;
+  /// As SubscriptionCore's: the watch request's answer was taken.
+  bool handed_over = false;
+
+  void hand_over(bool refused) noexcept {
+    std::function<void(const Namespace&)> added, removed;  // destroyed after the lock
+    std::lock_guard<std::mutex> lock(mutex);
+    handed_over = true;
+    if (refused) {
+      added = std::move(on_added);
+      removed = std::move(on_removed);
+    }
+  }
+  void cancel() noexcept {
+    std::function<void(const Namespace&)> added, removed;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (handed_over) return;
+    added = std::move(on_added);
+    removed = std::move(on_removed);
+  }
 };
 
 struct NamespaceWatchImpl {

@@ -84,5 +84,8 @@ Status Pending<T>::then(std::function<void(Result<T>)> on_done) noexcept {
 template class Pending<Session>;
 template class Pending<Announcement>;
 template class Pending<Subscription>;
+template class Pending<NamespaceWatch>;
+template class Pending<PublishedTrack>;
+template class Pending<Fetch>;
 
 }  // namespace moq

@@ -44,13 +44,28 @@ std::unique_ptr<SubscriptionEvents> PublishEvents::on_publish(rust::Vec<rust::St
 }  // namespace ffi
 
 Result<PublishedTrack> Session::publish_track(const Namespace& ns, std::string_view name) noexcept {
-  if (!impl_) return detail::moved_from("Session::publish_track");
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::PublishedTrackBox> box =
-      ffi::session_publish_track(*impl_->box, ns.parts(), detail::as_slice(name), status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return PublishedTrack(std::make_unique<detail::PublishedTrackImpl>(
-      detail::PublishedTrackImpl{std::move(box), ns, std::string(name)}));
+  if (ffi::on_runtime_thread()) {
+    return detail::would_block("Session::publish_track", "publish_track_async");
+  }
+  return publish_track_async(ns, name).wait(std::chrono::milliseconds::max());
+}
+
+Pending<PublishedTrack> Session::publish_track_async(const Namespace& ns,
+                                                     std::string_view name) noexcept {
+  auto convert = [ns, name = std::string(name)](
+                     rust::Box<ffi::PendingResult> result) -> Result<PublishedTrack> {
+    ffi::Status status = detail::new_status();
+    rust::Box<ffi::PublishedTrackBox> box =
+        ffi::pending_result_published_track(std::move(result), status);
+    if (status.code != ffi::Code::Ok) return detail::to_error(status);
+    return PublishedTrack(std::make_unique<detail::PublishedTrackImpl>(
+        detail::PublishedTrackImpl{std::move(box), ns, name}));
+  };
+  rust::Box<ffi::PendingBox> box =
+      impl_ ? ffi::session_publish_track_async(*impl_->box, ns.parts(), detail::as_slice(name))
+            : ffi::pending_invalid(detail::moved_from("Session::publish_track").message());
+  return Pending<PublishedTrack>(
+      std::make_unique<detail::PendingImpl<PublishedTrack>>(std::move(box), std::move(convert)));
 }
 
 Result<PublishListener> Session::on_publish(PublishOfferHandler on_offer) noexcept {

@@ -91,23 +91,13 @@ Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::st
   auto core = std::make_shared<detail::SubscriptionCore>();
   core->on_object = std::move(on_object);
   auto convert = [core, push](rust::Box<ffi::PendingResult> result) -> Result<Subscription> {
-    std::function<void(const Object&)> released;
     ffi::Status status = detail::new_status();
     rust::Box<ffi::SubscriptionBox> box = ffi::pending_result_subscription(std::move(result), status);
-    {
-      std::lock_guard<std::mutex> lock(core->mutex);
-      core->handed_over = true;
-      // Refused: no object can come, so the callback goes now.
-      if (status.code != ffi::Code::Ok) released = std::move(core->on_object);
-    }
+    core->hand_over(status.code != ffi::Code::Ok);
     if (status.code != ffi::Code::Ok) return detail::to_error(status);
     return Subscription(std::make_unique<detail::SubscriptionImpl>(core, std::move(box), push));
   };
-  auto cancel = [core] {
-    std::function<void(const Object&)> released;
-    std::lock_guard<std::mutex> lock(core->mutex);
-    if (!core->handed_over) released = std::move(core->on_object);
-  };
+  auto cancel = [core] { core->cancel(); };
   auto pending = [&](rust::Box<ffi::PendingBox> box) {
     return Pending<Subscription>(std::make_unique<detail::PendingImpl<Subscription>>(
         std::move(box), std::move(convert), std::move(cancel)));

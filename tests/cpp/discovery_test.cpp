@@ -139,6 +139,47 @@ TEST(Discovery, NamespacesUnderThePrefixAreAddedAndRemoved) {
   EXPECT_FALSE(watch->closed());
 }
 
+TEST(Discovery, SubscribeNamespaceAsyncWatchesAndCancelsWhenDestroyed) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const moq::Namespace prefix = test_namespace();
+  const std::string p = prefix.to_string();
+  auto publisher = connect_to(*relay);
+  ASSERT_MOQ_OK(publisher);
+  auto room = publisher->announce(test_namespace("room"));
+  ASSERT_MOQ_OK(room);
+  auto watcher = connect_to(*relay);
+  ASSERT_MOQ_OK(watcher);
+
+  // Answered, not taken, destroyed: the watch ends (so the same prefix may
+  // be watched again on this session) and its callbacks go with the Pending.
+  for (int round = 0; round < 3; ++round) {
+    auto gone = std::make_shared<int>(0);
+    std::weak_ptr<int> alive = gone;
+    {
+      auto pending = watcher->subscribe_namespace_async(
+          prefix, [gone](const moq::Namespace&) {}, [gone](const moq::Namespace&) {});
+      gone.reset();
+      ASSERT_TRUE(wait_until([&] { return pending.ready(); }, 15000ms)) << "round " << round;
+    }
+    EXPECT_TRUE(alive.expired()) << "round " << round << ": a callback outlived its Pending";
+  }
+  EXPECT_MOQ_ERROR(watcher->subscribe_namespace_async(prefix, nullptr).wait(5000ms),
+                   moq::Errc::invalid_argument);
+
+  NsEvents got;
+  std::optional<moq::NamespaceWatch> watch;
+  // Retried while the last cancelled watch may still be leaving (duplicate).
+  ASSERT_TRUE(wait_until([&] {
+    auto w = watcher->subscribe_namespace_async(prefix, got.added(), got.removed()).wait(15000ms);
+    if (w) watch.emplace(std::move(w).value());
+    return w || w.error().code() != moq::Errc::duplicate;
+  }, 5000ms));
+  ASSERT_TRUE(watch.has_value()) << "a cancelled watch was never ended";
+  ASSERT_TRUE(got.wait_for("+" + p + "/room")) << "events:" << got.dump();
+  EXPECT_EQ(got.events(), std::vector<std::string>{"+" + p + "/room"});
+}
+
 TEST(Discovery, DestroyingTheWatchStopsCallbacks) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
@@ -372,6 +413,27 @@ TEST(PublishTrack, RoundTripToASubscriberAndNormalEnd) {
   EXPECT_TRUE(status.has_value()) << "expected a normal end, got " << describe(status.error());
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(terminal.count(), 1u);
+}
+
+TEST(PublishTrack, PublishTrackAsyncOffersTheTrackAndRefusesADuplicate) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const moq::Namespace ns = test_namespace();
+  auto publisher = connect_to(*relay);
+  ASSERT_MOQ_OK(publisher);
+  auto track = publisher->publish_track_async(ns, "video").wait(15000ms);
+  ASSERT_MOQ_OK(track);
+  EXPECT_EQ(track->ns(), ns);
+  EXPECT_EQ(track->name(), "video");
+  auto subscriber = connect_to(*relay);
+  ASSERT_MOQ_OK(subscriber);
+  Collector got;
+  auto sub = subscriber->subscribe(ns, "video", got.callback());
+  ASSERT_MOQ_OK(sub);
+  ASSERT_TRUE(warm_up_published(*track, got)) << "no warm-up object arrived";
+
+  EXPECT_MOQ_ERROR(publisher->publish_track_async(ns, "video").wait(15000ms), moq::Errc::duplicate);
+  EXPECT_MOQ_ERROR(publisher->publish_track_async(ns, "").wait(5000ms), moq::Errc::invalid_argument);
 }
 
 TEST(PublishTrack, BadNamesAndDuplicatesAreRefused) {

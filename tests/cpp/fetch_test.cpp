@@ -407,6 +407,67 @@ Location successor(Location l) {
   return l.second + 1 == kPerGroup ? Location{l.first + 1, 0} : Location{l.first, l.second + 1};
 }
 
+TEST(FetchTest, FetchAsyncAnswersThroughThenAndCancelsWhenDestroyed) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const moq::Namespace ns = test_namespace();
+  Publisher pub;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "t", &pub, with_history(3)));
+  ASSERT_NO_FATAL_FAILURE(publish_groups(*pub.track, 5, 2));
+  auto subscriber = connect_to(*relay);
+  ASSERT_MOQ_OK(subscriber);
+
+  // The answer through then(), on a library thread; the objects as fetch().
+  FetchEvents events;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<moq::Result<moq::Fetch>> answer;
+  auto pending = subscriber->fetch_async(ns, "t", moq::FetchRange::groups(3, 4), events.on_object());
+  ASSERT_MOQ_OK(pending.then([&](moq::Result<moq::Fetch> fetch) {
+    if (fetch) fetch->on_closed(events.on_closed());
+    std::lock_guard<std::mutex> lk(mu);
+    answer.emplace(std::move(fetch));
+    cv.notify_all();
+  }));
+  {
+    std::unique_lock<std::mutex> lk(mu);
+    ASSERT_TRUE(cv.wait_for(lk, 15s, [&] { return answer.has_value(); }));
+    ASSERT_MOQ_OK(*answer);
+    EXPECT_EQ((*answer)->end_group(), 4u);
+  }
+  ASSERT_TRUE(events.wait_closed());
+  EXPECT_EQ(events.locations(), every_object(3, 4, 2));
+
+  // Errors are fetch()'s.
+  EXPECT_MOQ_ERROR(subscriber->fetch_async(ns, "nobody", moq::FetchRange::groups(0, 1),
+                                           [](const moq::Object&) {}).wait(15000ms),
+                   moq::Errc::not_found);
+  EXPECT_MOQ_ERROR(subscriber->fetch_async(ns, "t", moq::FetchRange::groups(0, 1), nullptr).wait(5000ms),
+                   moq::Errc::invalid_argument);
+
+  // Destroyed before its answer was taken: the fetch ends and on_object is
+  // destroyed with the Pending, the objects it got so far or not.
+  for (int round = 0; round < 3; ++round) {
+    auto gone = std::make_shared<std::atomic<bool>>(false);
+    struct Flag {
+      std::shared_ptr<std::atomic<bool>> flag;
+      ~Flag() {
+        if (flag && flag.use_count() == 2) flag->store(true);
+      }
+    };
+    {
+      auto flag = std::make_shared<Flag>(Flag{gone});
+      auto cancelled = subscriber->fetch_async(ns, "t", moq::FetchRange::groups(2, 4),
+                                               [flag](const moq::Object&) {});
+      flag.reset();
+      if (round > 0) {
+        ASSERT_TRUE(wait_until([&] { return cancelled.ready(); }, 15000ms));
+      }
+    }
+    EXPECT_TRUE(gone->load()) << "round " << round << ": on_object outlived its Pending";
+  }
+}
+
 TEST(FetchTest, JoiningFetchOnALiveSubscription) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
@@ -438,7 +499,8 @@ TEST(FetchTest, JoiningFetchOnALiveSubscription) {
                    moq::Errc::invalid_argument);
 
   FetchEvents events;
-  auto fetch = session->joining_fetch(*sub, 1, events.on_object());
+  // The non-blocking form (the blocking one is a thin wrapper over it).
+  auto fetch = session->joining_fetch_async(*sub, 1, events.on_object()).wait(15000ms);
   ASSERT_MOQ_OK(fetch);
   fetch->on_closed(events.on_closed());
   ASSERT_TRUE(fetch->end_object().has_value());

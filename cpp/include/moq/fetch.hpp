@@ -19,6 +19,7 @@ namespace moq {
 
 namespace detail {
 struct FetchImpl;
+struct FetchRequest;
 }
 
 /// The objects a standalone FETCH asks for. Both ends are inclusive:
@@ -97,6 +98,7 @@ class Fetch {
 
  private:
   friend class Session;
+  friend struct detail::FetchRequest;
   explicit Fetch(std::unique_ptr<detail::FetchImpl> impl) noexcept;
   std::unique_ptr<detail::FetchImpl> impl_;
 };

@@ -16,8 +16,11 @@ struct PendingImpl;
 }
 
 /// A request to the peer in flight, as the non-blocking forms return it at
-/// once: Session::connect_async (Pending<Session>), Session::announce_async
-/// (Pending<Announcement>), Session::subscribe_async (Pending<Subscription>).
+/// once: Session::connect_async (Pending<Session>), announce_async
+/// (Pending<Announcement>), subscribe_async (Pending<Subscription>),
+/// subscribe_namespace_async (Pending<NamespaceWatch>), publish_track_async
+/// (Pending<PublishedTrack>), fetch_async and joining_fetch_async
+/// (Pending<Fetch>).
 /// The request runs inside the library, bounded by its timeout in
 /// SessionConfig, so it always ends: with the handle, or with the Error the
 /// blocking form would have returned.

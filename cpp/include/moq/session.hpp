@@ -120,8 +120,9 @@ struct SessionImpl;
 /// Threads: every call may come from any thread. connect, announce and
 /// subscribe block until the peer answers (bounded by the timeouts in
 /// SessionConfig); made from a moq callback they return Errc::would_block.
-/// Their non-blocking forms (connect_async, announce_async, subscribe_async)
-/// return a Pending at once and may be called anywhere, callbacks included.
+/// Every call that waits for the peer has a non-blocking form (the same name
+/// with _async): it returns a Pending at once and may be called anywhere,
+/// callbacks included.
 class Session {
  public:
   /// Connects and completes MoQT SETUP. Blocks up to config.connect_timeout.
@@ -233,6 +234,14 @@ class Session {
       const Namespace& prefix, std::function<void(const Namespace&)> on_added,
       std::function<void(const Namespace&)> on_removed = {}) noexcept;
 
+  /// subscribe_namespace without blocking: the Pending answers with the
+  /// NamespaceWatch or with subscribe_namespace's errors (would_block aside).
+  /// on_added may run before the answer is taken. Destroying the Pending
+  /// before that ends the watch and destroys both callbacks.
+  Pending<NamespaceWatch> subscribe_namespace_async(
+      const Namespace& prefix, std::function<void(const Namespace&)> on_added,
+      std::function<void(const Namespace&)> on_removed = {}) noexcept;
+
   /// Offers the track `name` in `ns` to the peer with PUBLISH (no announce()
   /// needed) and waits for its answer. See moq/publish_track.hpp.
   /// Errors: invalid_argument (empty, non-UTF-8 or too long name; moved-from),
@@ -241,6 +250,10 @@ class Session {
   /// PUBLISH), closed (the peer refused it, or the session ended), timeout,
   /// would_block (called from a moq callback).
   Result<PublishedTrack> publish_track(const Namespace& ns, std::string_view name) noexcept;
+
+  /// publish_track without blocking: the Pending answers with the
+  /// PublishedTrack or with publish_track's errors (would_block aside).
+  Pending<PublishedTrack> publish_track_async(const Namespace& ns, std::string_view name) noexcept;
 
   /// Installs the handler for tracks the peer offers with PUBLISH (see
   /// moq/publish_track.hpp): `on_offer` accepts or rejects each one. Never
@@ -272,6 +285,13 @@ class Session {
   Result<Fetch> fetch(const Namespace& ns, std::string_view track, FetchRange range,
                       std::function<void(const Object&)> on_object) noexcept;
 
+  /// fetch without blocking: the Pending answers with the Fetch or with
+  /// fetch's errors (would_block aside). Objects may reach `on_object`
+  /// before the answer is taken. Destroying the Pending before that cancels
+  /// the fetch and destroys `on_object`.
+  Pending<Fetch> fetch_async(const Namespace& ns, std::string_view track, FetchRange range,
+                             std::function<void(const Object&)> on_object) noexcept;
+
   /// Joining FETCH (draft 18 §10.12.2): the history just before what the
   /// live `subscription` (of this session) delivers: the `groups_before`
   /// groups before the group of its joining location, plus that group from
@@ -292,6 +312,10 @@ class Session {
   Result<Fetch> joining_fetch(const Subscription& subscription, uint64_t groups_before,
                               std::function<void(const Object&)> on_object) noexcept;
 
+  /// joining_fetch without blocking, as fetch_async.
+  Pending<Fetch> joining_fetch_async(const Subscription& subscription, uint64_t groups_before,
+                                     std::function<void(const Object&)> on_object) noexcept;
+
  private:
   explicit Session(std::unique_ptr<detail::SessionImpl> impl) noexcept;
   Pending<Subscription> subscribe_async_impl(const Namespace& ns, std::string_view track,
@@ -305,5 +329,8 @@ class Session {
 extern template class Pending<Session>;
 extern template class Pending<Announcement>;
 extern template class Pending<Subscription>;
+extern template class Pending<NamespaceWatch>;
+extern template class Pending<PublishedTrack>;
+extern template class Pending<Fetch>;
 
 }  // namespace moq
