@@ -15,6 +15,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "moq/abi.hpp"
+
 namespace moq {
 
 /// What went wrong, coarsely. Error::message() says the details.

@@ -4,6 +4,8 @@
 #include <functional>
 #include <string_view>
 
+#include "moq/abi.hpp"
+
 namespace moq {
 
 enum class LogLevel { debug, info, warn, error };

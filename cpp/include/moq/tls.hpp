@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "moq/abi.hpp"
+
 namespace moq {
 
 /// TLS trust for a client session. The default trusts the system's roots.
