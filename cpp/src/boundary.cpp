@@ -26,11 +26,6 @@ void call_user(const std::function<void(const Object&)>& callback, const Object&
   guard("subscription object callback", [&] { callback(object); });
 }
 
-void call_user(const std::function<void(SessionState, const Error*)>& callback, SessionState state,
-               const Error* error) noexcept {
-  guard("session on_state_change callback", [&] { callback(state, error); });
-}
-
 void call_user(const std::function<void(std::string_view)>& on_goaway,
                std::string_view new_uri) noexcept {
   guard("session on_goaway callback", [&] { on_goaway(new_uri); });

@@ -19,8 +19,6 @@ namespace moq {
 namespace detail {
 
 void call_user(const std::function<void(const Object&)>& callback, const Object& object) noexcept;
-void call_user(const std::function<void(SessionState, const Error*)>& callback, SessionState state,
-               const Error* error) noexcept;
 void call_user(const LogHandler& handler, LogLevel level, std::string_view message) noexcept;
 void call_user(const std::function<void(std::string_view)>& on_goaway,
                std::string_view new_uri) noexcept;

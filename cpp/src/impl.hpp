@@ -42,9 +42,9 @@ struct BytesAccess {
 
 struct SessionCore {
   std::mutex mutex;
-  std::function<void(SessionState, const Error*)> on_state;
-  bool closed = false;
-  std::optional<Error> close_error;
+  std::function<void(const Status&)> on_closed;
+  /// The terminal event, once it happened (success: a local close()).
+  std::optional<Status> terminal;
   std::function<void(std::string_view)> on_goaway;
   std::optional<std::string> goaway_uri;  // set once the peer's GOAWAY came
 };

@@ -58,22 +58,10 @@ uint64_t to_millis(std::chrono::milliseconds ms) noexcept {
 namespace ffi {
 void SessionEvents::on_closed(const Status& status) const noexcept {
   const auto call = handoff_.enter();
-  std::function<void(SessionState, const Error*)> callback;
-  std::function<void(std::string_view)> goaway_callback;
-  std::optional<Error> error;
-  {
-    std::lock_guard<std::mutex> lock(core_->mutex);
-    core_->closed = true;
-    if (status.code != Code::Ok) core_->close_error = detail::to_error(status);
-    error = core_->close_error;
-    callback = std::move(core_->on_state);
-    core_->on_state = nullptr;
-    goaway_callback = std::move(core_->on_goaway);
-    core_->on_goaway = nullptr;
-  }
-  if (callback) detail::call_user(callback, SessionState::closed, error ? &*error : nullptr);
-  // Both callbacks are released here: after the terminal event, no user
-  // callback is kept.
+  std::function<void(std::string_view)> goaway_callback;  // destroyed after the terminal event
+  detail::deliver_terminal(core_->mutex, core_->terminal, core_->on_closed, detail::to_status(status),
+                           "session on_closed callback",
+                           [&] { goaway_callback = std::move(core_->on_goaway); });
 }
 
 void SessionEvents::on_goaway(rust::Str new_uri) const noexcept {
@@ -81,7 +69,7 @@ void SessionEvents::on_goaway(rust::Str new_uri) const noexcept {
   std::function<void(std::string_view)> callback;
   {
     std::lock_guard<std::mutex> lock(core_->mutex);
-    if (core_->closed) return;  // never after the terminal event
+    if (core_->terminal) return;  // never after the terminal event
     core_->goaway_uri.emplace(new_uri.data(), new_uri.size());
     callback = core_->on_goaway;
   }
@@ -167,19 +155,11 @@ SessionState Session::state() const noexcept {
   return ffi::session_is_closed(*impl_->box) ? SessionState::closed : SessionState::connected;
 }
 
-void Session::on_state_change(std::function<void(SessionState, const Error*)> callback) noexcept {
-  if (!impl_ || !callback) return;
-  std::optional<Error> error;
-  {
-    std::lock_guard<std::mutex> lock(impl_->core->mutex);
-    if (!impl_->core->closed) {
-      impl_->core->on_state = std::move(callback);
-      return;
-    }
-    error = impl_->core->close_error;
-  }
-  // Already ended: this callback still sees the terminal event, once, now.
-  detail::call_user(callback, SessionState::closed, error ? &*error : nullptr);
+void Session::on_closed(std::function<void(const Status&)> callback) noexcept {
+  if (!impl_) return;
+  detail::SessionCore& core = *impl_->core;
+  detail::set_on_closed(core.mutex, core.on_closed, core.terminal, std::move(callback),
+                        "session on_closed callback");
 }
 
 void Session::on_goaway(std::function<void(std::string_view)> callback) noexcept {
@@ -187,7 +167,7 @@ void Session::on_goaway(std::function<void(std::string_view)> callback) noexcept
   std::optional<std::string> uri;
   {
     std::lock_guard<std::mutex> lock(impl_->core->mutex);
-    if (impl_->core->closed) return;  // ended: no GOAWAY is reported any more
+    if (impl_->core->terminal) return;  // ended: no GOAWAY is reported any more
     impl_->core->on_goaway = callback;
     uri = impl_->core->goaway_uri;
   }

@@ -75,9 +75,9 @@ std::optional<moq::Error> refusal(const Relay& relay, std::vector<moq::AuthToken
   std::mutex mutex;
   std::optional<moq::Error> closed;
   bool done = false;
-  session->on_state_change([&](moq::SessionState, const moq::Error* error) {
+  session->on_closed([&](const moq::Status& status) {
     std::lock_guard<std::mutex> lock(mutex);
-    if (error) closed = *error;
+    if (!status) closed = status.error();
     done = true;
   });
   EXPECT_TRUE(wait_until([&] {

@@ -79,8 +79,8 @@ TEST(Release, SessionCallbacksAreReleasedAtItsTerminalEvent) {
   ASSERT_MOQ_OK(session);
   Token token;
   std::atomic<bool> ended{false};
-  session->on_state_change(
-      [&ended, t = token.value](moq::SessionState, const moq::Error*) { ended = true; });
+  session->on_closed(
+      [&ended, t = token.value](const moq::Status&) { ended = true; });
   session->on_goaway([t = token.value](std::string_view) {});
   EXPECT_EQ(token.held_by_library(), 2);
   ASSERT_MOQ_OK(session->close());

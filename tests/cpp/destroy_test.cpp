@@ -63,7 +63,7 @@ TEST(DestroyFromCallback, GoawayCallbackDestroysItsSession) {
     owned.handle.emplace(std::move(session).value());
     {
       std::lock_guard<std::mutex> lock(owned.mutex);
-      owned.handle->on_state_change([&](moq::SessionState, const moq::Error*) { owned.note_call(); });
+      owned.handle->on_closed([&](const moq::Status&) { owned.note_call(); });
       owned.handle->on_goaway([&](std::string_view) { owned.destroy_from_callback(); });
     }
     expect_destroyed_and_silent(owned, "GOAWAY");

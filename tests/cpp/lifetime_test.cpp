@@ -299,14 +299,12 @@ TEST(Lifetime, SessionTerminalEventAfterLocalCloseIsOnceWithNullError) {
   std::mutex mu;
   std::condition_variable cv;
   int calls = 0;
-  bool error_was_null = false;
-  moq::SessionState state = moq::SessionState::connecting;
+  bool success = false;
   std::thread::id thread;
-  session->on_state_change([&](moq::SessionState s, const moq::Error* e) {
+  session->on_closed([&](const moq::Status& status) {
     std::lock_guard<std::mutex> lk(mu);
     ++calls;
-    state = s;
-    error_was_null = e == nullptr;
+    success = status.has_value();
     thread = std::this_thread::get_id();
     cv.notify_all();
   });
@@ -321,34 +319,32 @@ TEST(Lifetime, SessionTerminalEventAfterLocalCloseIsOnceWithNullError) {
   std::this_thread::sleep_for(100ms);
   std::lock_guard<std::mutex> lk(mu);
   EXPECT_EQ(calls, 1);
-  EXPECT_EQ(state, moq::SessionState::closed);
-  EXPECT_TRUE(error_was_null) << "a local close() must report a nullptr error";
+  EXPECT_TRUE(success) << "a local close() must end the session with success";
   EXPECT_NE(thread, std::this_thread::get_id()) << "callbacks run on library threads";
 }
 
-TEST(Lifetime, OnStateChangeAfterTheEndIsCalledAtOnce) {
+TEST(Lifetime, OnClosedAfterTheEndIsCalledAtOnce) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   auto session = connect_to(*relay);
   ASSERT_MOQ_OK(session);
   // The terminal event is delivered to this first callback...
   std::atomic<bool> delivered{false};
-  session->on_state_change([&](moq::SessionState, const moq::Error*) { delivered = true; });
+  session->on_closed([&](const moq::Status&) { delivered = true; });
   ASSERT_MOQ_OK(session->close());
   ASSERT_TRUE(wait_until([&] { return delivered.load(); }, 5000ms));
   // ...and a callback set after it sees it too: at once, on this thread.
   int calls = 0;
   std::thread::id thread;
-  bool null_error = false;
-  session->on_state_change([&](moq::SessionState s, const moq::Error* e) {
+  bool success = false;
+  session->on_closed([&](const moq::Status& status) {
     ++calls;
     thread = std::this_thread::get_id();
-    null_error = e == nullptr;
-    EXPECT_EQ(s, moq::SessionState::closed);
+    success = status.has_value();
   });
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(thread, std::this_thread::get_id());
-  EXPECT_TRUE(null_error);
+  EXPECT_TRUE(success);
 }
 
 TEST(Lifetime, LaterCallbacksReplaceEarlierOnes) {
@@ -364,8 +360,8 @@ TEST(Lifetime, LaterCallbacksReplaceEarlierOnes) {
   if (HasFatalFailure()) return;
   w.sub->on_closed([&](const moq::Status&) { first_closed.fetch_add(1); });
   w.sub->on_closed([&](const moq::Status&) { second_closed.fetch_add(1); });
-  w.session->on_state_change([&](moq::SessionState, const moq::Error*) { first_state.fetch_add(1); });
-  w.session->on_state_change([&](moq::SessionState, const moq::Error*) { second_state.fetch_add(1); });
+  w.session->on_closed([&](const moq::Status&) { first_state.fetch_add(1); });
+  w.session->on_closed([&](const moq::Status&) { second_state.fetch_add(1); });
   ASSERT_TRUE(warm_up(*pub.track, [&] { return w.got.size() > 0; }));
   pub.track.reset();
   ASSERT_TRUE(wait_until([&] { return second_closed.load() > 0; }, 10000ms));
@@ -394,11 +390,10 @@ TEST(Lifetime, RelayDeathEndsSessionWithAnError) {
   std::condition_variable cv;
   int calls = 0;
   std::optional<moq::Error> error;
-  w.session->on_state_change([&](moq::SessionState s, const moq::Error* e) {
+  w.session->on_closed([&](const moq::Status& status) {
     std::lock_guard<std::mutex> lk(mu);
     ++calls;
-    EXPECT_EQ(s, moq::SessionState::closed);
-    if (e) error = *e;
+    if (!status) error = status.error();
     cv.notify_all();
   });
   const auto start = Clock::now();

@@ -56,11 +56,11 @@ TEST(Liveness, AKilledRelayEndsEverySessionAndSubscriptionWithinTheIdleTimeout) 
 
   EndClock session_end, publisher_end, subscription_end;
   moq::Status subscription_status;
-  subscriber->on_state_change([&](moq::SessionState state, const moq::Error*) {
-    if (state == moq::SessionState::closed) session_end.mark();
+  subscriber->on_closed([&](const moq::Status&) {
+    session_end.mark();
   });
-  pub.session->on_state_change([&](moq::SessionState state, const moq::Error*) {
-    if (state == moq::SessionState::closed) publisher_end.mark();
+  pub.session->on_closed([&](const moq::Status&) {
+    publisher_end.mark();
   });
   subscription->on_closed([&](const moq::Status& status) {
     subscription_status = status;
@@ -135,8 +135,8 @@ TEST(Liveness, ThreeSecondsOfLostPacketsDoNotEndTheSession) {
   make_publisher_at(link->url(), with_liveness(*relay, 10000ms, 4000ms), ns, "t", &pub);
   if (HasFatalFailure()) return;
   std::atomic<int> ended{0};
-  pub.session->on_state_change([&](moq::SessionState state, const moq::Error*) {
-    if (state == moq::SessionState::closed) ++ended;
+  pub.session->on_closed([&](const moq::Status&) {
+    ++ended;
   });
   Subscriber sub;
   subscribe_push(*relay, ns, "t", &sub);
@@ -193,9 +193,8 @@ TEST(Liveness, ALostPathLongerThanTheIdleTimeoutEndsTheSession) {
   ASSERT_MOQ_OK(session);
   EndClock ended;
   std::atomic<bool> with_error{false};
-  session->on_state_change([&](moq::SessionState state, const moq::Error* e) {
-    if (state != moq::SessionState::closed) return;
-    with_error = e != nullptr;
+  session->on_closed([&](const moq::Status& status) {
+    with_error = !status;
     ended.mark();
   });
   ASSERT_TRUE(link->set_blackhole(true, &error)) << error;

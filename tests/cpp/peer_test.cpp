@@ -83,7 +83,7 @@ TEST(PeerGoaway, CallbackIsReleasedAtTheTerminalEvent) {
   std::atomic<int> calls{0};
   session->on_goaway([&calls, captured](std::string_view) { ++calls; });
   std::atomic<bool> closed{false};
-  session->on_state_change([&](moq::SessionState, const moq::Error*) { closed = true; });
+  session->on_closed([&](const moq::Status&) { closed = true; });
   ASSERT_MOQ_OK(session->close());
   ASSERT_TRUE(wait_until([&] { return closed.load(); }));
   EXPECT_TRUE(wait_until([&] { return captured.use_count() == 1; }, 5000ms))

@@ -429,7 +429,7 @@ TEST(Threading, StateCallbackMayDestroyItsSession) {
   {
     std::lock_guard<std::mutex> lk(mu);
     session = std::make_unique<moq::Session>(std::move(s).value());
-    session->on_state_change([&](moq::SessionState, const moq::Error*) {
+    session->on_closed([&](const moq::Status&) {
       std::lock_guard<std::mutex> lk2(mu);
       session.reset();
       destroyed = true;
@@ -482,7 +482,7 @@ TEST(Threading, SessionDestructorWaitsForRunningStateCallback) {
   ASSERT_MOQ_OK(s);
   std::optional<moq::Session> session(std::move(s).value());
   std::atomic<bool> entered{false}, finished{false};
-  session->on_state_change([&](moq::SessionState, const moq::Error*) {
+  session->on_closed([&](const moq::Status&) {
     entered = true;
     std::this_thread::sleep_for(200ms);
     finished = true;
@@ -505,9 +505,9 @@ TEST(Threading, ExactlyOneTerminalEventPerSubscriptionAndSession) {
   std::atomic<bool> ended{false};
   auto session = connect_to(*relay);
   ASSERT_MOQ_OK(session);
-  session->on_state_change([&](moq::SessionState, const moq::Error*) { session_events.fetch_add(1); });
-  pub.session->on_state_change(
-      [&](moq::SessionState, const moq::Error*) { pub_session_events.fetch_add(1); });
+  session->on_closed([&](const moq::Status&) { session_events.fetch_add(1); });
+  pub.session->on_closed(
+      [&](const moq::Status&) { pub_session_events.fetch_add(1); });
   Collector got;
   auto sub = session->subscribe(ns, "t", [&](const moq::Object& o) {
     if (ended) objects_after_end.fetch_add(1);
@@ -665,8 +665,8 @@ TEST(Threading, ExceptionsFromCallbacksAreCaughtAndLogged) {
   });
   ASSERT_MOQ_OK(sub);
   sub->on_closed([](const moq::Status&) { throw std::logic_error("boom-from-on-closed"); });
-  session->on_state_change(
-      [](moq::SessionState, const moq::Error*) { throw std::runtime_error("boom-from-state"); });
+  session->on_closed(
+      [](const moq::Status&) { throw std::runtime_error("boom-from-state"); });
   ASSERT_TRUE(warm_up(*pub.track, [&] { return calls.load() > 0; }));
   // Later objects are still delivered after callbacks threw.
   ASSERT_TRUE(write_group(*pub.track, {"after-1", "after-2", "after-3"}));
@@ -702,7 +702,7 @@ TEST(Threading, MovedFromHandlesAreInert) {
   EXPECT_MOQ_ERROR(session.subscribe(ns, "t", [](const moq::Object&) {}), moq::Errc::invalid_argument);
   EXPECT_MOQ_ERROR(session.subscribe(ns, "t"), moq::Errc::invalid_argument);
   bool state_called = false;
-  session.on_state_change([&](moq::SessionState, const moq::Error*) { state_called = true; });
+  session.on_closed([&](const moq::Status&) { state_called = true; });
   EXPECT_EQ(session2.state(), moq::SessionState::connected) << "the moved-to session works";
 
   auto a = session2.announce(ns);
@@ -748,7 +748,7 @@ TEST(Threading, MovedFromHandlesAreInert) {
   session = std::move(session2);
   EXPECT_EQ(session.state(), moq::SessionState::connected);
   EXPECT_EQ(session2.state(), moq::SessionState::closed);
-  EXPECT_FALSE(state_called) << "on_state_change on a moved-from Session must do nothing";
+  EXPECT_FALSE(state_called) << "on_closed on a moved-from Session must do nothing";
   // Every moved-from handle is destroyed at the end of the test: must be safe.
 }
 

@@ -22,7 +22,9 @@
 
 namespace moq {
 
-enum class SessionState { connecting, connected, closed };
+/// What Session::state() reports: connected from connect() (or the answer of
+/// connect_async) until the session ends, then closed.
+enum class SessionState { connected, closed };
 
 /// QUIC counters of a session's connection, and what this side refused.
 struct SessionStats {
@@ -143,12 +145,14 @@ class Session {
   /// connected until the session ends, then closed. A moved-from Session is closed.
   SessionState state() const noexcept;
 
-  /// Sets the callback for the session's single terminal event: called once
-  /// with SessionState::closed and the Error that ended it, or nullptr after a
-  /// local close(). If the session has already ended, it is called at once on
-  /// this thread. Runs on a library thread otherwise. Replaces any earlier
+  /// Sets the callback for the session's single terminal event, as every
+  /// handle's on_closed: called once with success after a local close(), or
+  /// with the Error that ended the session (the peer closed it, the
+  /// connection was lost, ...). If the session has already ended, it is
+  /// called at once on this thread; otherwise on a library thread (the
+  /// session's strand, shared with on_goaway). Replaces any earlier
   /// callback; released after the terminal event.
-  void on_state_change(std::function<void(SessionState, const Error*)> callback) noexcept;
+  void on_closed(std::function<void(const Status&)> callback) noexcept;
 
   /// Sets the callback for the peer's GOAWAY (MoQT §9.4): the peer is going
   /// away and asks this client to connect to `new_uri` (empty: the same URL
@@ -156,7 +160,7 @@ class Session {
   /// keeps working until then, or until the peer closes it. Called at most
   /// once per callback, on a library thread; if the GOAWAY has already come,
   /// at once on this thread. Never called after the session's terminal event
-  /// (on_state_change closed); the callback is released then. Replaces any
+  /// (on_closed); the callback is released then. Replaces any
   /// earlier callback. Connecting from inside the callback fails with
   /// would_block: hand the work to a thread of your own.
   void on_goaway(std::function<void(std::string_view new_uri)> callback) noexcept;
