@@ -22,53 +22,53 @@ void guard(const char* what, Call&& call) noexcept {
 
 }  // namespace
 
-void call_user(const std::function<void(const Object&)>& callback, const Object& object) noexcept {
+void call_user(const Callback<void(const Object&)>& callback, const Object& object) noexcept {
   guard("subscription object callback", [&] { callback(object); });
 }
 
-void call_user(const std::function<void(std::string_view)>& on_goaway,
+void call_user(const Callback<void(std::string_view)>& on_goaway,
                std::string_view new_uri) noexcept {
   guard("session on_goaway callback", [&] { on_goaway(new_uri); });
 }
 
-void call_user(const std::function<void(const Namespace&)>& callback, const Namespace& ns) noexcept {
+void call_user(const Callback<void(const Namespace&)>& callback, const Namespace& ns) noexcept {
   guard("namespace watch callback", [&] { callback(ns); });
 }
 
-void call_user(const char* what, const std::function<void(const Status&)>& callback,
+void call_user(const char* what, const Callback<void(const Status&)>& callback,
                const Status& status) noexcept {
   guard(what, [&] { callback(status); });
 }
 
-void call_user(const std::function<void(TrackRequest)>& handler, TrackRequest request) noexcept {
+void call_user(const Callback<void(TrackRequest)>& handler, TrackRequest request) noexcept {
   guard("track request handler (the request is refused)", [&] { handler(std::move(request)); });
 }
 
-void call_user(const std::function<void(Result<Session>)>& on_done, Result<Session> answer) noexcept {
+void call_user(const Callback<void(Result<Session>)>& on_done, Result<Session> answer) noexcept {
   guard("connect_async completion", [&] { on_done(std::move(answer)); });
 }
 
-void call_user(const std::function<void(Result<Announcement>)>& on_done,
+void call_user(const Callback<void(Result<Announcement>)>& on_done,
                Result<Announcement> answer) noexcept {
   guard("announce_async completion", [&] { on_done(std::move(answer)); });
 }
 
-void call_user(const std::function<void(Result<Subscription>)>& on_done,
+void call_user(const Callback<void(Result<Subscription>)>& on_done,
                Result<Subscription> answer) noexcept {
   guard("subscribe_async completion", [&] { on_done(std::move(answer)); });
 }
 
-void call_user(const std::function<void(Result<NamespaceWatch>)>& on_done,
+void call_user(const Callback<void(Result<NamespaceWatch>)>& on_done,
                Result<NamespaceWatch> answer) noexcept {
   guard("subscribe_namespace_async completion", [&] { on_done(std::move(answer)); });
 }
 
-void call_user(const std::function<void(Result<PublishedTrack>)>& on_done,
+void call_user(const Callback<void(Result<PublishedTrack>)>& on_done,
                Result<PublishedTrack> answer) noexcept {
   guard("publish_track_async completion", [&] { on_done(std::move(answer)); });
 }
 
-void call_user(const std::function<void(Result<Fetch>)>& on_done, Result<Fetch> answer) noexcept {
+void call_user(const Callback<void(Result<Fetch>)>& on_done, Result<Fetch> answer) noexcept {
   guard("fetch_async completion", [&] { on_done(std::move(answer)); });
 }
 

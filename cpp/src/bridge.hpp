@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "moq/bytes.hpp"
+#include "moq/callback.hpp"
 #include "rust/cxx.h"
 #include "tsan.hpp"
 
@@ -102,7 +103,7 @@ struct PendingResult;
 /// Receives a request's answer from Rust, on the request's strand.
 class PendingReady {
  public:
-  using Deliver = std::function<void(rust::Box<PendingResult>)>;
+  using Deliver = moq::Callback<void(rust::Box<PendingResult>)>;
   explicit PendingReady(Deliver deliver) noexcept : deliver_(std::move(deliver)) {}
   ~PendingReady();
   void on_ready(rust::Box<PendingResult> result) const noexcept;

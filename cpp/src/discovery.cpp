@@ -45,8 +45,8 @@ void NamespaceEvents::on_removed(rust::Vec<rust::String> ns) const noexcept {
 void NamespaceEvents::on_closed(const Status& status) const noexcept {
   const auto call = handoff_.enter();
   auto& core = *core_;
-  std::function<void(const Namespace&)> on_added;
-  std::function<void(const Namespace&)> on_removed;
+  Callback<void(const Namespace&)> on_added;
+  Callback<void(const Namespace&)> on_removed;
   detail::deliver_terminal(core.mutex, core.terminal, core.on_closed,
                            detail::to_status(status), "namespace watch on_closed callback", [&] {
                              on_added = std::move(core.on_added);
@@ -60,8 +60,8 @@ void NamespaceEvents::on_closed(const Status& status) const noexcept {
 }  // namespace ffi
 
 Result<NamespaceWatch> Session::subscribe_namespace(
-    const Namespace& prefix, std::function<void(const Namespace&)> on_added,
-    std::function<void(const Namespace&)> on_removed) noexcept {
+    const Namespace& prefix, Callback<void(const Namespace&)> on_added,
+    Callback<void(const Namespace&)> on_removed) noexcept {
   if (ffi::on_runtime_thread()) {
     return detail::would_block("Session::subscribe_namespace", "subscribe_namespace_async");
   }
@@ -70,8 +70,8 @@ Result<NamespaceWatch> Session::subscribe_namespace(
 }
 
 Pending<NamespaceWatch> Session::subscribe_namespace_async(
-    const Namespace& prefix, std::function<void(const Namespace&)> on_added,
-    std::function<void(const Namespace&)> on_removed) noexcept {
+    const Namespace& prefix, Callback<void(const Namespace&)> on_added,
+    Callback<void(const Namespace&)> on_removed) noexcept {
   const bool has_on_added = static_cast<bool>(on_added);
   auto core = std::make_shared<detail::NamespaceWatchCore>();
   core->on_added = std::move(on_added);
@@ -111,7 +111,7 @@ const Namespace& NamespaceWatch::prefix() const noexcept {
   return impl_ ? impl_->prefix : detail::moved_from_namespace();
 }
 
-void NamespaceWatch::on_closed(std::function<void(const Status&)> callback) noexcept {
+void NamespaceWatch::on_closed(Callback<void(const Status&)> callback) noexcept {
   if (!impl_) return;
   auto& core = *impl_->core;
   detail::set_on_closed(core.mutex, core.on_closed, core.terminal, std::move(callback),

@@ -42,10 +42,11 @@ struct BytesAccess {
 
 struct SessionCore {
   std::mutex mutex;
-  std::function<void(const Status&)> on_closed;
+  Callback<void(const Status&)> on_closed;
   /// The terminal event, once it happened (success: a local close()).
   std::optional<Status> terminal;
-  std::function<void(std::string_view)> on_goaway;
+  /// Moved out to be called: a GOAWAY comes at most once.
+  Callback<void(std::string_view)> on_goaway;
   std::optional<std::string> goaway_uri;  // set once the peer's GOAWAY came
 };
 
@@ -53,7 +54,7 @@ struct SubscriptionCore {
   /// Names the handle in the log if its on_closed callback throws.
   const char* what = "subscription on_closed callback";
   std::mutex mutex;
-  std::function<void(const Object&)> on_object;
+  Callback<void(const Object&)> on_object;
   /// Made by a request (subscribe, fetch): set once its Pending's answer was
   /// taken, after which cancelling the Pending no longer releases on_object.
   bool handed_over = false;
@@ -61,7 +62,7 @@ struct SubscriptionCore {
   /// The answer was taken: the handle owns the callbacks from now on; a
   /// refused request (no object can come) releases them at once.
   void hand_over(bool refused) noexcept {
-    std::function<void(const Object&)> released;  // destroyed after the lock
+    Callback<void(const Object&)> released;  // destroyed after the lock
     std::lock_guard<std::mutex> lock(mutex);
     handed_over = true;
     if (refused) released = std::move(on_object);
@@ -69,11 +70,11 @@ struct SubscriptionCore {
   /// The Pending went before its answer was taken: no object can reach the
   /// callback any more, so it is released here (on the destroying thread).
   void cancel() noexcept {
-    std::function<void(const Object&)> released;
+    Callback<void(const Object&)> released;
     std::lock_guard<std::mutex> lock(mutex);
     if (!handed_over) released = std::move(on_object);
   }
-  std::function<void(const Status&)> on_closed;
+  Callback<void(const Status&)> on_closed;
   std::optional<Status> terminal;
 };
 
@@ -86,7 +87,9 @@ struct SessionImpl {
 
 struct AnnouncementCore {
   std::mutex mutex;
-  std::function<void(TrackRequest)> on_track_requested;
+  /// Shared so a request can run it outside the lock while a setter
+  /// replaces it (the replaced one goes with its last user).
+  std::shared_ptr<const Callback<void(TrackRequest)>> on_track_requested;
   /// Set when no request can come any more (the announcement ended with its
   /// session, or was destroyed): the handler is released and not stored again.
   bool ended = false;
@@ -136,15 +139,15 @@ struct SubscriptionImpl {
 struct NamespaceWatchCore {
   std::mutex mutex;
   // Set at creation; used and released only by the watch's one Rust task.
-  std::function<void(const Namespace&)> on_added;
-  std::function<void(const Namespace&)> on_removed;
-  std::function<void(const Status&)> on_closed;
+  Callback<void(const Namespace&)> on_added;
+  Callback<void(const Namespace&)> on_removed;
+  Callback<void(const Status&)> on_closed;
   std::optional<Status> terminal;
   /// As SubscriptionCore's: the watch request's answer was taken.
   bool handed_over = false;
 
   void hand_over(bool refused) noexcept {
-    std::function<void(const Namespace&)> added, removed;  // destroyed after the lock
+    Callback<void(const Namespace&)> added, removed;  // destroyed after the lock
     std::lock_guard<std::mutex> lock(mutex);
     handed_over = true;
     if (refused) {
@@ -153,7 +156,7 @@ struct NamespaceWatchCore {
     }
   }
   void cancel() noexcept {
-    std::function<void(const Namespace&)> added, removed;
+    Callback<void(const Namespace&)> added, removed;
     std::lock_guard<std::mutex> lock(mutex);
     if (handed_over) return;
     added = std::move(on_added);
@@ -210,9 +213,9 @@ struct PendingImpl {
 /// `terminal` (subscription, fetch, namespace watch). If the terminal event
 /// has already happened, the callback still sees it, once, now, on this
 /// thread. Defined in session.cpp.
-void set_on_closed(std::mutex& mutex, std::function<void(const Status&)>& slot,
+void set_on_closed(std::mutex& mutex, Callback<void(const Status&)>& slot,
                    const std::optional<Status>& terminal,
-                   std::function<void(const Status&)> callback, const char* what) noexcept;
+                   Callback<void(const Status&)> callback, const char* what) noexcept;
 
 /// The other half: delivers the terminal event once. Under `mutex` it records
 /// `status` in `terminal`, takes the on_closed callback out of `slot` and runs
@@ -220,7 +223,7 @@ void set_on_closed(std::mutex& mutex, std::function<void(const Status&)>& slot,
 /// destroyed by the caller after this returns); then it calls on_closed,
 /// outside the lock. Defined in session.cpp.
 void deliver_terminal(std::mutex& mutex, std::optional<Status>& terminal,
-                      std::function<void(const Status&)>& slot, const Status& status,
+                      Callback<void(const Status&)>& slot, const Status& status,
                       const char* what, const std::function<void()>& release_under_lock) noexcept;
 
 /// A received object from its bridge form (the payload is not copied).

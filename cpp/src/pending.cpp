@@ -71,7 +71,7 @@ std::optional<Result<T>> Pending<T>::try_get() noexcept {
 }
 
 template <class T>
-Status Pending<T>::then(std::function<void(Result<T>)> on_done) noexcept {
+Status Pending<T>::then(Callback<void(Result<T>)> on_done) noexcept {
   if (!impl_) return detail::moved_from("Pending::then");
   if (!on_done) return Error(Errc::invalid_argument, "Pending::then: the callback is empty");
   auto ready = std::make_unique<ffi::PendingReady>(

@@ -75,42 +75,43 @@ Result<TrackWriter> Announcement::create_track(std::string_view name,
   return TrackWriter(std::make_unique<detail::TrackWriterImpl>(detail::TrackWriterImpl{std::move(box)}));
 }
 
-void Announcement::on_track_requested(std::function<void(TrackRequest)> handler) noexcept {
+void Announcement::on_track_requested(Callback<void(TrackRequest)> handler) noexcept {
   if (!impl_) return;
   // The events are registered with Rust when the announcement is made; this
   // only swaps the handler. Without one, each request is refused (not_found)
   // at once. The handler it replaces (or, once the announcement has ended,
   // this one) is destroyed here, outside the lock.
-  std::function<void(TrackRequest)> released;
+  std::shared_ptr<const Callback<void(TrackRequest)>> installed;
+  if (handler) installed = std::make_shared<const Callback<void(TrackRequest)>>(std::move(handler));
+  std::shared_ptr<const Callback<void(TrackRequest)>> released;  // destroyed after the lock
   std::lock_guard<std::mutex> lock(impl_->core->mutex);
   if (impl_->core->ended) {
-    released = std::move(handler);
+    released = std::move(installed);
   } else {
     released = std::move(impl_->core->on_track_requested);
-    impl_->core->on_track_requested = std::move(handler);
+    impl_->core->on_track_requested = std::move(installed);
   }
 }
 
 namespace ffi {
 TrackRequestEvents::~TrackRequestEvents() {
   const auto call = handoff_.enter();  // the body runs before the members go
-  std::function<void(TrackRequest)> released;
+  std::shared_ptr<const Callback<void(TrackRequest)>> released;
   std::lock_guard<std::mutex> lock(core_->mutex);
   core_->ended = true;
   released = std::move(core_->on_track_requested);
-  core_->on_track_requested = nullptr;
 }
 
 void TrackRequestEvents::on_track_requested(rust::Box<TrackRequestBox> request) const noexcept {
   const auto call = handoff_.enter();
   TrackRequest wrapped(std::make_unique<detail::TrackRequestImpl>(detail::TrackRequestImpl{std::move(request)}));
-  std::function<void(TrackRequest)> handler;
+  std::shared_ptr<const Callback<void(TrackRequest)>> handler;
   {
     std::lock_guard<std::mutex> lock(core_->mutex);
     handler = core_->on_track_requested;
   }
   // On the announcement's strand: never after ~Announcement returned.
-  if (handler) detail::call_user(handler, std::move(wrapped));
+  if (handler) detail::call_user(*handler, std::move(wrapped));
   // Not handed over: `wrapped` is destroyed here, which refuses the request.
 }
 }  // namespace ffi

@@ -4,9 +4,9 @@
 namespace moq {
 namespace detail {
 
-void set_on_closed(std::mutex& mutex, std::function<void(const Status&)>& slot,
+void set_on_closed(std::mutex& mutex, Callback<void(const Status&)>& slot,
                    const std::optional<Status>& terminal,
-                   std::function<void(const Status&)> callback, const char* what) noexcept {
+                   Callback<void(const Status&)> callback, const char* what) noexcept {
   if (!callback) return;
   std::optional<Status> ended;
   {
@@ -26,9 +26,9 @@ const Namespace& moved_from_namespace() noexcept {
 }
 
 void deliver_terminal(std::mutex& mutex, std::optional<Status>& terminal,
-                      std::function<void(const Status&)>& slot, const Status& status,
+                      Callback<void(const Status&)>& slot, const Status& status,
                       const char* what, const std::function<void()>& release_under_lock) noexcept {
-  std::function<void(const Status&)> callback;
+  Callback<void(const Status&)> callback;
   {
     std::lock_guard<std::mutex> lock(mutex);
     terminal = status;
@@ -58,7 +58,7 @@ uint64_t to_millis(std::chrono::milliseconds ms) noexcept {
 namespace ffi {
 void SessionEvents::on_closed(const Status& status) const noexcept {
   const auto call = handoff_.enter();
-  std::function<void(std::string_view)> goaway_callback;  // destroyed after the terminal event
+  Callback<void(std::string_view)> goaway_callback;  // destroyed after the terminal event
   detail::deliver_terminal(core_->mutex, core_->terminal, core_->on_closed, detail::to_status(status),
                            "session on_closed callback",
                            [&] { goaway_callback = std::move(core_->on_goaway); });
@@ -66,12 +66,12 @@ void SessionEvents::on_closed(const Status& status) const noexcept {
 
 void SessionEvents::on_goaway(rust::Str new_uri) const noexcept {
   const auto call = handoff_.enter();
-  std::function<void(std::string_view)> callback;
+  Callback<void(std::string_view)> callback;  // destroyed after it ran: a GOAWAY comes once
   {
     std::lock_guard<std::mutex> lock(core_->mutex);
     if (core_->terminal) return;  // never after the terminal event
     core_->goaway_uri.emplace(new_uri.data(), new_uri.size());
-    callback = core_->on_goaway;
+    callback = std::move(core_->on_goaway);
   }
   if (callback) detail::call_user(callback, std::string_view(new_uri.data(), new_uri.size()));
 }
@@ -155,23 +155,27 @@ SessionState Session::state() const noexcept {
   return ffi::session_is_closed(*impl_->box) ? SessionState::closed : SessionState::connected;
 }
 
-void Session::on_closed(std::function<void(const Status&)> callback) noexcept {
+void Session::on_closed(Callback<void(const Status&)> callback) noexcept {
   if (!impl_) return;
   detail::SessionCore& core = *impl_->core;
   detail::set_on_closed(core.mutex, core.on_closed, core.terminal, std::move(callback),
                         "session on_closed callback");
 }
 
-void Session::on_goaway(std::function<void(std::string_view)> callback) noexcept {
+void Session::on_goaway(Callback<void(std::string_view)> callback) noexcept {
   if (!impl_ || !callback) return;
   std::optional<std::string> uri;
+  Callback<void(std::string_view)> replaced;  // destroyed outside the lock
   {
     std::lock_guard<std::mutex> lock(impl_->core->mutex);
     if (impl_->core->terminal) return;  // ended: no GOAWAY is reported any more
-    impl_->core->on_goaway = callback;
     uri = impl_->core->goaway_uri;
+    // Already came: this callback sees it now, once, and is not kept.
+    if (!uri) {
+      replaced = std::move(impl_->core->on_goaway);
+      impl_->core->on_goaway = std::move(callback);
+    }
   }
-  // Already came: this callback still sees it, once, now.
   if (uri) detail::call_user(callback, *uri);
 }
 

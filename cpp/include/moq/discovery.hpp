@@ -8,6 +8,7 @@
 
 #include "moq/error.hpp"
 #include "moq/names.hpp"
+#include "moq/callback.hpp"
 
 namespace moq {
 
@@ -49,7 +50,7 @@ class NamespaceWatch {
   /// a library thread. Not called when you destroy the NamespaceWatch.
   /// Replaces an earlier callback. The watch's callbacks (on_added,
   /// on_removed, on_closed) are released after the terminal event.
-  void on_closed(std::function<void(const Status&)> callback) noexcept;
+  void on_closed(Callback<void(const Status&)> callback) noexcept;
 
   /// True once the terminal event has happened (and for a moved-from watch).
   bool closed() const noexcept;

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "moq/error.hpp"
+#include "moq/callback.hpp"
 
 namespace moq {
 
@@ -91,7 +92,7 @@ class Fetch {
   /// library thread. Not called when you destroy the Fetch. Replaces an
   /// earlier callback. The fetch's callbacks are released after the terminal
   /// event.
-  void on_closed(std::function<void(const Status&)> callback) noexcept;
+  void on_closed(Callback<void(const Status&)> callback) noexcept;
 
   /// True once the terminal event has happened (and for a moved-from Fetch).
   bool closed() const noexcept;

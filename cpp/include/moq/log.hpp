@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "moq/abi.hpp"
+#include "moq/callback.hpp"
 
 namespace moq {
 
@@ -20,7 +21,7 @@ enum class LogLevel { debug, info, warn, error };
 /// thread that drives QUIC. At most 1024 messages wait for it; when it falls
 /// further behind, messages are dropped and the next one delivered says how
 /// many. It may call into moq.
-using LogHandler = std::function<void(LogLevel, std::string_view message)>;
+using LogHandler = Callback<void(LogLevel, std::string_view message)>;
 
 /// Installs `handler`; an empty handler restores the default, which prints
 /// to stderr. A queued message goes to the handler

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "moq/bytes.hpp"
+#include "moq/callback.hpp"
 #include "moq/discovery.hpp"
 #include "moq/error.hpp"
 #include "moq/fetch.hpp"

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "moq/error.hpp"
+#include "moq/callback.hpp"
 
 namespace moq {
 
@@ -75,7 +76,7 @@ class [[nodiscard]] Pending {
   /// including destroying this Pending. Set it at most once.
   /// Errors: invalid_argument (empty callback, one already set, answer
   /// already taken, moved-from).
-  Status then(std::function<void(Result<T>)> on_done) noexcept;
+  Status then(Callback<void(Result<T>)> on_done) noexcept;
 
  private:
   friend class Session;

@@ -13,6 +13,7 @@
 #include "moq/error.hpp"
 #include "moq/names.hpp"
 #include "moq/object.hpp"
+#include "moq/callback.hpp"
 
 namespace moq {
 
@@ -114,7 +115,7 @@ class Announcement {
   /// request_timeout. An empty handler removes it: unknown tracks get
   /// not_found at once. When the Announcement's destructor returns, the
   /// handler is not running and will not run.
-  void on_track_requested(std::function<void(TrackRequest)> handler) noexcept;
+  void on_track_requested(Callback<void(TrackRequest)> handler) noexcept;
 
  private:
   friend class Session;

@@ -15,6 +15,7 @@
 #include "moq/names.hpp"
 #include "moq/publish.hpp"
 #include "moq/subscribe.hpp"
+#include "moq/callback.hpp"
 
 namespace moq {
 
@@ -67,12 +68,12 @@ struct AcceptedTrack {
   /// arrival order (different accepted tracks' callbacks may run at the same
   /// time on different threads). Required: an AcceptedTrack without it is a
   /// rejection (logged).
-  std::function<void(const Object&)> on_object;
+  Callback<void(const Object&)> on_object;
   /// The track's single terminal event, after its last object: Status ok when
   /// the publisher ended the track normally (PUBLISH_DONE), an Error otherwise
   /// (Errc::closed when the session ended or the publisher's request was
   /// lost). Optional. Not called when the PublishListener is destroyed first.
-  std::function<void(const Status&)> on_closed;
+  Callback<void(const Status&)> on_closed;
 };
 
 /// Decides about one PUBLISH from the peer: `ns` and `track` name the offered
@@ -82,7 +83,7 @@ struct AcceptedTrack {
 /// calls such as Session::subscribe return Errc::would_block there). An
 /// exception escaping it is caught, logged, and rejects the track.
 using PublishOfferHandler =
-    std::function<std::optional<AcceptedTrack>(const Namespace& ns, std::string_view track)>;
+    Callback<std::optional<AcceptedTrack>(const Namespace& ns, std::string_view track)>;
 
 /// The session's listener for PUBLISH requests from the peer, made by
 /// Session::on_publish. One per session.

@@ -19,6 +19,7 @@
 #include "moq/publish_track.hpp"
 #include "moq/subscribe.hpp"
 #include "moq/tls.hpp"
+#include "moq/callback.hpp"
 
 namespace moq {
 
@@ -152,7 +153,7 @@ class Session {
   /// called at once on this thread; otherwise on a library thread (the
   /// session's strand, shared with on_goaway). Replaces any earlier
   /// callback; released after the terminal event.
-  void on_closed(std::function<void(const Status&)> callback) noexcept;
+  void on_closed(Callback<void(const Status&)> callback) noexcept;
 
   /// Sets the callback for the peer's GOAWAY (MoQT §9.4): the peer is going
   /// away and asks this client to connect to `new_uri` (empty: the same URL
@@ -163,7 +164,7 @@ class Session {
   /// (on_closed); the callback is released then. Replaces any
   /// earlier callback. Connecting from inside the callback fails with
   /// would_block: hand the work to a thread of your own.
-  void on_goaway(std::function<void(std::string_view new_uri)> callback) noexcept;
+  void on_goaway(Callback<void(std::string_view new_uri)> callback) noexcept;
 
   /// Closes the session: the peer sees a graceful close with `code` and
   /// `reason` (UTF-8, at most 1024 bytes). Never blocks. Errors: closed if
@@ -203,7 +204,7 @@ class Session {
   /// Errors: not_found (nobody publishes the track), duplicate (this session
   /// already subscribes to it), invalid_argument, closed, timeout, would_block.
   Result<Subscription> subscribe(const Namespace& ns, std::string_view track,
-                                 std::function<void(const Object&)> on_object,
+                                 Callback<void(const Object&)> on_object,
                                  SubscribeOptions options = {}) noexcept;
 
   /// Pull mode: objects queue inside the Subscription; take them with
@@ -216,7 +217,7 @@ class Session {
   /// may reach `on_object` before the Pending's answer is taken. Destroying
   /// the Pending before that unsubscribes, and destroys `on_object`.
   Pending<Subscription> subscribe_async(const Namespace& ns, std::string_view track,
-                                        std::function<void(const Object&)> on_object,
+                                        Callback<void(const Object&)> on_object,
                                         SubscribeOptions options = {}) noexcept;
 
   /// subscribe without blocking, pull mode.
@@ -235,16 +236,16 @@ class Session {
   /// of the other), unsupported / not_found / closed (the peer refused),
   /// closed (session ended), timeout, would_block (called from a moq callback).
   Result<NamespaceWatch> subscribe_namespace(
-      const Namespace& prefix, std::function<void(const Namespace&)> on_added,
-      std::function<void(const Namespace&)> on_removed = {}) noexcept;
+      const Namespace& prefix, Callback<void(const Namespace&)> on_added,
+      Callback<void(const Namespace&)> on_removed = {}) noexcept;
 
   /// subscribe_namespace without blocking: the Pending answers with the
   /// NamespaceWatch or with subscribe_namespace's errors (would_block aside).
   /// on_added may run before the answer is taken. Destroying the Pending
   /// before that ends the watch and destroys both callbacks.
   Pending<NamespaceWatch> subscribe_namespace_async(
-      const Namespace& prefix, std::function<void(const Namespace&)> on_added,
-      std::function<void(const Namespace&)> on_removed = {}) noexcept;
+      const Namespace& prefix, Callback<void(const Namespace&)> on_added,
+      Callback<void(const Namespace&)> on_removed = {}) noexcept;
 
   /// Offers the track `name` in `ns` to the peer with PUBLISH (no announce()
   /// needed) and waits for its answer. See moq/publish_track.hpp.
@@ -287,14 +288,14 @@ class Session {
   /// does not answer FETCH), closed (session ended), timeout, would_block
   /// (called from a moq callback).
   Result<Fetch> fetch(const Namespace& ns, std::string_view track, FetchRange range,
-                      std::function<void(const Object&)> on_object) noexcept;
+                      Callback<void(const Object&)> on_object) noexcept;
 
   /// fetch without blocking: the Pending answers with the Fetch or with
   /// fetch's errors (would_block aside). Objects may reach `on_object`
   /// before the answer is taken. Destroying the Pending before that cancels
   /// the fetch and destroys `on_object`.
   Pending<Fetch> fetch_async(const Namespace& ns, std::string_view track, FetchRange range,
-                             std::function<void(const Object&)> on_object) noexcept;
+                             Callback<void(const Object&)> on_object) noexcept;
 
   /// Joining FETCH (draft 18 §10.12.2): the history just before what the
   /// live `subscription` (of this session) delivers: the `groups_before`
@@ -314,16 +315,16 @@ class Session {
   /// retained), closed (the subscription or session ended), unsupported,
   /// timeout, would_block (called from a moq callback).
   Result<Fetch> joining_fetch(const Subscription& subscription, uint64_t groups_before,
-                              std::function<void(const Object&)> on_object) noexcept;
+                              Callback<void(const Object&)> on_object) noexcept;
 
   /// joining_fetch without blocking, as fetch_async.
   Pending<Fetch> joining_fetch_async(const Subscription& subscription, uint64_t groups_before,
-                                     std::function<void(const Object&)> on_object) noexcept;
+                                     Callback<void(const Object&)> on_object) noexcept;
 
  private:
   explicit Session(std::unique_ptr<detail::SessionImpl> impl) noexcept;
   Pending<Subscription> subscribe_async_impl(const Namespace& ns, std::string_view track,
-                                             std::function<void(const Object&)> on_object,
+                                             Callback<void(const Object&)> on_object,
                                              const SubscribeOptions& options,
                                              bool push) noexcept;
   std::unique_ptr<detail::SessionImpl> impl_;

@@ -11,6 +11,7 @@
 #include "moq/bytes.hpp"
 #include "moq/error.hpp"
 #include "moq/object.hpp"
+#include "moq/callback.hpp"
 
 namespace moq {
 
@@ -147,7 +148,7 @@ class Subscription {
   /// subscription ended by the publisher...). If the subscription has already
   /// ended, it is called at once on this thread; otherwise on a library thread,
   /// after the last object. Not called when you destroy the Subscription.
-  void on_closed(std::function<void(const Status&)> callback) noexcept;
+  void on_closed(Callback<void(const Status&)> callback) noexcept;
 
   /// True once the terminal event has happened.
   bool closed() const noexcept;
