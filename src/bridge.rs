@@ -632,6 +632,11 @@ fn handle<T, B>(
     }
 }
 
+/// The session behind a bridge handle, or the moved-from error naming `what`.
+fn live_session<'a>(session: &'a SessionBox, what: &str) -> Result<&'a Session> {
+    session.0.as_ref().ok_or_else(|| moved_from(what))
+}
+
 fn moved_from(what: &str) -> Error {
     Error::invalid_argument(format!(
         "{what} was called on an empty handle (moved-from or failed to create)"
@@ -730,10 +735,7 @@ fn session_is_closed(session: &SessionBox) -> bool {
 
 fn session_close(session: &SessionBox, code: u64, reason: &[u8]) -> ffi::Status {
     status_of(&guarded("Session::close", || {
-        let session = session
-            .0
-            .as_ref()
-            .ok_or_else(|| moved_from("Session::close"))?;
+        let session = live_session(session, "Session::close")?;
         let code = u32::try_from(code).map_err(|_| {
             Error::invalid_argument(format!("close code {code} does not fit in 32 bits"))
         })?;
@@ -1055,10 +1057,7 @@ fn session_flush(session: &SessionBox, timeout_ms: u64) -> ffi::Status {
 
 fn session_stats(session: &SessionBox, status: &mut ffi::Status) -> ffi::SessionCounters {
     let result = guarded("Session::stats", || {
-        let session = session
-            .0
-            .as_ref()
-            .ok_or_else(|| moved_from("Session::stats"))?;
+        let session = live_session(session, "Session::stats")?;
         Ok(session.stats())
     });
     *status = status_of(&result.as_ref().map(|_| ()).map_err(Clone::clone));
@@ -1384,10 +1383,7 @@ fn session_on_publish(
     status: &mut ffi::Status,
 ) -> Box<PublishListenerBox> {
     handle("Session::on_publish", status, PublishListenerBox, || {
-        let session = session
-            .0
-            .as_ref()
-            .ok_or_else(|| moved_from("Session::on_publish"))?;
+        let session = live_session(session, "Session::on_publish")?;
         if events.is_null() {
             return Err(Error::invalid_argument("publish events are null"));
         }
@@ -1540,10 +1536,7 @@ fn session_announce_async(session: &SessionBox, ns: &CxxVector<CxxString>) -> Bo
     pending(
         "Session::announce_async",
         || {
-            let session = session
-                .0
-                .as_ref()
-                .ok_or_else(|| moved_from("Session::announce_async"))?;
+            let session = live_session(session, "Session::announce_async")?;
             session.announce_request(&namespace_of(ns)?)
         },
         Answer::Announcement,
@@ -1560,10 +1553,7 @@ fn session_subscribe_async(
     pending(
         "Session::subscribe_async",
         || {
-            let session = session
-                .0
-                .as_ref()
-                .ok_or_else(|| moved_from("Session::subscribe_async"))?;
+            let session = live_session(session, "Session::subscribe_async")?;
             session.subscribe_request(
                 &namespace_of(ns)?,
                 track,
@@ -1583,10 +1573,7 @@ fn session_subscribe_namespace_async(
     pending(
         "Session::subscribe_namespace_async",
         || {
-            let session = session
-                .0
-                .as_ref()
-                .ok_or_else(|| moved_from("Session::subscribe_namespace_async"))?;
+            let session = live_session(session, "Session::subscribe_namespace_async")?;
             if events.is_null() {
                 return Err(Error::invalid_argument("namespace events are null"));
             }
@@ -1607,10 +1594,7 @@ fn session_publish_track_async(
     pending(
         "Session::publish_track_async",
         || {
-            let session = session
-                .0
-                .as_ref()
-                .ok_or_else(|| moved_from("Session::publish_track_async"))?;
+            let session = live_session(session, "Session::publish_track_async")?;
             session.publish_track_request(&namespace_of(ns)?, name)
         },
         Answer::PublishedTrack,
@@ -1627,10 +1611,7 @@ fn session_fetch_async(
     pending(
         "Session::fetch_async",
         || {
-            let session = session
-                .0
-                .as_ref()
-                .ok_or_else(|| moved_from("Session::fetch_async"))?;
+            let session = live_session(session, "Session::fetch_async")?;
             if events.is_null() {
                 return Err(Error::invalid_argument("fetch events are null"));
             }
@@ -1660,10 +1641,7 @@ fn session_joining_fetch_async(
     pending(
         "Session::joining_fetch_async",
         || {
-            let session = session
-                .0
-                .as_ref()
-                .ok_or_else(|| moved_from("Session::joining_fetch_async"))?;
+            let session = live_session(session, "Session::joining_fetch_async")?;
             let subscription = subscription.0.as_ref().ok_or_else(|| {
                 Error::invalid_argument(
                     "Session::joining_fetch: the subscription is an empty handle (moved-from or \
