@@ -22,8 +22,8 @@ void guard(const char* what, Call&& call) noexcept {
 
 }  // namespace
 
-void call_user(const Callback<void(const Object&)>& callback, const Object& object) noexcept {
-  guard("subscription object callback", [&] { callback(object); });
+void call_user(const ObjectCallback& callback, Object&& object) noexcept {
+  guard("subscription object callback", [&] { callback(std::move(object)); });
 }
 
 void call_user(const Callback<void(std::string_view)>& on_goaway,

@@ -18,7 +18,7 @@
 namespace moq {
 namespace detail {
 
-void call_user(const Callback<void(const Object&)>& callback, const Object& object) noexcept;
+void call_user(const ObjectCallback& callback, Object&& object) noexcept;
 void call_user(const LogHandler& handler, LogLevel level, std::string_view message) noexcept;
 void call_user(const Callback<void(std::string_view)>& on_goaway,
                std::string_view new_uri) noexcept;

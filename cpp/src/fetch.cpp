@@ -19,7 +19,7 @@ struct FetchImpl {
 
 namespace {
 
-std::shared_ptr<SubscriptionCore> fetch_core(Callback<void(const Object&)> on_object) {
+std::shared_ptr<SubscriptionCore> fetch_core(ObjectCallback on_object) {
   auto core = std::make_shared<SubscriptionCore>();
   core->what = "fetch on_closed callback";
   core->on_object = std::move(on_object);
@@ -53,13 +53,13 @@ struct FetchRequest {
 }  // namespace detail
 
 Result<Fetch> Session::fetch(const Namespace& ns, std::string_view track, FetchRange range,
-                             Callback<void(const Object&)> on_object) noexcept {
+                             ObjectCallback on_object) noexcept {
   if (ffi::on_runtime_thread()) return detail::would_block("Session::fetch", "fetch_async");
   return fetch_async(ns, track, range, std::move(on_object)).wait(std::chrono::milliseconds::max());
 }
 
 Pending<Fetch> Session::fetch_async(const Namespace& ns, std::string_view track, FetchRange range,
-                                    Callback<void(const Object&)> on_object) noexcept {
+                                    ObjectCallback on_object) noexcept {
   const bool has_on_object = static_cast<bool>(on_object);
   const detail::FetchRequest request{detail::fetch_core(std::move(on_object))};
   if (!impl_) {
@@ -79,7 +79,7 @@ Pending<Fetch> Session::fetch_async(const Namespace& ns, std::string_view track,
 }
 
 Result<Fetch> Session::joining_fetch(const Subscription& subscription, uint64_t groups_before,
-                                     Callback<void(const Object&)> on_object) noexcept {
+                                     ObjectCallback on_object) noexcept {
   if (ffi::on_runtime_thread()) {
     return detail::would_block("Session::joining_fetch", "joining_fetch_async");
   }
@@ -89,7 +89,7 @@ Result<Fetch> Session::joining_fetch(const Subscription& subscription, uint64_t 
 
 Pending<Fetch> Session::joining_fetch_async(const Subscription& subscription,
                                             uint64_t groups_before,
-                                            Callback<void(const Object&)> on_object) noexcept {
+                                            ObjectCallback on_object) noexcept {
   const bool has_on_object = static_cast<bool>(on_object);
   const detail::FetchRequest request{detail::fetch_core(std::move(on_object))};
   const char* refused = nullptr;

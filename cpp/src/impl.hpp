@@ -54,7 +54,7 @@ struct SubscriptionCore {
   /// Names the handle in the log if its on_closed callback throws.
   const char* what = "subscription on_closed callback";
   std::mutex mutex;
-  Callback<void(const Object&)> on_object;
+  ObjectCallback on_object;
   /// Made by a request (subscribe, fetch): set once its Pending's answer was
   /// taken, after which cancelling the Pending no longer releases on_object.
   bool handed_over = false;
@@ -62,7 +62,7 @@ struct SubscriptionCore {
   /// The answer was taken: the handle owns the callbacks from now on; a
   /// refused request (no object can come) releases them at once.
   void hand_over(bool refused) noexcept {
-    Callback<void(const Object&)> released;  // destroyed after the lock
+    ObjectCallback released;  // destroyed after the lock
     std::lock_guard<std::mutex> lock(mutex);
     handed_over = true;
     if (refused) released = std::move(on_object);
@@ -70,7 +70,7 @@ struct SubscriptionCore {
   /// The Pending went before its answer was taken: no object can reach the
   /// callback any more, so it is released here (on the destroying thread).
   void cancel() noexcept {
-    Callback<void(const Object&)> released;
+    ObjectCallback released;
     std::lock_guard<std::mutex> lock(mutex);
     if (!handed_over) released = std::move(on_object);
   }

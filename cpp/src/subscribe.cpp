@@ -51,15 +51,15 @@ SubscriptionEvents::~SubscriptionEvents() = default;
 void SubscriptionEvents::on_object(const ObjectHeader& header,
                                    rust::Box<PayloadBox> payload) const noexcept {
   const auto call = handoff_.enter();
-  const Object object = detail::object_from(header, std::move(payload));
+  Object object = detail::object_from(header, std::move(payload));
   // on_object is only replaced by the terminal event, on this same strand.
-  if (core_->on_object) detail::call_user(core_->on_object, object);
+  if (core_->on_object) detail::call_user(core_->on_object, std::move(object));
 }
 
 void SubscriptionEvents::on_closed(const Status& status) const noexcept {
   const auto call = handoff_.enter();
   auto& core = *core_;
-  Callback<void(const Object&)> on_object;
+  ObjectCallback on_object;
   detail::deliver_terminal(core.mutex, core.terminal, core.on_closed, detail::to_status(status),
                            core.what, [&] {
                              on_object = std::move(core.on_object);
@@ -86,7 +86,7 @@ ffi::Overflow overflow_of(Overflow overflow) noexcept {
 }  // namespace detail
 
 Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::string_view track,
-                                                    Callback<void(const Object&)> on_object,
+                                                    ObjectCallback on_object,
                                                     const SubscribeOptions& options, bool push) noexcept {
   auto core = std::make_shared<detail::SubscriptionCore>();
   core->on_object = std::move(on_object);
@@ -133,7 +133,7 @@ Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::st
 }
 
 Result<Subscription> Session::subscribe(const Namespace& ns, std::string_view track,
-                                        Callback<void(const Object&)> on_object,
+                                        ObjectCallback on_object,
                                         SubscribeOptions options) noexcept {
   if (ffi::on_runtime_thread()) return detail::would_block("Session::subscribe", "subscribe_async");
   return subscribe_async_impl(ns, track, std::move(on_object), options, true)
@@ -148,7 +148,7 @@ Result<Subscription> Session::subscribe(const Namespace& ns, std::string_view tr
 }
 
 Pending<Subscription> Session::subscribe_async(const Namespace& ns, std::string_view track,
-                                               Callback<void(const Object&)> on_object,
+                                               ObjectCallback on_object,
                                                SubscribeOptions options) noexcept {
   return subscribe_async_impl(ns, track, std::move(on_object), options, true);
 }

@@ -3,6 +3,7 @@
 // whatever it was made from.
 #include <type_traits>
 
+#include "support/test_hooks.hpp"
 #include "test_util.hpp"
 
 namespace moq_test {
@@ -57,6 +58,56 @@ TEST(Callback, AMoveOnlyObjectCallbackReceivesAndGoesWithItsSubscription) {
   EXPECT_FALSE(gone.load());
   sub = moq::Error(moq::Errc::cancelled, "destroy the subscription");
   EXPECT_TRUE(gone.load()) << "the callback outlived its Subscription's destructor";
+}
+
+}  // namespace
+}  // namespace moq_test
+
+namespace moq_test {
+namespace {
+
+TEST(Callback, AnObjectCallbackMayTakeTheObject) {
+  // Taking moq::Object&& keeps the payload (still the received buffer) and
+  // the extensions without a copy; const moq::Object& callbacks work as well
+  // (every other test).
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  auto ns = test_namespace();
+  Publisher pub;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "t", &pub));
+  auto session = connect_to(*relay);
+  ASSERT_MOQ_OK(session);
+  std::mutex mu;
+  std::vector<moq::Object> kept;
+  std::vector<const void*> delivered_buffers;
+  auto sub = session->subscribe(ns, "t", [&](moq::Object&& object) {
+    std::lock_guard<std::mutex> lk(mu);
+    delivered_buffers.push_back(object.payload.data());
+    kept.push_back(std::move(object));
+  });
+  ASSERT_MOQ_OK(sub);
+  auto size = [&] {
+    std::lock_guard<std::mutex> lk(mu);
+    return kept.size();
+  };
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return size() > 0; }));
+  auto group = pub.track->begin_group();
+  ASSERT_MOQ_OK(group);
+  moq::ObjectOptions options;
+  options.extensions = {moq::Extension{2, 7, {}}};
+  ASSERT_MOQ_OK(group->write(moq::Bytes::copy(pattern(9, 5000)), options));
+  ASSERT_MOQ_OK(group->finish());
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard<std::mutex> lk(mu);
+    return !kept.empty() && matches_pattern(kept.back().payload, 9, 5000);
+  }));
+  std::lock_guard<std::mutex> lk(mu);
+  const moq::Object& last = kept.back();
+  EXPECT_EQ(last.payload.data(), delivered_buffers.back()) << "moving the object copied its payload";
+  EXPECT_EQ(last.payload.data(), moq::test_hooks::received_buffer(last.payload));
+  ASSERT_EQ(last.extensions.size(), 1u);
+  EXPECT_EQ(last.extensions[0].key, 2u);
+  EXPECT_EQ(last.extensions[0].number, 7u);
 }
 
 }  // namespace

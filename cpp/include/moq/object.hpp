@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "moq/bytes.hpp"
+#include "moq/callback.hpp"
 
 namespace moq {
 
@@ -51,5 +52,11 @@ struct ObjectOptions {
   /// Extension headers (even keys: number, odd keys: bytes).
   std::vector<Extension> extensions;
 };
+
+/// What receives a subscription's (or a fetch's, or an accepted PUBLISH's)
+/// objects. It gets each object as an rvalue: take `const moq::Object&` to
+/// look, or `moq::Object&&` to keep the payload and extensions without a copy
+/// (`queue.push(std::move(object))`).
+using ObjectCallback = Callback<void(Object&&)>;
 
 }  // namespace moq

@@ -68,7 +68,7 @@ struct AcceptedTrack {
   /// arrival order (different accepted tracks' callbacks may run at the same
   /// time on different threads). Required: an AcceptedTrack without it is a
   /// rejection (logged).
-  Callback<void(const Object&)> on_object;
+  ObjectCallback on_object;
   /// The track's single terminal event, after its last object: Status ok when
   /// the publisher ended the track normally (PUBLISH_DONE), an Error otherwise
   /// (Errc::closed when the session ended or the publisher's request was

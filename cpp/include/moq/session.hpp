@@ -200,11 +200,12 @@ class Session {
 
   /// Subscribes to `track` in `ns` and waits for the publisher's answer.
   /// Push mode: `on_object` is called for every object, on a library thread,
-  /// one call at a time, in arrival order (objects of one group in order).
+  /// one call at a time, in arrival order (objects of one group in order); it
+  /// may take the object (see ObjectCallback).
   /// Errors: not_found (nobody publishes the track), duplicate (this session
   /// already subscribes to it), invalid_argument, closed, timeout, would_block.
   Result<Subscription> subscribe(const Namespace& ns, std::string_view track,
-                                 Callback<void(const Object&)> on_object,
+                                 ObjectCallback on_object,
                                  SubscribeOptions options = {}) noexcept;
 
   /// Pull mode: objects queue inside the Subscription; take them with
@@ -217,7 +218,7 @@ class Session {
   /// may reach `on_object` before the Pending's answer is taken. Destroying
   /// the Pending before that unsubscribes, and destroys `on_object`.
   Pending<Subscription> subscribe_async(const Namespace& ns, std::string_view track,
-                                        Callback<void(const Object&)> on_object,
+                                        ObjectCallback on_object,
                                         SubscribeOptions options = {}) noexcept;
 
   /// subscribe without blocking, pull mode.
@@ -288,14 +289,14 @@ class Session {
   /// does not answer FETCH), closed (session ended), timeout, would_block
   /// (called from a moq callback).
   Result<Fetch> fetch(const Namespace& ns, std::string_view track, FetchRange range,
-                      Callback<void(const Object&)> on_object) noexcept;
+                      ObjectCallback on_object) noexcept;
 
   /// fetch without blocking: the Pending answers with the Fetch or with
   /// fetch's errors (would_block aside). Objects may reach `on_object`
   /// before the answer is taken. Destroying the Pending before that cancels
   /// the fetch and destroys `on_object`.
   Pending<Fetch> fetch_async(const Namespace& ns, std::string_view track, FetchRange range,
-                             Callback<void(const Object&)> on_object) noexcept;
+                             ObjectCallback on_object) noexcept;
 
   /// Joining FETCH (draft 18 §10.12.2): the history just before what the
   /// live `subscription` (of this session) delivers: the `groups_before`
@@ -315,16 +316,16 @@ class Session {
   /// retained), closed (the subscription or session ended), unsupported,
   /// timeout, would_block (called from a moq callback).
   Result<Fetch> joining_fetch(const Subscription& subscription, uint64_t groups_before,
-                              Callback<void(const Object&)> on_object) noexcept;
+                              ObjectCallback on_object) noexcept;
 
   /// joining_fetch without blocking, as fetch_async.
   Pending<Fetch> joining_fetch_async(const Subscription& subscription, uint64_t groups_before,
-                                     Callback<void(const Object&)> on_object) noexcept;
+                                     ObjectCallback on_object) noexcept;
 
  private:
   explicit Session(std::unique_ptr<detail::SessionImpl> impl) noexcept;
   Pending<Subscription> subscribe_async_impl(const Namespace& ns, std::string_view track,
-                                             Callback<void(const Object&)> on_object,
+                                             ObjectCallback on_object,
                                              const SubscribeOptions& options,
                                              bool push) noexcept;
   std::unique_ptr<detail::SessionImpl> impl_;
