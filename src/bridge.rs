@@ -1674,31 +1674,22 @@ fn pending_wait(
     status: &mut ffi::Status,
 ) -> Box<PendingResult> {
     let timeout = (!forever).then(|| Duration::from_millis(wait_ms));
+    // `status` is about the wait; the request's own error travels inside the
+    // result, so C++ turns every answer the same way.
     match guarded("Pending::wait", || Ok(pending.0.wait(timeout))) {
-        // The request's own error travels inside the result, so C++ turns
-        // every answer the same way; `status` is about the wait itself.
         Ok(Ok(answer)) => {
             *status = ok();
-            Box::new(PendingResult(Some(Ok(answer))))
+            Box::new(PendingResult(Some(answer)))
         }
-        Ok(Err(e)) if is_wait_error(&e) => {
-            *status = status_of(&Err(e));
+        Ok(Err(wait_error)) => {
+            *status = status_of(&Err(wait_error));
             Box::new(PendingResult(None))
         }
-        Ok(Err(e)) | Err(e) => {
+        Err(panic) => {
             *status = ok();
-            Box::new(PendingResult(Some(Err(e))))
+            Box::new(PendingResult(Some(Err(panic))))
         }
     }
-}
-
-/// An error of the wait, not of the request: the request goes on (Timeout) or
-/// the call was wrong (WouldBlock, InvalidArgument from pending.rs).
-fn is_wait_error(error: &Error) -> bool {
-    matches!(error.code, Code::Timeout | Code::WouldBlock)
-        && (error.message.starts_with("the request has no answer yet")
-            || error.message.starts_with("waiting for a pending request"))
-        || error.code == Code::InvalidArgument && error.message.starts_with("this request")
 }
 
 fn pending_then(pending: &PendingBox, ready: UniquePtr<ffi::PendingReady>) -> ffi::Status {

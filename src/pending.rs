@@ -67,13 +67,13 @@ impl<T: Send + 'static> Pending<T> {
         Self { shared, task: None }
     }
 
-    /// Takes the answer, waiting up to `timeout` for it (`None`: without
-    /// end; zero: only if it is there). Errors, besides the request's own:
-    /// `Timeout` when no answer came in time (the request goes on: wait
-    /// again, or drop to cancel); `WouldBlock` for a nonzero wait on a
-    /// library thread; `InvalidArgument` once the answer was taken or a
-    /// completion was set.
-    pub fn wait(&self, timeout: Option<Duration>) -> Result<T> {
+    /// Takes the answer (the request's own result), waiting up to `timeout`
+    /// for it (`None`: without end; zero: only if it is there). The outer
+    /// error is the wait's: `Timeout` when no answer came in time (the
+    /// request goes on: wait again, or drop to cancel); `WouldBlock` for a
+    /// nonzero wait on a library thread; `InvalidArgument` once the answer
+    /// was taken or a completion was set.
+    pub fn wait(&self, timeout: Option<Duration>) -> std::result::Result<Result<T>, Error> {
         let polling = timeout == Some(Duration::ZERO);
         if !polling && on_runtime_thread() {
             return Err(Error::new(
@@ -82,6 +82,7 @@ impl<T: Send + 'static> Pending<T> {
                  thread; set a completion with then() instead, or poll with a zero timeout",
             ));
         }
+        // None: without end (asked for, or beyond any time the clock can tell).
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut state = self.shared.lock();
         loop {
@@ -91,7 +92,7 @@ impl<T: Send + 'static> Pending<T> {
                     else {
                         unreachable!("matched above")
                     };
-                    return result;
+                    return Ok(result);
                 }
                 State::Waiting(Some(_)) => {
                     return Err(Error::invalid_argument(
@@ -103,8 +104,7 @@ impl<T: Send + 'static> Pending<T> {
                 State::Waiting(None) => {}
             }
             let left = match deadline {
-                None if timeout.is_none() => None,
-                None => Some(Duration::MAX),
+                None => None,
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
@@ -223,7 +223,10 @@ mod tests {
     #[test]
     fn wait_takes_the_answer_once() {
         let pending = Pending::spawn(async { Ok(7) });
-        assert_eq!(pending.wait(Some(Duration::from_secs(5))).unwrap(), 7);
+        assert_eq!(
+            pending.wait(Some(Duration::from_secs(5))).unwrap().unwrap(),
+            7
+        );
         assert_eq!(
             pending.wait(Some(Duration::ZERO)).unwrap_err().code,
             Code::InvalidArgument
@@ -246,7 +249,7 @@ mod tests {
         );
         assert!(!pending.is_answered());
         tx.send(()).unwrap();
-        assert_eq!(pending.wait(None).unwrap(), 1);
+        assert_eq!(pending.wait(None).unwrap().unwrap(), 1);
     }
 
     #[test]
