@@ -74,11 +74,14 @@ template <class T>
 Status Pending<T>::then(Callback<void(Result<T>)> on_done) noexcept {
   if (!impl_) return detail::moved_from("Pending::then");
   if (!on_done) return Error(Errc::invalid_argument, "Pending::then: the callback is empty");
+  // Everything read from this Pending is read before the completion exists:
+  // it may run, and destroy this Pending, before pending_then returns.
+  const ffi::PendingBox& box = *impl_->box;
   auto ready = std::make_unique<ffi::PendingReady>(
       [convert = impl_->convert, on_done = std::move(on_done)](rust::Box<ffi::PendingResult> result) {
         detail::call_user(on_done, convert(std::move(result)));
       });
-  return detail::to_status(ffi::pending_then(*impl_->box, std::move(ready)));
+  return detail::to_status(ffi::pending_then(box, std::move(ready)));
 }
 
 template class Pending<Session>;
