@@ -681,6 +681,10 @@ std::unique_ptr<Relay> Relay::start(const Options& options, std::string* error) 
         if (is_ready) {
             relay->port_ = port;
             relay->process_ = std::move(proc);
+            relay->base_args_.assign(argv.begin(), argv.end() - options.extra_args.size());
+            relay->extra_args_ = options.extra_args;
+            relay->env_ = {"RUST_LOG=" + rust_log};
+            relay->ready_timeout_ = options.ready_timeout;
             return relay;
         }
         const bool exited = !proc->running();
@@ -730,6 +734,43 @@ bool Relay::running() { return process_ && process_->running(); }
 std::string Relay::stderr_text() const { return process_ ? process_->stderr_text() : std::string(); }
 
 int Relay::stop() { return process_ ? process_->stop() : -1; }
+
+bool Relay::kill() {
+    if (!process_) return false;
+    thaw();
+    if (!process_->signal(SIGKILL)) return false;
+    process_->stop();  // reaps it
+    return true;
+}
+
+bool Relay::restart(std::string* error, std::optional<std::vector<std::string>> extra_args) {
+    std::string scratch;
+    if (error == nullptr) error = &scratch;
+    if (process_ && process_->running()) kill();
+    if (extra_args) extra_args_ = std::move(*extra_args);
+    std::vector<std::string> argv = base_args_;
+    argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+    const std::string ready = "listening on 127.0.0.1:" + std::to_string(port_);
+    // The port was just freed; another process may take it meanwhile, so a
+    // few attempts.
+    for (int attempt = 0; attempt < 20; ++attempt) {
+        std::string spawn_error;
+        auto proc = ChildProcess::spawn(argv, &spawn_error, env_);
+        if (!proc) {
+            *error = "cannot start moq-relay-ietf again: " + spawn_error;
+            return false;
+        }
+        if (proc->wait_for_stderr_line(ready, ready_timeout_)) {
+            process_ = std::move(proc);
+            return true;
+        }
+        proc->stop();
+        *error = "moq-relay-ietf did not start again on port " + std::to_string(port_) +
+                 "; stderr:\n" + tail(proc->stderr_text(), 4000);
+        std::this_thread::sleep_for(milliseconds(100));
+    }
+    return false;
+}
 
 // ---------------------------------------------------------------- clock
 

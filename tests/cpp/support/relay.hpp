@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -186,6 +187,14 @@ public:
     // thaws before stopping.
     bool freeze();
     bool thaw();
+    // Kill the relay (SIGKILL: no CLOSE reaches anyone) and start it again
+    // on the same port with the same certificates; `extra_args`, if given,
+    // replace Options::extra_args. False (and *error) if it does not become
+    // ready.
+    bool restart(std::string* error,
+                 std::optional<std::vector<std::string>> extra_args = std::nullopt);
+    // Kill the relay (SIGKILL) and leave it down.
+    bool kill();
 
 private:
     Relay() = default;
@@ -194,6 +203,12 @@ private:
     std::unique_ptr<ChildProcess> process_;
     uint16_t port_ = 0;
     std::string cert_sha256_;
+    // How it was started, for restart(): the arguments before the extra
+    // ones, the extra ones, the environment, and the readiness wait.
+    std::vector<std::string> base_args_;
+    std::vector<std::string> extra_args_;
+    std::vector<std::string> env_;
+    std::chrono::milliseconds ready_timeout_{20000};
 };
 
 // $MOQ_TOOLS_DIR (or its default). Never empty.
