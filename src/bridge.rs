@@ -74,6 +74,23 @@ mod ffi {
         keep_alive_interval_ms: u64,
         /// `moq::SessionConfig::auth_tokens`, sent in SETUP.
         auth_tokens: Vec<AuthTokenFfi>,
+        /// `moq::ReconnectPolicy`.
+        reconnect: ReconnectParams,
+    }
+
+    /// `moq::ReconnectPolicy`.
+    struct ReconnectParams {
+        enabled: bool,
+        initial_delay_ms: u64,
+        max_delay_ms: u64,
+        max_attempts: u32,
+    }
+
+    /// `moq::SessionState`.
+    enum SessionStateKind {
+        Connected,
+        Reconnecting,
+        Closed,
     }
 
     /// `moq::AuthToken`: one AUTHORIZATION TOKEN (type, opaque value).
@@ -119,6 +136,11 @@ mod ffi {
         dropped_groups: u64,
         dropped_objects: u64,
         streams_reset: u64,
+        resumptions: u64,
+        /// u64::MAX: none.
+        gap_after_group: u64,
+        /// u64::MAX: none (yet).
+        gap_before_group: u64,
     }
 
     struct ObjectHeader {
@@ -177,6 +199,7 @@ mod ffi {
         objects_refused: u64,
         streams_stopped: u64,
         backlog_bytes: u64,
+        reconnects: u64,
     }
 
     extern "Rust" {
@@ -195,7 +218,7 @@ mod ffi {
         /// crosses the bridge per byte).
         fn bytes_to_vec(bytes: &[u8]) -> Vec<u8>;
 
-        fn session_is_closed(session: &SessionBox) -> bool;
+        fn session_state(session: &SessionBox) -> SessionStateKind;
         fn session_close(session: &SessionBox, code: u64, reason: &[u8]) -> Status;
         fn session_stats(session: &SessionBox, status: &mut Status) -> SessionCounters;
         fn session_flush(session: &SessionBox, timeout_ms: u64) -> Status;
@@ -314,6 +337,7 @@ mod ffi {
 
         fn on_closed(self: &SessionEvents, status: &Status);
         fn on_goaway(self: &SessionEvents, new_uri: &str);
+        fn on_state_change(self: &SessionEvents, state: SessionStateKind, status: &Status);
         fn on_object(self: &SubscriptionEvents, header: &ObjectHeader, payload: Box<PayloadBox>);
         fn on_closed(self: &SubscriptionEvents, status: &Status);
         fn data(self: &PayloadOwner) -> &[u8];
@@ -698,6 +722,12 @@ fn connect_parts(
                 value: t.value.clone(),
             })
             .collect(),
+        reconnect: crate::session::ReconnectPolicy {
+            enabled: options.reconnect.enabled,
+            initial_delay: Duration::from_millis(options.reconnect.initial_delay_ms),
+            max_delay: Duration::from_millis(options.reconnect.max_delay_ms),
+            max_attempts: options.reconnect.max_attempts,
+        },
     };
     if config.connect_timeout.is_zero() || config.request_timeout.is_zero() {
         return Err(Error::invalid_argument(
@@ -718,19 +748,35 @@ fn connect_parts(
     Ok((config, on_closed, events))
 }
 
-fn forward_goaway(session: &Session, events: Arc<UniquePtr<ffi::SessionEvents>>) {
+/// Sends the session's GOAWAY and changes of connection to its C++ events.
+fn forward_events(session: &Session, events: Arc<UniquePtr<ffi::SessionEvents>>) {
+    use crate::session::SessionState;
+    let goaway = events.clone();
     session.on_goaway(Box::new(move |uri: String| {
-        if let Some(events) = events.as_ref().as_ref() {
+        if let Some(events) = goaway.as_ref().as_ref() {
             events.on_goaway(&uri);
+        }
+    }));
+    session.on_state_change(Box::new(move |state, error| {
+        let state = match state {
+            SessionState::Connected => ffi::SessionStateKind::Connected,
+            SessionState::Reconnecting => ffi::SessionStateKind::Reconnecting,
+            SessionState::Closed => ffi::SessionStateKind::Closed,
+        };
+        let status = error.map_or_else(ok, |e| status_of(&Err(e)));
+        if let Some(events) = events.as_ref().as_ref() {
+            events.on_state_change(state, &status);
         }
     }));
 }
 
-fn session_is_closed(session: &SessionBox) -> bool {
-    session
-        .0
-        .as_ref()
-        .is_none_or(|s| s.state() == crate::session::SessionState::Closed)
+fn session_state(session: &SessionBox) -> ffi::SessionStateKind {
+    use crate::session::SessionState;
+    match session.0.as_ref().map(Session::state) {
+        Some(SessionState::Connected) => ffi::SessionStateKind::Connected,
+        Some(SessionState::Reconnecting) => ffi::SessionStateKind::Reconnecting,
+        Some(SessionState::Closed) | None => ffi::SessionStateKind::Closed,
+    }
 }
 
 fn session_close(session: &SessionBox, code: u64, reason: &[u8]) -> ffi::Status {
@@ -900,6 +946,9 @@ fn subscription_stats(subscription: &SubscriptionBox) -> ffi::SubscriptionCounte
         dropped_groups: stats.dropped_groups,
         dropped_objects: stats.dropped_objects,
         streams_reset: stats.streams_reset,
+        resumptions: stats.resumptions,
+        gap_after_group: stats.gap_after_group.unwrap_or(u64::MAX),
+        gap_before_group: stats.gap_before_group.unwrap_or(u64::MAX),
     }
 }
 
@@ -1073,6 +1122,7 @@ fn session_stats(session: &SessionBox, status: &mut ffi::Status) -> ffi::Session
         objects_refused: stats.objects_refused,
         streams_stopped: stats.streams_stopped,
         backlog_bytes: stats.backlog_bytes,
+        reconnects: stats.reconnects,
     }
 }
 
@@ -1524,7 +1574,7 @@ fn session_connect_async(
             let request = Session::connect_request(&options.url, config, on_closed)?;
             Ok(async move {
                 let session = request.await?;
-                forward_goaway(&session, events);
+                forward_events(&session, events);
                 Ok(Box::new(session))
             })
         },

@@ -128,6 +128,16 @@ impl Delivery {
         self.inbox.stream_reset();
     }
 
+    /// Network side: the connection was lost; see [`Inbox::connection_lost`].
+    pub(crate) fn connection_lost(&self) -> Option<u64> {
+        self.inbox.connection_lost()
+    }
+
+    /// Network side: subscribed again after a lost connection.
+    pub(crate) fn resumed(&self) {
+        self.inbox.resumed();
+    }
+
     pub(crate) fn stats(&self) -> InboxStats {
         self.inbox.stats()
     }

@@ -118,7 +118,6 @@ impl Session {
             fields: prefix.to_engine().fields,
         };
         let prefix = prefix.clone();
-        let mut subscriber = self.subscriber.clone();
         let shared = self.shared.clone();
         Ok(async move {
             let text = prefix.to_string();
@@ -126,6 +125,11 @@ impl Session {
                 "Session::subscribe_namespace",
                 shared.request_timeout,
                 async {
+                    let mut subscriber = shared
+                        .link("Session::subscribe_namespace")
+                        .await?
+                        .subscriber
+                        .clone();
                     // Wrapped at once: a timeout below drops it, and that cancel
                     // must not end the session either.
                     let watch = Request(

@@ -187,11 +187,11 @@ impl Session {
             start_location: start,
             end_location: end,
         };
-        let mut subscriber = self.subscriber.clone();
         let shared = self.shared.clone();
         Ok(async move {
             let what = FetchKind::Standalone { full: &full };
             let (fetch, ok) = bounded("Session::fetch", shared.request_timeout, async {
+                let mut subscriber = shared.link("Session::fetch").await?.subscriber.clone();
                 let fetch = subscriber
                     .fetch(standalone, KeyValuePairs::default())
                     .await
@@ -246,12 +246,19 @@ impl Session {
                  fetch must be sent on the session that holds the subscription",
             ));
         }
-        let subscribe_id = subscription.request_id;
-        let mut subscriber = self.subscriber.clone();
+        let (subscribe_id, link_number) = subscription.request();
         let shared = self.shared.clone();
         Ok(async move {
             let what = FetchKind::Joining;
             let (fetch, ok) = bounded("Session::joining_fetch", shared.request_timeout, async {
+                let link = shared.link("Session::joining_fetch").await?;
+                if link.number != link_number {
+                    return Err(Error::closed(
+                        "Session::joining_fetch: the subscription was made again on a new \
+                         connection since; its request ID changed: try again",
+                    ));
+                }
+                let mut subscriber = link.subscriber.clone();
                 let fetch = subscriber
                     .joining_fetch(
                         FetchType::RelativeJoining,

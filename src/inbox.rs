@@ -76,6 +76,15 @@ pub struct InboxStats {
     /// Subgroup streams that ended before their end: reset by the publisher
     /// or the relay, or refused for their size (SessionStats::objects_refused).
     pub streams_reset: u64,
+    /// Times the subscription was made again on a new connection of its
+    /// session (reconnect policy), each a gap in what was received.
+    pub resumptions: u64,
+    /// The last gap: the largest group received before it (`None`: none
+    /// was) ...
+    pub gap_after_group: Option<u64>,
+    /// ... and the first group received after it (`None`: none yet). The
+    /// groups between the two may be missing.
+    pub gap_before_group: Option<u64>,
 }
 
 /// What [`Inbox::offer`] did with an object.
@@ -115,6 +124,13 @@ struct State {
     draining: bool,
     /// The network side ended: this is how.
     end: Option<Result<()>>,
+    /// The largest group accepted so far.
+    largest_group: Option<u64>,
+    /// Groups below this are not accepted (after a resumption: they were
+    /// received, or given up, before the gap).
+    floor: u64,
+    /// A resumption happened and no object was accepted since.
+    in_gap: bool,
 }
 
 impl Inbox {
@@ -135,6 +151,9 @@ impl Inbox {
     pub fn offer(&self, object: ReceivedObject) -> Offered {
         let size = object.memory();
         let mut state = self.lock();
+        if object.group_id < state.floor {
+            return Offered::Dropped; // from before a gap: delivered, or given up
+        }
         if state.dropped_recently.contains(&object.group_id) {
             state.stats.dropped_objects += 1;
             return Offered::Dropped;
@@ -173,6 +192,11 @@ impl Inbox {
                 }
             }
         }
+        if state.in_gap {
+            state.in_gap = false;
+            state.stats.gap_before_group = Some(object.group_id);
+        }
+        state.largest_group = state.largest_group.max(Some(object.group_id));
         state.stats.objects += 1;
         state.stats.bytes += object.payload.len() as u64;
         state.stats.chunks += u64::from(object.chunks);
@@ -306,6 +330,25 @@ impl Inbox {
 
     pub fn stats(&self) -> InboxStats {
         self.lock().stats
+    }
+
+    /// The connection was lost: returns the group to resume from (the one
+    /// after the largest accepted, if any), below which nothing is accepted
+    /// any more.
+    pub fn connection_lost(&self) -> Option<u64> {
+        let mut state = self.lock();
+        let resume = state.largest_group.map(|g| g.saturating_add(1));
+        state.floor = state.floor.max(resume.unwrap_or(0));
+        resume
+    }
+
+    /// The subscription was made again on a new connection: a gap begins.
+    pub fn resumed(&self) {
+        let mut state = self.lock();
+        state.stats.resumptions += 1;
+        state.stats.gap_after_group = state.largest_group;
+        state.stats.gap_before_group = None;
+        state.in_gap = true;
     }
 
     /// A subgroup stream ended early (see [`InboxStats::streams_reset`]).
@@ -475,5 +518,46 @@ mod tests {
             Code::EndOfTrack,
             "a normal end is told apart: {err}"
         );
+    }
+
+    #[test]
+    fn a_resumption_refuses_what_came_before_the_gap_and_reports_the_gap() {
+        let inbox = Inbox::new(ReceiveBudget::default());
+        assert_eq!(
+            inbox.connection_lost(),
+            None,
+            "nothing received: as first asked"
+        );
+        inbox.offer(object(3, 0, 1));
+        inbox.offer(object(5, 0, 1));
+        inbox.offer(object(4, 0, 1));
+        assert_eq!(inbox.connection_lost(), Some(6));
+        inbox.resumed();
+        let stats = inbox.stats();
+        assert_eq!(
+            (
+                stats.resumptions,
+                stats.gap_after_group,
+                stats.gap_before_group
+            ),
+            (1, Some(5), None)
+        );
+        // A group from before the gap is not delivered twice.
+        assert_eq!(inbox.offer(object(5, 1, 1)), Offered::Dropped);
+        assert!(matches!(
+            inbox.offer(object(8, 0, 1)),
+            Offered::Queued { .. }
+        ));
+        assert!(matches!(
+            inbox.offer(object(9, 0, 1)),
+            Offered::Queued { .. }
+        ));
+        let stats = inbox.stats();
+        assert_eq!(
+            (stats.gap_after_group, stats.gap_before_group),
+            (Some(5), Some(8))
+        );
+        assert_eq!(stats.objects, 5);
+        assert_eq!(stats.dropped_groups, 0, "not a budget drop");
     }
 }

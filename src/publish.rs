@@ -25,7 +25,7 @@ use crate::object::{self, Extension, Status};
 use crate::runtime::{bounded, runtime, wait_here};
 use crate::send_backlog::TrackLedger;
 pub use crate::send_backlog::DEFAULT_MAX_BACKLOG_BYTES;
-use crate::session::{Session, Shared};
+use crate::session::{Link, Session, Shared};
 
 /// An accepted PUBLISH_NAMESPACE. Dropping it withdraws the namespace; the
 /// track request handler is not called after the drop returns (from a user
@@ -77,24 +77,16 @@ impl Session {
     ) -> Result<impl Future<Output = Result<Announcement>> + Send + 'static> {
         self.shared.check_open("Session::announce")?;
         let namespace = namespace.clone();
-        let mut publisher = self.publisher.clone();
         let shared = self.shared.clone();
         let timeout = self.shared.request_timeout;
         Ok(async move {
             let (writer, request, reader) = serve::Tracks::new(namespace.to_engine()).produce();
             // Requests for unknown tracks are answered by `serve_one`, not queued.
             drop(request);
-            let ns_text = namespace.to_string();
-            let publish_ns = bounded("Session::announce", timeout, async {
-                let publish_ns = publisher
-                    .publish_namespace_start(namespace.to_engine())
-                    .await
-                    .map_err(|e| Error::from_session(&e, &format!("announcing \"{ns_text}\"")))?;
-                publish_ns
-                    .ok()
-                    .await
-                    .map_err(|e| announce_refusal(&e, &ns_text))?;
-                Ok(publish_ns)
+            let (link, publish_ns) = bounded("Session::announce", timeout, async {
+                let link = shared.link("Session::announce").await?;
+                let publish_ns = publish_namespace(&link, &namespace).await?;
+                Ok((link, publish_ns))
             })
             .await?;
             let publication = Publication {
@@ -108,7 +100,12 @@ impl Session {
                 requests: Strand::new(()),
             };
             let serving = runtime()
-                .spawn(serve_subscriptions(publish_ns, reader, publication.clone()))
+                .spawn(serve_announcement(
+                    link,
+                    publish_ns,
+                    reader,
+                    publication.clone(),
+                ))
                 .abort_handle();
             Ok(Announcement {
                 publication,
@@ -159,13 +156,94 @@ fn taken_message(namespace: &str, answer: &str) -> String {
     )
 }
 
-/// Answers the SUBSCRIBEs the peer forwards for this namespace until the
-/// announcement is withdrawn (task aborted) or the session ends; then no
-/// request can come any more, so the track request handler is released.
-async fn serve_subscriptions(
-    publish_ns: PublishNamespace,
+/// Sends PUBLISH_NAMESPACE on `link` and waits for the peer's OK.
+async fn publish_namespace(link: &Link, namespace: &Namespace) -> Result<PublishNamespace> {
+    let text = namespace.to_string();
+    let publish_ns = link
+        .publisher
+        .clone()
+        .publish_namespace_start(namespace.to_engine())
+        .await
+        .map_err(|e| Error::from_session(&e, &format!("announcing \"{text}\"")))?;
+    publish_ns
+        .ok()
+        .await
+        .map_err(|e| announce_refusal(&e, &text))?;
+    Ok(publish_ns)
+}
+
+/// Serves the namespace on the session's connection, and, under a reconnect
+/// policy, announces it again on each new connection (its tracks and their
+/// writers stay), until the announcement is withdrawn (task aborted), the
+/// peer cancels it, or the session ends; then no request can come any more,
+/// so the track request handler is released.
+async fn serve_announcement(
+    mut link: Arc<Link>,
+    mut publish_ns: PublishNamespace,
     tracks: TracksReader,
     publication: Publication,
+) {
+    loop {
+        serve_subscriptions(&link, &publish_ns, &tracks, &publication).await;
+        drop(publish_ns);
+        if !publication.shared.follows_reconnect(&link).await {
+            break;
+        }
+        match reannounce(&publication, link.number).await {
+            Some((next, again)) => (link, publish_ns) = (next, again),
+            None => break,
+        }
+    }
+    let handler = publication
+        .on_request
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    drop(handler);
+    publication.requests.close();
+}
+
+/// Announces the namespace on the session's next connection after `lost`,
+/// trying again (as the reconnect policy waits) while the peer refuses it.
+/// `None` once the session has ended.
+async fn reannounce(publication: &Publication, lost: u64) -> Option<(Arc<Link>, PublishNamespace)> {
+    let shared = &publication.shared;
+    let mut attempt = 0;
+    loop {
+        let link = shared.next_link(Some(lost)).await?;
+        let announced = bounded(
+            "announcing again",
+            shared.request_timeout,
+            publish_namespace(&link, &publication.namespace),
+        )
+        .await;
+        match announced {
+            Ok(publish_ns) => return Some((link, publish_ns)),
+            Err(err) => {
+                crate::log::warn(&format!(
+                    "announcing \"{}\" again after a reconnect failed ({}); trying again",
+                    publication.namespace, err.message
+                ));
+                if !link.is_lost() {
+                    tokio::select! {
+                        () = tokio::time::sleep(shared.reconnect.delay(attempt)) => {}
+                        () = shared.ended() => return None,
+                    }
+                    attempt = attempt.saturating_add(1);
+                }
+            }
+        }
+    }
+}
+
+/// Answers the SUBSCRIBEs the peer forwards for this namespace on `link`
+/// until the namespace or the connection ends; the subscriptions being
+/// served then are let finish.
+async fn serve_subscriptions(
+    link: &Link,
+    publish_ns: &PublishNamespace,
+    tracks: &TracksReader,
+    publication: &Publication,
 ) {
     let mut serving = FuturesUnordered::new();
     loop {
@@ -184,17 +262,10 @@ async fn serve_subscriptions(
                     ));
                 }
             }
+            () = link.lost() => break,
             () = publication.shared.ended() => break,
         }
     }
-    let handler = publication
-        .on_request
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    drop(handler);
-    publication.requests.close();
-    // Let the subscriptions already being served finish normally.
     while serving.next().await.is_some() {}
 }
 
@@ -279,7 +350,7 @@ impl Announcement {
         publication
             .shared
             .check_open("Announcement::create_datagram_track")?;
-        if publication.shared.max_datagram_size == 0 {
+        if publication.shared.max_datagram_size() == 0 {
             return Err(Error::new(
                 Code::Unsupported,
                 "the peer does not accept QUIC datagrams on this connection; publish the track \
@@ -654,7 +725,7 @@ impl DatagramWriter {
     /// The largest payload that fits in one datagram on this connection.
     pub fn max_payload(&self) -> usize {
         self.shared
-            .max_datagram_size
+            .max_datagram_size()
             .saturating_sub(DATAGRAM_HEADER_MAX)
     }
 

@@ -84,11 +84,15 @@ impl Session {
         let subgroups = writer
             .subgroups()
             .map_err(|e| Error::from_serve(&e, &format!("creating track \"{full}\"")))?;
-        let mut publisher = self.publisher.clone();
         let shared = self.shared.clone();
         let namespace = namespace.clone();
         Ok(async move {
             let published = bounded("Session::publish_track", shared.request_timeout, async {
+                let mut publisher = shared
+                    .link("Session::publish_track")
+                    .await?
+                    .publisher
+                    .clone();
                 // Dropping `published` on a timeout or error withdraws the PUBLISH.
                 let mut published = publisher
                     .publish(reader, KeyValuePairs::default())
@@ -263,18 +267,24 @@ impl Session {
         }
         let offers = Strand::new(handler);
         let deliveries: Arc<Mutex<Deliveries>> = Arc::default();
-        let mut subscriber = self.subscriber.clone();
         let shared = self.shared.clone();
         let (task_offers, task_deliveries) = (offers.clone(), deliveries.clone());
         let task = runtime().spawn(async move {
-            loop {
+            // PUBLISHes come on whichever connection the session has now.
+            let mut on = None;
+            'links: while let Some(link) = shared.next_link(on).await {
+                on = Some(link.number);
+                let mut subscriber = link.subscriber.clone();
                 let publish = tokio::select! {
                     publish = subscriber.publish_received() => match publish {
                         Some(publish) => publish,
+                        None if shared.follows_reconnect(&link).await => continue 'links,
                         None => break,
                     },
+                    () = link.lost() => continue 'links,
                     () = shared.ended() => break,
                 };
+                on = None; // stay on this connection for the next one
                 let mut list = task_deliveries.lock().unwrap_or_else(|e| e.into_inner());
                 if list.closed {
                     return; // the listener is being dropped

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,6 +53,80 @@ pub struct SessionConfig {
     /// §10.3.1.4), each as its own AUTHORIZATION TOKEN option with alias type
     /// USE_VALUE. Checked by [`validate_auth_tokens`] before connecting.
     pub auth_tokens: Vec<AuthToken>,
+    /// What to do when the connection is lost after `connect` succeeded.
+    pub reconnect: ReconnectPolicy,
+}
+
+/// Reconnecting after a lost connection (off by default: the session then
+/// ends with the connection). On, the session keeps its identity: it
+/// connects again to the same URL with the same configuration, waiting
+/// `initial_delay` before the first attempt and doubling the wait after each
+/// failed one up to `max_delay` (each wait drawn between half and all of it,
+/// so many clients do not come back in step), and restores what it had
+/// (announcements, subscriptions) on the new connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconnectPolicy {
+    pub enabled: bool,
+    pub initial_delay: Duration,
+    pub max_delay: Duration,
+    /// Failed attempts in a row after which the session ends with the last
+    /// attempt's error; 0: never give up.
+    pub max_attempts: u32,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            initial_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(10),
+            max_attempts: 0,
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    fn validate(&self) -> Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if self.initial_delay.is_zero() || self.initial_delay > self.max_delay {
+            return Err(Error::invalid_argument(format!(
+                "ReconnectPolicy: initial_delay ({} ms) must be above 0 and at most max_delay                  ({} ms)",
+                self.initial_delay.as_millis(),
+                self.max_delay.as_millis()
+            )));
+        }
+        if self.max_delay > MAX_IDLE_TIMEOUT {
+            return Err(Error::invalid_argument(
+                "ReconnectPolicy::max_delay must be at most a day",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The wait before attempt `attempt` (0-based): the doubled delay,
+    /// capped, then drawn between half and all of it.
+    pub(crate) fn delay(&self, attempt: u32) -> Duration {
+        let doubled = self
+            .initial_delay
+            .saturating_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX));
+        let capped = doubled.min(self.max_delay);
+        let half = capped / 2;
+        half + half.mul_f64(jitter())
+    }
+}
+
+/// A number in [0, 1), different in every call and every process.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// One AUTHORIZATION TOKEN for SETUP: a token type from the IANA "MOQT Auth
@@ -150,14 +224,16 @@ impl Default for SessionConfig {
             idle_timeout: Duration::from_secs(10),
             keep_alive_interval: Duration::from_secs(4),
             auth_tokens: Vec::new(),
+            reconnect: ReconnectPolicy::default(),
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionState {
-    Connecting,
     Connected,
+    /// The connection was lost and the reconnect policy is trying again.
+    Reconnecting,
     Closed,
 }
 
@@ -165,13 +241,49 @@ pub enum SessionState {
 /// local close, or with the error that ended it.
 pub type StateSink = Box<dyn FnOnce(Option<Error>) + Send>;
 
+/// Receives the session's changes of connection under a reconnect policy:
+/// `Reconnecting` with the error that lost the connection, then `Connected`
+/// once a new connection is up (its state restored by each handle as it
+/// gets to it). The terminal event goes to the [`StateSink`] only.
+pub type StateChangeSink = Box<dyn FnMut(SessionState, Option<Error>) + Send>;
+
+/// One connection of a session: what a reconnect replaces. Handles take the
+/// current one for each request, and the ones that last (announcements,
+/// subscriptions) follow the session from one link to the next.
+pub(crate) struct Link {
+    /// 0 for the first connection, then one more for each reconnect.
+    pub(crate) number: u64,
+    pub(crate) transport: transport::Session,
+    connection: quinn::Connection,
+    pub(crate) publisher: Publisher,
+    pub(crate) subscriber: Subscriber,
+    /// Largest QUIC datagram the connection can send.
+    pub(crate) max_datagram_size: usize,
+    /// Becomes true when this connection has ended.
+    ended: tokio::sync::watch::Sender<bool>,
+}
+
+impl Link {
+    /// Completes once this connection has ended.
+    pub(crate) async fn lost(&self) {
+        let mut ended = self.ended.subscribe();
+        let _ = ended.wait_for(|ended| *ended).await;
+    }
+
+    /// Whether the connection under this link is gone (so an error a handle
+    /// saw on it means "connection lost", not "refused by the peer").
+    pub(crate) fn is_lost(&self) -> bool {
+        *self.ended.borrow() || self.connection.close_reason().is_some()
+    }
+}
+
 /// State shared by the session and every handle made from it, so a handle can
 /// refuse work once the session is gone.
 pub(crate) struct Shared {
-    /// The session's transport, to close it (from the handle or at shutdown).
-    transport: transport::Session,
-    /// The session's strand: its GOAWAY and terminal event run there, in
-    /// order, on a callback thread (dispatch.rs).
+    /// The current connection; `None` while reconnecting (and after the end).
+    link: tokio::sync::watch::Sender<Option<Arc<Link>>>,
+    /// The session's strand: its GOAWAY, state changes and terminal event
+    /// run there, in order, on a callback thread (dispatch.rs).
     events: Strand<()>,
     /// The peer's GOAWAY, to release its sink at the terminal event.
     goaway: Arc<GoawayNotice>,
@@ -187,10 +299,12 @@ pub(crate) struct Shared {
     /// Becomes true with `closed`, for tasks that must end with the session.
     ended: tokio::sync::watch::Sender<bool>,
     terminal: Mutex<Option<StateSink>>,
+    state_changes: Mutex<Option<StateChangeSink>>,
+    pub(crate) reconnect: ReconnectPolicy,
+    /// Connections made after the first.
+    reconnects: AtomicU64,
     pub(crate) request_timeout: Duration,
     pub(crate) max_object_size: usize,
-    /// Largest QUIC datagram the connection can send (fixed: no MTU discovery).
-    pub(crate) max_datagram_size: usize,
     /// Tracks that retain history, for answering FETCH.
     pub(crate) histories: HistoryRegistry,
     /// Whether a PublishListener (Session::on_publish) is alive: one at a time.
@@ -218,9 +332,83 @@ impl Shared {
         }
     }
 
+    /// Whether a handle whose work on `link` just ended should follow the
+    /// session to its next connection: the reconnect policy is on, the
+    /// session goes on, and the end came from losing `link` (not from the
+    /// peer refusing or ending that work). The connection's loss may be
+    /// noticed a moment after the work's end it caused, so this waits
+    /// briefly for it.
+    pub(crate) async fn follows_reconnect(&self, link: &Link) -> bool {
+        if !self.reconnect.enabled || self.is_closed() {
+            return false;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), link.lost()).await;
+        link.is_lost() && !self.is_closed()
+    }
+
+    /// Ends the session with `last` if `failures` failed attempts in a row
+    /// reach the reconnect policy's limit.
+    fn gives_up(self: &Arc<Self>, failures: u32, last: &Error) -> bool {
+        let max = self.reconnect.max_attempts;
+        if max == 0 || failures < max {
+            return false;
+        }
+        self.end(Some(Error::new(
+            last.code,
+            format!(
+                "reconnecting gave up after {failures} attempt(s); the last one failed: {}",
+                last.message
+            ),
+        )));
+        true
+    }
+
+    /// Largest QUIC datagram the current connection can send (0: none, or
+    /// no connection now).
+    pub(crate) fn max_datagram_size(&self) -> usize {
+        self.current_link().map_or(0, |link| link.max_datagram_size)
+    }
+
+    /// The current connection, if the session has one now.
+    pub(crate) fn current_link(&self) -> Option<Arc<Link>> {
+        self.link.borrow().clone()
+    }
+
+    /// The connection to make a request on: the current one, or, while the
+    /// session reconnects, the next one (the caller bounds the wait).
+    /// `Closed` once the session has ended.
+    pub(crate) async fn link(&self, what: &str) -> Result<Arc<Link>> {
+        self.next_link(None)
+            .await
+            .ok_or_else(|| Error::closed(format!("{what}: the session is closed")))
+    }
+
+    /// Waits for a connection other than `after` (any, if `None`) that is
+    /// not lost; `None` once the session has ended.
+    pub(crate) async fn next_link(&self, after: Option<u64>) -> Option<Arc<Link>> {
+        let mut links = self.link.subscribe();
+        let mut ended = self.ended.subscribe();
+        loop {
+            if self.is_closed() {
+                return None;
+            }
+            let usable = links
+                .borrow_and_update()
+                .clone()
+                .filter(|link| Some(link.number) != after && !link.is_lost());
+            if usable.is_some() {
+                return usable;
+            }
+            tokio::select! {
+                changed = links.changed() => if changed.is_err() { return None },
+                _ = ended.wait_for(|ended| *ended) => return None,
+            }
+        }
+    }
+
     /// Closes the session gracefully: the peer sees `code` and `reason`, and
     /// the terminal event reports no error. Never blocks.
-    pub(crate) fn close(&self, what: &str, code: u32, reason: &str) -> Result<()> {
+    pub(crate) fn close(self: &Arc<Self>, what: &str, code: u32, reason: &str) -> Result<()> {
         self.check_open(what)?;
         // Claim the terminal event before closing, so the run task's
         // "connection closed" cannot win the race and report an error the user
@@ -229,17 +417,19 @@ impl Shared {
         // Closing a WebTransport session spawns the CLOSE capsule write, so it
         // runs on the runtime: this call may come from any thread, even from a
         // static destructor at exit, when no runtime context can be entered.
-        let transport = self.transport.clone();
-        let reason = reason.to_owned();
-        runtime().spawn(async move { transport.close(code, &reason) });
+        // While reconnecting there is no connection to close.
+        if let Some(link) = self.link.send_replace(None) {
+            let reason = reason.to_owned();
+            runtime().spawn(async move { link.transport.close(code, &reason) });
+        }
         Ok(())
     }
 
     /// Marks the session closed and delivers the terminal event with
     /// `error` (`None`: a local close), once: the first caller's. It runs on
-    /// the session's strand after a GOAWAY reported before it; no GOAWAY is
-    /// reported after it, and both sinks are released then.
-    fn end(&self, error: Option<Error>) {
+    /// the session's strand after a GOAWAY or state change reported before
+    /// it; none is reported after it, and every sink is released then.
+    fn end(self: &Arc<Self>, error: Option<Error>) {
         self.closed.store(true, Ordering::Release);
         self.ended.send_replace(true);
         let sink = self
@@ -247,10 +437,52 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        let changes = self
+            .state_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(sink) = sink {
-            self.events.post_final(move |()| sink(error));
+            let shared = self.clone();
+            self.events.post_final(move |()| {
+                drop(changes);
+                // One a state change put back while this ended.
+                drop(
+                    shared
+                        .state_changes
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take(),
+                );
+                sink(error)
+            });
             self.goaway.clear();
         }
+    }
+
+    /// Reports a change of connection to the state-change sink, on the
+    /// session's strand.
+    fn report(self: &Arc<Self>, state: SessionState, error: Option<Error>) {
+        let shared = self.clone();
+        self.events.post(move |()| {
+            // Taken out while it runs, so no library lock is held then.
+            let sink = shared
+                .state_changes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(mut sink) = sink {
+                sink(state, error);
+                let mut slot = shared
+                    .state_changes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                // Put back unless replaced meanwhile, or the session ended.
+                if slot.is_none() && !shared.is_closed() {
+                    *slot = Some(sink);
+                }
+            }
+        });
     }
 }
 
@@ -273,14 +505,63 @@ pub struct SessionStats {
     /// Payload bytes written for the subscribers this session serves and
     /// not yet handed to QUIC.
     pub backlog_bytes: u64,
+    /// Connections made by the reconnect policy after the first.
+    pub reconnects: u64,
 }
 
+/// A client session. Under a reconnect policy it outlives its connections
+/// (see [`Link`]); else it ends with its one connection.
 pub struct Session {
     pub(crate) shared: Arc<Shared>,
-    // The QUIC connection under the session, for statistics.
-    connection: quinn::Connection,
-    pub(crate) publisher: Publisher,
-    pub(crate) subscriber: Subscriber,
+}
+
+/// What connecting again needs: the first connect's checked input.
+struct Dial {
+    url: Url,
+    bind: Option<SocketAddr>,
+    config: SessionConfig,
+}
+
+impl Dial {
+    fn with_tokens(&self) -> bool {
+        !self.config.auth_tokens.is_empty()
+    }
+
+    /// One attempt, bounded by the connect timeout.
+    async fn connect(&self, shared: &Shared) -> Result<Connected> {
+        let target = self.url.to_string();
+        let timeout = self.config.connect_timeout;
+        let transport =
+            transport_config(self.config.idle_timeout, self.config.keep_alive_interval)?;
+        bounded("Session::connect", timeout, async {
+            connect(
+                &self.url,
+                self.bind,
+                &self.config.tls,
+                &self.config.auth_tokens,
+                transport,
+                Gear {
+                    goaway: shared.goaway.clone(),
+                    read_gate: shared.read_gate.clone(),
+                    policy: shared.stream_policy.clone(),
+                    sending: shared.sending.clone(),
+                },
+            )
+            .await
+        })
+        .await
+        .map_err(|e| match e.code {
+            Code::Timeout => Error::new(
+                Code::Timeout,
+                format!(
+                    "connecting to {target} got no answer within {} ms: is a relay listening \
+                     there, and is the address reachable?",
+                    timeout.as_millis()
+                ),
+            ),
+            _ => e,
+        })
+    }
 }
 
 impl Session {
@@ -296,7 +577,8 @@ impl Session {
     /// The request behind [`Session::connect`], for its non-blocking form
     /// ([`crate::pending::Pending`]): the input is checked now, the returned
     /// future connects (bounded by `config.connect_timeout`) and starts the
-    /// session.
+    /// session. The reconnect policy applies once this first connect has
+    /// succeeded.
     pub fn connect_request(
         url: &str,
         config: SessionConfig,
@@ -304,157 +586,99 @@ impl Session {
     ) -> Result<impl Future<Output = Result<Session>> + Send + 'static> {
         let url = parse_url(url)?;
         let bind = parse_bind(&config.bind)?;
-        let timeout = config.connect_timeout;
         validate_auth_tokens(&config.auth_tokens)?;
-        let transport = transport_config(config.idle_timeout, config.keep_alive_interval)?;
-        let target = url.to_string();
+        transport_config(config.idle_timeout, config.keep_alive_interval)?;
+        config.reconnect.validate()?;
         if config.max_group_bytes == 0 {
             return Err(Error::invalid_argument(
                 "SessionConfig::max_group_bytes must be positive (the most one received \
                  subgroup may carry)",
             ));
         }
-        let stream_policy = Arc::new(StreamPolicy::new(
-            config.max_object_size as u64,
-            config.max_group_bytes,
-        ));
-        let policy = stream_policy.clone();
-        let sending = SendTracker::new();
-        let tracker = sending.clone();
+        let shared = Arc::new(Shared {
+            link: tokio::sync::watch::Sender::new(None),
+            events: Strand::new(()),
+            goaway: Arc::new(GoawayNotice::default()),
+            read_gate: Arc::new(ReadGate::default()),
+            stream_policy: Arc::new(StreamPolicy::new(
+                config.max_object_size as u64,
+                config.max_group_bytes,
+            )),
+            sending: SendTracker::new(),
+            closed: AtomicBool::new(false),
+            ended: tokio::sync::watch::Sender::new(false),
+            terminal: Mutex::new(Some(on_closed)),
+            state_changes: Mutex::new(None),
+            reconnect: config.reconnect,
+            reconnects: AtomicU64::new(0),
+            request_timeout: config.request_timeout,
+            max_object_size: config.max_object_size,
+            histories: HistoryRegistry::new(),
+            publish_listener: AtomicBool::new(false),
+        });
+        let dial = Dial { url, bind, config };
         Ok(async move {
-            let connected = bounded("Session::connect", timeout, async {
-                connect(
-                    &url,
-                    bind,
-                    &config.tls,
-                    &config.auth_tokens,
-                    transport,
-                    policy,
-                    tracker,
-                )
-                .await
-            })
-            .await
-            .map_err(|e| match e.code {
-                Code::Timeout => Error::new(
-                    Code::Timeout,
-                    format!(
-                        "connecting to {target} got no answer within {} ms: is a relay listening \
-                     there, and is the address reachable?",
-                        timeout.as_millis()
-                    ),
-                ),
-                _ => e,
-            })?;
-            let Connected {
-                endpoint,
-                connection,
-                transport,
-                session,
-                publisher,
-                subscriber,
-                wt,
-                goaway,
-                read_gate,
-            } = connected;
-            let with_tokens = !config.auth_tokens.is_empty();
-
-            let shared = Arc::new(Shared {
-                transport: transport.clone(),
-                events: Strand::new(()),
-                goaway,
-                read_gate,
-                stream_policy,
-                sending,
-                closed: AtomicBool::new(false),
-                ended: tokio::sync::watch::Sender::new(false),
-                terminal: Mutex::new(Some(on_closed)),
-                request_timeout: config.request_timeout,
-                max_object_size: config.max_object_size,
-                max_datagram_size: transport.max_datagram_size(),
-                histories: HistoryRegistry::new(),
-                publish_listener: AtomicBool::new(false),
-            });
-            // Answer FETCH from tracks with history; started before any announce,
-            // or early FETCHes would be refused as unsupported. It holds a
-            // Publisher, whose FETCH queue never closes on its own: the run task
-            // stops it when the session ends, which releases the connection.
-            let fetches = runtime()
-                .spawn(crate::history::serve_fetches(
-                    publisher.clone(),
-                    shared.histories.clone(),
-                ))
-                .abort_handle();
-            // SUBSCRIBEs for namespaces this session does not announce.
-            let unannounced = runtime()
-                .spawn(crate::publish::refuse_unannounced(publisher.clone()))
-                .abort_handle();
-            let mut queued = publisher.clone();
-            let run_shared = shared.clone();
-            let run_transport = transport.clone();
-            runtime().spawn(async move {
-                let result = AssertUnwindSafe(session.run()).catch_unwind().await;
-                fetches.abort();
-                unannounced.abort();
-                drop_queued_requests(&mut queued);
-                drop(queued);
-                // The endpoint's last handle: once it goes, quinn's endpoint task
-                // ends as soon as the connection has drained (after sending the
-                // CLOSE), whether or not the user still holds the Session.
-                drop(endpoint);
-                let error = match result {
-                    Ok(Ok(())) => Error::closed("the session ended"),
-                    Ok(Err(err)) => match peer_close(&wt).await {
-                        Some((UNAUTHORIZED, reason)) => Error::new(
-                            Code::ConnectFailed,
-                            unauthorized_message(&target, &reason, with_tokens),
-                        ),
-                        _ => session_end_error(&err, &run_transport).await,
-                    },
-                    Err(_) => {
-                        run_transport.close(0, "internal error");
-                        Error::new(
-                            Code::Internal,
-                            "internal error in the session task (a panic); please report this bug",
-                        )
-                    }
-                };
-                run_shared.end(Some(error));
-            });
-
+            let connected = dial.connect(&shared).await?;
+            let run = start_link(&shared, connected, 0, dial.with_tokens());
+            runtime().spawn(supervise(shared.clone(), dial, run));
             register_open(&shared);
-            Ok(Session {
-                shared,
-                connection,
-                publisher,
-                subscriber,
-            })
+            Ok(Session { shared })
         })
     }
 
     pub fn state(&self) -> SessionState {
         if self.shared.is_closed() {
             SessionState::Closed
-        } else {
+        } else if self
+            .shared
+            .current_link()
+            .is_some_and(|link| !link.is_lost())
+        {
             SessionState::Connected
+        } else {
+            SessionState::Reconnecting
         }
     }
 
-    /// QUIC statistics of the session's connection. Cheap; never blocks.
+    /// QUIC statistics of the session's current connection (zero while it
+    /// reconnects). Cheap; never blocks.
     pub fn stats(&self) -> SessionStats {
-        let stats = self.connection.stats();
-        SessionStats {
-            rtt: self.connection.rtt(),
-            bytes_sent: stats.udp_tx.bytes,
-            bytes_received: stats.udp_rx.bytes,
-            packets_sent: stats.udp_tx.datagrams,
-            packets_received: stats.udp_rx.datagrams,
-            packets_lost: stats.path.lost_packets,
-            bytes_lost: stats.path.lost_bytes,
+        let mut stats = SessionStats {
             objects_refused: self.shared.stream_policy.objects_refused(),
             streams_stopped: self.shared.stream_policy.streams_stopped(),
             backlog_bytes: self.shared.sending.backlog(),
+            reconnects: self.shared.reconnects.load(Ordering::Relaxed),
+            ..SessionStats::default()
+        };
+        if let Some(link) = self.shared.current_link() {
+            let quic = link.connection.stats();
+            stats.rtt = link.connection.rtt();
+            stats.bytes_sent = quic.udp_tx.bytes;
+            stats.bytes_received = quic.udp_rx.bytes;
+            stats.packets_sent = quic.udp_tx.datagrams;
+            stats.packets_received = quic.udp_rx.datagrams;
+            stats.packets_lost = quic.path.lost_packets;
+            stats.bytes_lost = quic.path.lost_bytes;
         }
+        stats
+    }
+
+    /// Registers the sink for changes of connection under the reconnect
+    /// policy (see [`StateChangeSink`]); it runs on the session's strand and
+    /// is released at the terminal event. A later call replaces it.
+    pub fn on_state_change(&self, sink: StateChangeSink) {
+        let old = {
+            let mut slot = self
+                .shared
+                .state_changes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if self.shared.is_closed() {
+                return;
+            }
+            slot.replace(sink)
+        };
+        drop(old); // outside the lock: it may own anything
     }
 
     /// Waits until every subscriber this session serves was sent all the
@@ -583,8 +807,161 @@ struct Connected {
     subscriber: Subscriber,
     /// The WebTransport session, to read the peer's close code.
     wt: web_transport_quinn::Session,
+}
+
+/// What every connection of a session shares with the session: its data
+/// streams are watched by the same GOAWAY notice, read gate, stream policy
+/// and send tracker, whichever connection carries them.
+struct Gear {
     goaway: Arc<GoawayNotice>,
     read_gate: Arc<ReadGate>,
+    policy: Arc<StreamPolicy>,
+    sending: Arc<SendTracker>,
+}
+
+/// The life of one connection: completes with the error that ended it.
+type LinkRun = std::pin::Pin<Box<dyn Future<Output = Error> + Send>>;
+
+/// Makes `connected` the session's current connection: answers FETCH and
+/// unannounced SUBSCRIBEs on it, and returns its life to wait on. If the
+/// session was closed meanwhile, the connection is closed at once.
+fn start_link(
+    shared: &Arc<Shared>,
+    connected: Connected,
+    number: u64,
+    with_tokens: bool,
+) -> LinkRun {
+    let Connected {
+        endpoint,
+        connection,
+        transport,
+        session,
+        publisher,
+        subscriber,
+        wt,
+    } = connected;
+    let link = Arc::new(Link {
+        number,
+        max_datagram_size: transport.max_datagram_size(),
+        transport: transport.clone(),
+        connection,
+        publisher: publisher.clone(),
+        subscriber,
+        ended: tokio::sync::watch::Sender::new(false),
+    });
+    // Answer FETCH from tracks with history; started before any announce,
+    // or early FETCHes would be refused as unsupported. It holds a
+    // Publisher, whose FETCH queue never closes on its own: the run task
+    // stops it when the connection ends, which releases the connection.
+    let fetches = runtime()
+        .spawn(crate::history::serve_fetches(
+            publisher.clone(),
+            shared.histories.clone(),
+        ))
+        .abort_handle();
+    // SUBSCRIBEs for namespaces this session does not announce.
+    let unannounced = runtime()
+        .spawn(crate::publish::refuse_unannounced(publisher.clone()))
+        .abort_handle();
+    shared.link.send_replace(Some(link.clone()));
+    if shared.is_closed() {
+        // Closed while this connection was being made: close() found none.
+        shared.link.send_replace(None);
+        transport.close(0, "session closed");
+    }
+    let target = wt.request().url.to_string();
+    let mut queued = publisher;
+    Box::pin(async move {
+        let result = AssertUnwindSafe(session.run()).catch_unwind().await;
+        link.ended.send_replace(true);
+        fetches.abort();
+        unannounced.abort();
+        drop_queued_requests(&mut queued);
+        drop(queued);
+        // The endpoint's last handle: once it goes, quinn's endpoint task
+        // ends as soon as the connection has drained (after sending the
+        // CLOSE), whether or not the user still holds the Session.
+        drop(endpoint);
+        match result {
+            Ok(Ok(())) => Error::closed("the session ended"),
+            Ok(Err(err)) => match peer_close(&wt).await {
+                Some((UNAUTHORIZED, reason)) => Error::new(
+                    Code::ConnectFailed,
+                    unauthorized_message(&target, &reason, with_tokens),
+                ),
+                _ => session_end_error(&err, &link.transport).await,
+            },
+            Err(_) => {
+                link.transport.close(0, "internal error");
+                Error::new(
+                    Code::Internal,
+                    "internal error in the session task (a panic); please report this bug",
+                )
+            }
+        }
+    })
+}
+
+/// Drives the session's connections: waits for each to end, then ends the
+/// session, or, under a reconnect policy, reports `Reconnecting`, connects
+/// again (waiting as the policy says) and reports `Connected`.
+async fn supervise(shared: Arc<Shared>, dial: Dial, mut run: LinkRun) {
+    let mut number = 0;
+    // Failed attempts in a row. A connection the peer refuses right after
+    // SETUP (a relay that no longer accepts the tokens) counts as one: the
+    // policy's limit holds however the refusal comes.
+    let mut failures = 0u32;
+    loop {
+        let error = run.await;
+        shared.link.send_replace(None);
+        if shared.is_closed() {
+            return; // closed here: the terminal event is reported already
+        }
+        if !shared.reconnect.enabled || error.code == Code::Internal {
+            shared.end(Some(error));
+            return;
+        }
+        if error.code == Code::ConnectFailed {
+            failures += 1;
+        } else {
+            failures = 0;
+        }
+        if shared.gives_up(failures, &error) {
+            return;
+        }
+        crate::log::warn(&format!(
+            "the connection to {} was lost ({}); reconnecting",
+            dial.url, error.message
+        ));
+        shared.report(SessionState::Reconnecting, Some(error));
+        let connected = loop {
+            let delay = shared.reconnect.delay(failures);
+            let tried = tokio::select! {
+                tried = async {
+                    tokio::time::sleep(delay).await;
+                    dial.connect(&shared).await
+                } => tried,
+                () = shared.ended() => return,
+            };
+            match tried {
+                Ok(connected) => break connected,
+                Err(err) => {
+                    failures += 1;
+                    if shared.gives_up(failures, &err) {
+                        return;
+                    }
+                    crate::log::warn(&format!(
+                        "reconnect attempt {failures} failed: {}",
+                        err.message
+                    ));
+                }
+            }
+        };
+        number += 1;
+        shared.reconnects.fetch_add(1, Ordering::Relaxed);
+        run = start_link(&shared, connected, number, dial.with_tokens());
+        shared.report(SessionState::Connected, None);
+    }
 }
 
 /// The code and reason the peer closed the session with, if it did (waits
@@ -755,8 +1132,7 @@ async fn connect(
     tls_options: &TlsOptions,
     auth_tokens: &[AuthToken],
     transport: quinn::TransportConfig,
-    policy: Arc<StreamPolicy>,
-    sending: Arc<SendTracker>,
+    gear: Gear,
 ) -> Result<Connected> {
     let raw_quic = url.scheme() == "moqt";
     let alpn: &[u8] = if raw_quic {
@@ -820,11 +1196,9 @@ async fn connect(
     };
     let connection = (*wt).clone();
     let wt_errors = wt.clone();
-    let goaway = Arc::new(GoawayNotice::default());
-    let read_gate = Arc::new(ReadGate::default());
     let session_url = wt.request().url.clone();
     let transport = transport::Session::new(
-        QuicAdapter::new(wt, goaway.clone(), read_gate.clone(), policy, sending),
+        QuicAdapter::new(wt, gear.goaway, gear.read_gate, gear.policy, gear.sending),
         session_url,
     );
     let tokens = auth_tokens
@@ -863,8 +1237,6 @@ async fn connect(
         publisher,
         subscriber,
         wt: wt_errors,
-        goaway,
-        read_gate,
     })
 }
 
@@ -905,4 +1277,54 @@ async fn session_end_error(err: &engine::SessionError, transport: &transport::Se
         .map(|e| e.to_string())
         .unwrap_or_else(|_| err.to_string());
     Error::closed(format!("the session ended: {reason}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_waits_double_up_to_the_cap_with_jitter_below() {
+        let policy = ReconnectPolicy {
+            enabled: true,
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+            max_attempts: 0,
+        };
+        for (attempt, full) in [
+            (0, 100),
+            (1, 200),
+            (2, 400),
+            (3, 800),
+            (4, 1000),
+            (40, 1000),
+        ] {
+            let full = Duration::from_millis(full);
+            for _ in 0..50 {
+                let delay = policy.delay(attempt);
+                assert!(
+                    delay >= full / 2 && delay <= full,
+                    "attempt {attempt}: {delay:?} outside [{:?}, {full:?}]",
+                    full / 2
+                );
+            }
+        }
+        let draws: std::collections::HashSet<Duration> = (0..20).map(|_| policy.delay(3)).collect();
+        assert!(draws.len() > 1, "the waits are drawn, not fixed");
+    }
+
+    #[test]
+    fn a_reconnect_policy_is_checked_only_when_on() {
+        let mut policy = ReconnectPolicy {
+            initial_delay: Duration::ZERO,
+            ..ReconnectPolicy::default()
+        };
+        assert!(policy.validate().is_ok(), "off: not checked");
+        policy.enabled = true;
+        assert_eq!(policy.validate().unwrap_err().code, Code::InvalidArgument);
+        policy.initial_delay = Duration::from_secs(20);
+        assert_eq!(policy.validate().unwrap_err().code, Code::InvalidArgument);
+        policy.initial_delay = Duration::from_secs(1);
+        assert!(policy.validate().is_ok());
+    }
 }

@@ -3,11 +3,12 @@
 //! take); then one terminal event. Delivery (threads, budget): delivery.rs.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
+use moq_transport::coding::TrackNamespace;
 use moq_transport::coding::{KeyValuePairs, Location};
 use moq_transport::message::{
     FilterType, GroupOrder as EngineGroupOrder, PublishDoneCode, SubscriptionFilter,
@@ -15,6 +16,7 @@ use moq_transport::message::{
 use moq_transport::serve::{
     self, ServeError, SubgroupReader, SubgroupsReader, TrackReader, TrackReaderMode,
 };
+use moq_transport::session::Subscribe as EngineSubscribe;
 
 use crate::bytes::PayloadJoiner;
 use crate::delivery::Delivery;
@@ -23,7 +25,7 @@ use crate::inbox::{InboxStats, ReceiveBudget};
 use crate::names::{self, Namespace};
 use crate::object::{self, Extension, ExtensionValue, Status};
 use crate::runtime::{bounded, catch_panic, runtime, wait_here};
-use crate::session::{Session, Shared};
+use crate::session::{Link, Session, Shared};
 use crate::stream_guard::StreamPolicy;
 
 /// One received object. `payload` shares the received buffer (no copy) when the
@@ -233,9 +235,12 @@ pub struct Subscription {
     task: tokio::task::AbortHandle,
     delivery: Delivery,
     // Read by fetch.rs: a joining FETCH names the subscription by its request
-    // ID and must be sent on the same session.
+    // ID and must be sent on the same session (and connection).
     pub(crate) shared: Arc<Shared>,
-    pub(crate) request_id: u64,
+    /// The SUBSCRIBE's request ID and the number of the connection it was
+    /// sent on; both change when the subscription is made again after a
+    /// reconnect.
+    current: Arc<Mutex<(u64, u64)>>,
 }
 
 impl Subscription {
@@ -267,6 +272,11 @@ impl Subscription {
     /// Objects received, dropped to stay in the budget, and so on.
     pub fn stats(&self) -> InboxStats {
         self.delivery.stats()
+    }
+
+    /// The live SUBSCRIBE's request ID and the number of its connection.
+    pub(crate) fn request(&self) -> (u64, u64) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -318,44 +328,178 @@ impl Session {
         self.shared.check_open("Session::subscribe")?;
         let name = names::track_name(namespace, track)?;
         options.validate()?;
-        let params = options.to_params()?;
+        options.to_params()?;
         // A rendezvous holds the answer back until the publisher appears.
         let timeout = self.shared.request_timeout + options.rendezvous_timeout.unwrap_or_default();
-        let full = format!("{namespace}/{name}");
-        let engine_namespace = namespace.to_engine();
-        let mut subscriber = self.subscriber.clone();
+        let track = TrackRef {
+            full: format!("{namespace}/{name}"),
+            namespace: namespace.to_engine(),
+            name,
+        };
         let shared = self.shared.clone();
-        let (budget, push) = (options.budget, !options.pull);
+        let options = options.clone();
         Ok(async move {
-            let (writer, reader) = serve::Track::new(engine_namespace, name.as_str()).produce();
-            let subscribe = bounded("Session::subscribe", timeout, async {
-                subscriber
-                    .subscribe_open_with_params(writer, params)
-                    .await
-                    .map_err(|e| subscribe_error(&e, &full))
+            let (link, subscribed) = bounded("Session::subscribe", timeout, async {
+                let link = shared.link("Session::subscribe").await?;
+                let subscribed = send_subscribe(&link, &track, &options, &shared).await?;
+                Ok((link, subscribed))
             })
             .await?;
-            let request_id = subscribe.info.id;
-            let delivery = Delivery::new(handler, budget, push).pausing(shared.read_gate.clone());
+            let current = Arc::new(Mutex::new((subscribed.subscribe.info.id, link.number)));
+            let delivery = Delivery::new(handler, options.budget, !options.pull)
+                .pausing(shared.read_gate.clone());
             let feed = delivery.clone();
-            let stopper = subscribe
-                .subscribe_ok()
-                .map(|ok| GroupStopper::new(shared.stream_policy.clone(), ok.track_alias));
-            let task = runtime().spawn(async move {
-                // A panic in the engine still ends in exactly one terminal event.
-                let result =
-                    catch_panic("receiving the track", deliver(reader, &feed, stopper)).await;
-                // Unsubscribe (if still subscribed) before reporting the end.
-                drop(subscribe);
-                feed.finish(result);
-            });
+            let task = runtime().spawn(receive(
+                shared.clone(),
+                link,
+                subscribed,
+                track,
+                options,
+                feed,
+                current.clone(),
+            ));
             Ok(Subscription {
                 task: task.abort_handle(),
                 delivery,
                 shared,
-                request_id,
+                current,
             })
         })
+    }
+}
+
+/// The track a subscription names, as the engine wants it.
+struct TrackRef {
+    full: String,
+    namespace: TrackNamespace,
+    name: String,
+}
+
+/// An answered SUBSCRIBE: the engine's request (dropping it unsubscribes),
+/// the track it fills, and the stopper of the groups the delivery drops.
+struct Subscribed {
+    subscribe: EngineSubscribe,
+    reader: TrackReader,
+    stopper: Option<GroupStopper>,
+}
+
+/// Sends SUBSCRIBE on `link` with `options` and waits for the answer.
+async fn send_subscribe(
+    link: &Link,
+    track: &TrackRef,
+    options: &SubscribeOptions,
+    shared: &Shared,
+) -> Result<Subscribed> {
+    let params = options.to_params()?;
+    let (writer, reader) =
+        serve::Track::new(track.namespace.clone(), track.name.as_str()).produce();
+    let subscribe = link
+        .subscriber
+        .clone()
+        .subscribe_open_with_params(writer, params)
+        .await
+        .map_err(|e| subscribe_error(&e, &track.full))?;
+    let stopper = subscribe
+        .subscribe_ok()
+        .map(|ok| GroupStopper::new(shared.stream_policy.clone(), ok.track_alias));
+    Ok(Subscribed {
+        subscribe,
+        reader,
+        stopper,
+    })
+}
+
+/// Delivers the track until it ends; under a reconnect policy, a
+/// subscription whose connection was lost is made again on the next
+/// connection, from the group after the last one it received (so nothing is
+/// delivered twice), and the gap is counted, not reported as an end.
+async fn receive(
+    shared: Arc<Shared>,
+    mut link: Arc<Link>,
+    mut subscribed: Subscribed,
+    track: TrackRef,
+    options: SubscribeOptions,
+    feed: Delivery,
+    current: Arc<Mutex<(u64, u64)>>,
+) {
+    let result = loop {
+        let Subscribed {
+            subscribe,
+            reader,
+            stopper,
+        } = subscribed;
+        // A panic in the engine still ends in exactly one terminal event.
+        let result = catch_panic("receiving the track", deliver(reader, &feed, stopper)).await;
+        // Unsubscribe (if still subscribed) before going on.
+        drop(subscribe);
+        if result.is_ok() || !shared.follows_reconnect(&link).await {
+            break result;
+        }
+        let floor = feed.connection_lost();
+        match resubscribe(&shared, link.number, &track, &options, floor).await {
+            Some((next, again)) => {
+                *current.lock().unwrap_or_else(|e| e.into_inner()) =
+                    (again.subscribe.info.id, next.number);
+                feed.resumed();
+                (link, subscribed) = (next, again);
+            }
+            None => break result,
+        }
+    };
+    feed.finish(result);
+}
+
+/// Subscribes again on the session's next connection after `lost`, from
+/// group `floor` on (`None`: as first asked), trying again (as the reconnect
+/// policy waits) while the publisher is not back yet. `None` once the
+/// session has ended.
+async fn resubscribe(
+    shared: &Shared,
+    lost: u64,
+    track: &TrackRef,
+    options: &SubscribeOptions,
+    floor: Option<u64>,
+) -> Option<(Arc<Link>, Subscribed)> {
+    let mut options = options.clone();
+    if let Some(floor) = floor {
+        options.filter = match options.filter {
+            Filter::AbsoluteRange { end_group, .. } => Filter::AbsoluteRange {
+                start_group: floor,
+                start_object: 0,
+                end_group: end_group.max(floor),
+            },
+            _ => Filter::NextGroup,
+        };
+    }
+    let timeout = shared.request_timeout + options.rendezvous_timeout.unwrap_or_default();
+    let mut attempt = 0;
+    loop {
+        let link = shared.next_link(Some(lost)).await?;
+        let answered = bounded(
+            "subscribing again",
+            timeout,
+            send_subscribe(&link, track, &options, shared),
+        )
+        .await;
+        match answered {
+            Ok(subscribed) => return Some((link, subscribed)),
+            Err(err) => {
+                crate::log::log(
+                    crate::log::Level::Info,
+                    &format!(
+                        "subscribing to \"{}\" again after a reconnect: {}; trying again",
+                        track.full, err.message
+                    ),
+                );
+                if !link.is_lost() {
+                    tokio::select! {
+                        () = tokio::time::sleep(shared.reconnect.delay(attempt)) => {}
+                        () = shared.ended() => return None,
+                    }
+                    attempt = attempt.saturating_add(1);
+                }
+            }
+        }
     }
 }
 

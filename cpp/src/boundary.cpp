@@ -40,6 +40,11 @@ void call_user(const char* what, const Callback<void(const Status&)>& callback,
   guard(what, [&] { callback(status); });
 }
 
+void call_user(const Callback<void(SessionState, const Status&)>& on_state_change,
+               SessionState state, const Status& cause) noexcept {
+  guard("session on_state_change callback", [&] { on_state_change(state, cause); });
+}
+
 void call_user(const Callback<void(TrackRequest)>& handler, TrackRequest request) noexcept {
   guard("track request handler (the request is refused)", [&] { handler(std::move(request)); });
 }

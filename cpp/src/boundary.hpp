@@ -27,6 +27,8 @@ void call_user(const Callback<void(const Namespace&)>& callback, const Namespace
 /// names it in the log message.
 void call_user(const char* what, const Callback<void(const Status&)>& callback,
                const Status& status) noexcept;
+void call_user(const Callback<void(SessionState, const Status&)>& on_state_change,
+               SessionState state, const Status& cause) noexcept;
 /// A Pending's completion (moq/pending.hpp).
 void call_user(const Callback<void(Result<Session>)>& on_done, Result<Session> answer) noexcept;
 void call_user(const Callback<void(Result<Announcement>)>& on_done,

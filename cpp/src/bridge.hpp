@@ -24,6 +24,7 @@ namespace ffi {
 struct Status;
 struct ObjectHeader;
 struct PayloadBox;
+enum class SessionStateKind : ::std::uint8_t;
 
 /// Receives a session's terminal event from Rust (any runtime thread).
 class SessionEvents {
@@ -32,6 +33,7 @@ class SessionEvents {
       : core_(std::move(core)) {}
   void on_closed(const Status& status) const noexcept;
   void on_goaway(rust::Str new_uri) const noexcept;
+  void on_state_change(SessionStateKind state, const Status& status) const noexcept;
 
  private:
   std::shared_ptr<detail::SessionCore> core_;

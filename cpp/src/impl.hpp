@@ -48,6 +48,8 @@ struct SessionCore {
   /// Moved out to be called: a GOAWAY comes at most once.
   Callback<void(std::string_view)> on_goaway;
   std::optional<std::string> goaway_uri;  // set once the peer's GOAWAY came
+  /// Moved out while it runs (on the session's strand, one call at a time).
+  Callback<void(SessionState, const Status&)> on_state_change;
 };
 
 struct SubscriptionCore {

@@ -75,6 +75,28 @@ void SessionEvents::on_goaway(rust::Str new_uri) const noexcept {
   }
   if (callback) detail::call_user(callback, std::string_view(new_uri.data(), new_uri.size()));
 }
+
+void SessionEvents::on_state_change(SessionStateKind kind, const Status& status) const noexcept {
+  const auto call = handoff_.enter();
+  const SessionState state =
+      kind == SessionStateKind::Reconnecting ? SessionState::reconnecting : SessionState::connected;
+  Callback<void(SessionState, const moq::Status&)> callback;
+  {
+    std::lock_guard<std::mutex> lock(core_->mutex);
+    if (core_->terminal) return;  // never after the terminal event
+    callback = std::move(core_->on_state_change);
+  }
+  if (!callback) return;
+  detail::call_user(callback, state, detail::to_status(status));
+  Callback<void(SessionState, const moq::Status&)> stale;  // destroyed outside the lock
+  std::lock_guard<std::mutex> lock(core_->mutex);
+  // Put back unless replaced meanwhile or the session ended.
+  if (!core_->on_state_change && !core_->terminal) {
+    core_->on_state_change = std::move(callback);
+  } else {
+    stale = std::move(callback);
+  }
+}
 }  // namespace ffi
 
 namespace detail {
@@ -114,6 +136,8 @@ Result<ffi::ConnectOptions> connect_options(std::string_view url, const SessionC
       to_millis(config.idle_timeout),
       to_millis(config.keep_alive_interval),
       {},
+      ffi::ReconnectParams{config.reconnect.enabled, to_millis(config.reconnect.initial_delay),
+                           to_millis(config.reconnect.max_delay), config.reconnect.max_attempts},
   };
   for (const AuthToken& token : config.auth_tokens) {
     options.auth_tokens.push_back(ffi::AuthTokenFfi{token.type, to_rust_bytes(token.value)});
@@ -152,7 +176,14 @@ Session::~Session() = default;
 
 SessionState Session::state() const noexcept {
   if (!impl_) return SessionState::closed;
-  return ffi::session_is_closed(*impl_->box) ? SessionState::closed : SessionState::connected;
+  switch (ffi::session_state(*impl_->box)) {
+    case ffi::SessionStateKind::Connected:
+      return SessionState::connected;
+    case ffi::SessionStateKind::Reconnecting:
+      return SessionState::reconnecting;
+    default:
+      return SessionState::closed;
+  }
 }
 
 void Session::on_closed(Callback<void(const Status&)> callback) noexcept {
@@ -160,6 +191,15 @@ void Session::on_closed(Callback<void(const Status&)> callback) noexcept {
   detail::SessionCore& core = *impl_->core;
   detail::set_on_closed(core.mutex, core.on_closed, core.terminal, std::move(callback),
                         "session on_closed callback");
+}
+
+void Session::on_state_change(Callback<void(SessionState, const Status&)> callback) noexcept {
+  if (!impl_) return;
+  Callback<void(SessionState, const Status&)> replaced;  // destroyed outside the lock
+  std::lock_guard<std::mutex> lock(impl_->core->mutex);
+  if (impl_->core->terminal) return;  // ended: no change is reported any more
+  replaced = std::move(impl_->core->on_state_change);
+  impl_->core->on_state_change = std::move(callback);
 }
 
 void Session::on_goaway(Callback<void(std::string_view)> callback) noexcept {
@@ -200,6 +240,7 @@ Result<SessionStats> Session::stats() const noexcept {
   stats.objects_refused = c.objects_refused;
   stats.streams_stopped = c.streams_stopped;
   stats.backlog_bytes = c.backlog_bytes;
+  stats.reconnects = c.reconnects;
   return stats;
 }
 

@@ -214,6 +214,9 @@ SubscriptionStats Subscription::stats() const noexcept {
   stats.dropped_groups = c.dropped_groups;
   stats.dropped_objects = c.dropped_objects;
   stats.streams_reset = c.streams_reset;
+  stats.resumptions = c.resumptions;
+  if (c.gap_after_group != UINT64_MAX) stats.gap_after_group = c.gap_after_group;
+  if (c.gap_before_group != UINT64_MAX) stats.gap_before_group = c.gap_before_group;
   return stats;
 }
 

@@ -24,8 +24,47 @@
 namespace moq {
 
 /// What Session::state() reports: connected from connect() (or the answer of
-/// connect_async) until the session ends, then closed.
-enum class SessionState { connected, closed };
+/// connect_async); reconnecting while a ReconnectPolicy is connecting again
+/// after the connection was lost; closed once the session has ended (its
+/// terminal event, on_closed).
+enum class SessionState { connected, reconnecting, closed };
+
+/// Reconnecting after a lost connection (SessionConfig::reconnect). Off by
+/// default: the session then ends with its connection.
+///
+/// On, the Session keeps its identity across connections. When the
+/// connection is lost after connect succeeded, on_state_change reports
+/// reconnecting (with the error that lost it); the session connects again to
+/// the same URL with the same SessionConfig, waiting initial_delay before the
+/// first attempt and doubling the wait after each failed one up to max_delay
+/// (each wait drawn between half and all of it); on success it reports
+/// connected and each handle restores itself on the new connection:
+/// - an Announcement announces its namespace again; its TrackWriters keep
+///   working throughout (what is written while no subscriber is reached is
+///   not delivered; the engine keeps each open group until it ends);
+/// - a Subscription (push or pull) subscribes again with its options, from
+///   the group after the last one it received (nothing is delivered twice;
+///   an AbsoluteRange keeps its end) and counts the gap in its stats
+///   (SubscriptionStats::resumptions, gap_after_group, gap_before_group): no
+///   terminal event. While the publisher is not back, it tries again as the
+///   policy waits;
+/// - the PUBLISH listener (on_publish) listens on the new connection.
+/// Not restored (they end with Errc::closed, as without a policy): namespace
+/// watches, published tracks (publish_track), fetches in flight, and
+/// tracks accepted from a PUBLISH. Requests made while reconnecting wait for
+/// the new connection, bounded by their timeout.
+/// The terminal event (on_closed) comes only when the user closes the
+/// session, or after max_attempts failed attempts in a row, with the last
+/// attempt's error (for a relay that refuses the session: that refusal).
+struct ReconnectPolicy {
+  bool enabled = false;
+  /// Wait before the first attempt. Above zero, at most max_delay.
+  std::chrono::milliseconds initial_delay{250};
+  /// Longest wait between attempts; at most a day.
+  std::chrono::milliseconds max_delay{10000};
+  /// Failed attempts in a row after which the session ends; 0: never.
+  uint32_t max_attempts = 0;
+};
 
 /// QUIC counters of a session's connection, and what this side refused.
 struct SessionStats {
@@ -46,6 +85,9 @@ struct SessionStats {
   /// Payload bytes written for the subscribers this session serves and not
   /// yet handed to QUIC (see TrackOptions::max_backlog_bytes).
   uint64_t backlog_bytes = 0;
+  /// Connections the ReconnectPolicy made after the first. The QUIC
+  /// counters above are the current connection's (zero while reconnecting).
+  uint64_t reconnects = 0;
 };
 
 /// One authorization token for the MoQT SETUP (draft 18 §10.3.1.4), sent as
@@ -104,6 +146,9 @@ struct SessionConfig {
   /// terminal event if the close arrives after SETUP, reports
   /// Errc::connect_failed with a message naming authorization.
   std::vector<AuthToken> auth_tokens;
+  /// Reconnecting after a lost connection; off by default. Checked by
+  /// connect (invalid_argument).
+  ReconnectPolicy reconnect;
 };
 
 namespace detail {
@@ -165,6 +210,15 @@ class Session {
   /// earlier callback. Connecting from inside the callback fails with
   /// would_block: hand the work to a thread of your own.
   void on_goaway(Callback<void(std::string_view new_uri)> callback) noexcept;
+
+  /// Sets the callback for changes of connection under a ReconnectPolicy:
+  /// (reconnecting, the error that lost the connection), then (connected,
+  /// success) once a new connection is up. Runs on the session's strand (a
+  /// library thread), in order with on_goaway and before on_closed, which
+  /// alone reports the end (this callback never sees closed). Released at
+  /// the terminal event; a later call replaces it (the old one is destroyed
+  /// outside library locks). The _async requests may be made from it.
+  void on_state_change(Callback<void(SessionState state, const Status& cause)> callback) noexcept;
 
   /// Closes the session: the peer sees a graceful close with `code` and
   /// `reason` (UTF-8, at most 1024 bytes). Never blocks. Errors: closed if

@@ -56,6 +56,15 @@ struct SubscriptionStats {
   /// object above SessionConfig::max_object_size (see
   /// SessionStats::objects_refused).
   uint64_t streams_reset = 0;
+  /// Times the subscription was made again on a new connection of its
+  /// session (ReconnectPolicy): each is a gap in what was received.
+  uint64_t resumptions = 0;
+  /// The last gap: the largest group received before it (none: nothing
+  /// was) and the first group received after it (none: nothing yet). The
+  /// groups strictly between them may be missing; no group before the gap
+  /// is delivered after it.
+  std::optional<uint64_t> gap_after_group;
+  std::optional<uint64_t> gap_before_group;
 };
 
 /// What a subscription does when its ReceiveBudget is full.

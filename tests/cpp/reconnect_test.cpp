@@ -1,0 +1,367 @@
+// Reconnecting (SessionConfig::reconnect) against a real relay that is
+// killed (SIGKILL: no CLOSE ever comes) and started again on the same port:
+// the sessions keep their identity, the announcement and the subscriptions
+// are restored, delivery resumes in order with the gap reported and nothing
+// delivered twice; a policy that gives up ends the session with the last
+// attempt's error, an authorization refusal included.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <iostream>
+
+#include "test_util.hpp"
+
+namespace {
+
+using namespace moq_test;
+
+// Loss noticed within 1.5 s of silence; attempts 100-500 ms apart.
+moq::SessionConfig reconnecting(const Relay& relay) {
+  auto cfg = config_for(relay);
+  cfg.idle_timeout = 1500ms;
+  cfg.keep_alive_interval = 300ms;
+  cfg.reconnect.enabled = true;
+  cfg.reconnect.initial_delay = 100ms;
+  cfg.reconnect.max_delay = 500ms;
+  return cfg;
+}
+
+// What a session's on_state_change and on_closed reported, in order.
+class StateLog {
+ public:
+  moq::Callback<void(moq::SessionState, const moq::Status&)> callback() {
+    return [this](moq::SessionState state, const moq::Status& cause) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      states_.push_back(state);
+      causes_.push_back(cause.has_value() ? std::string() : describe(cause.error()));
+      failed_.push_back(!cause.has_value());
+    };
+  }
+  moq::Callback<void(const moq::Status&)> on_closed() {
+    return [this](const moq::Status& status) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closed_ = status.has_value() ? std::optional<moq::Error>() : status.error();
+      ended_ = true;
+    };
+  }
+  std::vector<moq::SessionState> states() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return states_;
+  }
+  std::vector<bool> failed() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return failed_;
+  }
+  std::string causes() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::string all;
+    for (const auto& c : causes_) all += "[" + c + "] ";
+    return all;
+  }
+  bool ended() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return ended_;
+  }
+  std::optional<moq::Error> closed_error() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return closed_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<moq::SessionState> states_;
+  std::vector<std::string> causes_;
+  std::vector<bool> failed_;
+  bool ended_ = false;
+  std::optional<moq::Error> closed_;
+};
+
+// Writes one-object groups (payload: the group id) to each track every
+// 20 ms until stopped, counting the writes that failed.
+class GroupWriter {
+ public:
+  explicit GroupWriter(std::vector<moq::TrackWriter*> tracks) : tracks_(std::move(tracks)) {
+    thread_ = std::thread([this] {
+      for (int i = 0; running_.load() && i < 3000; ++i) {
+        for (moq::TrackWriter* track : tracks_) {
+          auto group = track->begin_group();
+          if (!group) {
+            failures_.fetch_add(1);
+            continue;
+          }
+          if (!group->write(moq::Bytes::copy(std::to_string(group->group_id()))) ||
+              !group->finish())
+            failures_.fetch_add(1);
+          written_.fetch_add(1);
+        }
+        std::this_thread::sleep_for(20ms);
+      }
+    });
+  }
+  ~GroupWriter() { stop(); }
+  void stop() {
+    running_ = false;
+    if (thread_.joinable()) thread_.join();
+  }
+  int failures() const { return failures_.load(); }
+  int written() const { return written_.load(); }
+
+ private:
+  std::vector<moq::TrackWriter*> tracks_;
+  std::atomic<bool> running_{true};
+  std::atomic<int> failures_{0};
+  std::atomic<int> written_{0};
+  std::thread thread_;
+};
+
+// Group ids of `objects` (warm-up objects left out), and whether each
+// carries its own group id as payload (complete and not mixed up).
+std::vector<uint64_t> groups_of(const std::vector<moq::Object>& objects) {
+  std::vector<uint64_t> groups;
+  for (const auto& o : objects) {
+    if (is_warmup(o)) continue;
+    EXPECT_EQ(o.payload.view(), std::to_string(o.group_id)) << "object of group " << o.group_id;
+    groups.push_back(o.group_id);
+  }
+  return groups;
+}
+
+void expect_strictly_ascending(const std::vector<uint64_t>& groups, const char* what) {
+  for (std::size_t i = 1; i < groups.size(); ++i) {
+    EXPECT_LT(groups[i - 1], groups[i])
+        << what << ": group " << groups[i] << " after " << groups[i - 1]
+        << " (a duplicate, or out of order) at index " << i;
+  }
+}
+
+const std::vector<moq::SessionState> kReconnectedTwice = {
+    moq::SessionState::reconnecting, moq::SessionState::connected,
+    moq::SessionState::reconnecting, moq::SessionState::connected};
+
+TEST(Reconnect, ARestartedRelayIsRejoinedAndDeliveryResumesInOrderWithTheGapReported) {
+  std::string error;
+  auto relay = Relay::start(&error);  // its own: this test kills it
+  ASSERT_NE(relay, nullptr) << error;
+  const auto cfg = reconnecting(*relay);
+  const auto ns = test_namespace();
+  Publisher pub;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "push", &pub, cfg));
+  auto pull_track = pub.announcement->create_track("pull");
+  ASSERT_MOQ_OK(pull_track);
+  StateLog pub_states, sub_states;
+  pub.session->on_state_change(pub_states.callback());
+  pub.session->on_closed(pub_states.on_closed());
+
+  auto connected = connect_to(*relay, cfg);
+  ASSERT_MOQ_OK(connected);
+  moq::Session subscriber = std::move(connected).value();
+  subscriber.on_state_change(sub_states.callback());
+  subscriber.on_closed(sub_states.on_closed());
+  Collector got;
+  auto push = subscriber.subscribe(ns, "push", got.callback());
+  ASSERT_MOQ_OK(push);
+  std::atomic<bool> push_ended{false};
+  push->on_closed([&](const moq::Status&) { push_ended = true; });
+  auto pull = subscriber.subscribe(ns, "pull");
+  ASSERT_MOQ_OK(pull);
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
+  ASSERT_GT(warm_up_pull(*pull_track, *pull), 0);
+
+  GroupWriter writer({&*pub.track, &*pull_track});
+  ASSERT_TRUE(got.wait([](const auto& v) { return groups_of(v).size() >= 5; }));
+  // Two outages, so the second reconnect (from a restored state) is covered.
+  constexpr uint64_t kOutages = 2;
+  for (uint64_t outage = 1; outage <= kOutages; ++outage) {
+    SCOPED_TRACE("outage " + std::to_string(outage));
+    ASSERT_TRUE(relay->kill());
+    // Down long enough for both sessions to notice (at most the idle
+    // timeout) and to fail an attempt or two; the publisher keeps writing.
+    EXPECT_TRUE(wait_until([&] { return subscriber.state() == moq::SessionState::reconnecting &&
+                                        pub.session->state() == moq::SessionState::reconnecting; },
+                           5000ms))
+        << "both sessions must notice the loss within the idle timeout";
+    std::this_thread::sleep_for(500ms);
+    ASSERT_TRUE(relay->restart(&error)) << error;
+    const auto restarted = Clock::now();
+
+    // Delivery resumes within 5 s of the restart.
+    EXPECT_TRUE(wait_until([&] {
+      const auto stats = push->stats();
+      return stats.resumptions == outage && stats.gap_before_group.has_value();
+    }, 5000ms)) << "no object after the gap within 5 s of the restart; subscriber states: "
+                << sub_states.causes() << " publisher states: " << pub_states.causes();
+    std::cout << "[ reconnect ] delivery resumed " << seconds_since(restarted)
+              << " s after restart " << outage << "\n";
+    const std::size_t before = groups_of(got.objects()).size();
+    EXPECT_TRUE(got.wait([&](const auto& v) { return groups_of(v).size() >= before + 5; }, 5000ms));
+
+    // The gap is exactly where the received groups jump.
+    const auto push_groups = groups_of(got.objects());
+    const moq::SubscriptionStats stats = push->stats();
+    EXPECT_EQ(stats.resumptions, outage);
+    ASSERT_TRUE(stats.gap_after_group.has_value());
+    ASSERT_TRUE(stats.gap_before_group.has_value());
+    EXPECT_LT(*stats.gap_after_group, *stats.gap_before_group);
+    const auto after = std::find(push_groups.begin(), push_groups.end(), *stats.gap_before_group);
+    ASSERT_NE(after, push_groups.end());
+    ASSERT_NE(after, push_groups.begin());
+    EXPECT_EQ(*(after - 1), *stats.gap_after_group);
+  }
+  writer.stop();
+
+  EXPECT_EQ(writer.failures(), 0) << "writes during the outages must be accepted";
+  expect_strictly_ascending(groups_of(got.objects()), "push");
+  EXPECT_FALSE(push_ended.load()) << "a resumed subscription has no terminal event";
+
+  // The pull subscription resumed the same way.
+  std::vector<moq::Object> pulled;
+  while (auto object = pull->try_next()) pulled.push_back(std::move(*object));
+  const auto pull_groups = groups_of(pulled);
+  expect_strictly_ascending(pull_groups, "pull");
+  EXPECT_EQ(pull->stats().resumptions, kOutages);
+  ASSERT_TRUE(pull->stats().gap_before_group.has_value());
+  EXPECT_GT(pull_groups.back(), *pull->stats().gap_before_group);
+
+  // Each session reported each loss (with its cause) and each reconnect.
+  EXPECT_EQ(sub_states.states(), kReconnectedTwice) << sub_states.causes();
+  EXPECT_EQ(pub_states.states(), kReconnectedTwice) << pub_states.causes();
+  EXPECT_EQ(sub_states.failed(), (std::vector<bool>{true, false, true, false}))
+      << sub_states.causes();
+  EXPECT_EQ(subscriber.state(), moq::SessionState::connected);
+  EXPECT_EQ(subscriber.stats()->reconnects, kOutages);
+  EXPECT_EQ(pub.session->stats()->reconnects, kOutages);
+  EXPECT_FALSE(sub_states.ended());
+  EXPECT_FALSE(pub_states.ended());
+
+  // A new request on the new connection works, and closing still ends the
+  // session once, with success.
+  auto again = subscriber.subscribe(ns, "push", got.callback());
+  ASSERT_FALSE(again.has_value()) << "the restored subscription is live on the new connection";
+  EXPECT_EQ(again.error().code(), moq::Errc::duplicate) << describe(again);
+  ASSERT_MOQ_OK(subscriber.close());
+  EXPECT_TRUE(wait_until([&] { return sub_states.ended(); }, 5000ms));
+  EXPECT_FALSE(sub_states.closed_error().has_value());
+  EXPECT_EQ(sub_states.states(), kReconnectedTwice) << "closed goes to on_closed only";
+}
+
+TEST(Reconnect, APolicyThatGivesUpEndsTheSessionWithTheLastError) {
+  std::string error;
+  auto relay = Relay::start(&error);
+  ASSERT_NE(relay, nullptr) << error;
+  auto cfg = reconnecting(*relay);
+  cfg.reconnect.max_attempts = 3;
+  cfg.connect_timeout = 1000ms;
+  auto connected = connect_to(*relay, cfg);
+  ASSERT_MOQ_OK(connected);
+  moq::Session session = std::move(connected).value();
+  StateLog states;
+  session.on_state_change(states.callback());
+  session.on_closed(states.on_closed());
+  ASSERT_TRUE(relay->kill());  // and it stays down
+  // Idle timeout 1.5 s, then three attempts of at most 1 s each, 0.1-0.4 s apart.
+  EXPECT_TRUE(wait_until([&] { return states.ended(); }, 10000ms));
+  EXPECT_EQ(states.states(), std::vector<moq::SessionState>{moq::SessionState::reconnecting});
+  const auto closed = states.closed_error();
+  ASSERT_TRUE(closed.has_value()) << "giving up is a failure";
+  EXPECT_NE(closed->message().find("gave up after 3 attempt"), std::string::npos)
+      << describe(*closed);
+  EXPECT_EQ(session.state(), moq::SessionState::closed);
+  // Requests now say the session is closed.
+  EXPECT_MOQ_ERROR(session.announce(test_namespace()), moq::Errc::closed);
+}
+
+TEST(Reconnect, ClosingWhileReconnectingEndsTheSessionAtOnce) {
+  std::string error;
+  auto relay = Relay::start(&error);
+  ASSERT_NE(relay, nullptr) << error;
+  auto connected = connect_to(*relay, reconnecting(*relay));
+  ASSERT_MOQ_OK(connected);
+  moq::Session session = std::move(connected).value();
+  StateLog states;
+  session.on_state_change(states.callback());
+  session.on_closed(states.on_closed());
+  ASSERT_TRUE(relay->kill());
+  ASSERT_TRUE(wait_until([&] { return session.state() == moq::SessionState::reconnecting; }, 5000ms));
+  // A request made now waits for the next connection (bounded by its timeout).
+  auto pending = session.announce_async(test_namespace());
+  ASSERT_MOQ_OK(session.close());
+  EXPECT_TRUE(wait_until([&] { return states.ended(); }, 2000ms));
+  EXPECT_FALSE(states.closed_error().has_value()) << "a local close is a success";
+  // Answered when the session closes, not at the request timeout.
+  EXPECT_MOQ_ERROR(pending.wait(5000ms), moq::Errc::closed);
+  EXPECT_EQ(session.state(), moq::SessionState::closed);
+}
+
+TEST(Reconnect, ARelayThatRefusesTheReconnectEndsTheSessionWithTheRefusal) {
+  TempDir first("moq-reconnect-key1"), second("moq-reconnect-key2");
+  ASSERT_TRUE(first.ok() && second.ok());
+  std::string error;
+  // Two signing keys; the session's token is signed with the first.
+  std::string token;
+  for (TempDir* dir : {&first, &second}) {
+    auto mint = ChildProcess::spawn({test_peer_binary(), "mint-cat", "--dir", dir->path()}, &error);
+    ASSERT_NE(mint, nullptr) << error;
+    ASSERT_TRUE(mint->wait_exit(30000ms));
+    ASSERT_EQ(mint->exit_status(), 0) << mint->stderr_text();
+    if (dir != &first) continue;
+    for (const auto& line : mint->stdout_lines()) {
+      if (line.rfind("token=", 0) != 0) continue;
+      for (std::size_t i = 6; i + 1 < line.size(); i += 2)
+        token.push_back(static_cast<char>(std::stoi(line.substr(i, 2), nullptr, 16)));
+    }
+  }
+  ASSERT_FALSE(token.empty());
+  Relay::Options options;
+  options.binary = relay_auth_cat_binary();
+  options.extra_args = {"--scope-config", first.file("scope-config.json")};
+  auto relay = Relay::start(options, &error);
+  ASSERT_NE(relay, nullptr) << error;
+  auto cfg = reconnecting(*relay);
+  cfg.auth_tokens = {{moq::AuthToken::kCatTokenType, token}};
+  cfg.reconnect.max_attempts = 2;
+  auto connected = connect_to(*relay, cfg);
+  ASSERT_MOQ_OK(connected);
+  moq::Session session = std::move(connected).value();
+  StateLog states;
+  session.on_state_change(states.callback());
+  session.on_closed(states.on_closed());
+  // Back on the same port, now trusting only the second key.
+  ASSERT_TRUE(relay->restart(&error, std::vector<std::string>{"--scope-config",
+                                                              second.file("scope-config.json")}))
+      << error;
+  EXPECT_TRUE(wait_until([&] { return states.ended(); }, 15000ms));
+  const auto closed = states.closed_error();
+  ASSERT_TRUE(closed.has_value());
+  EXPECT_EQ(closed->code(), moq::Errc::connect_failed) << describe(*closed);
+  EXPECT_NE(closed->message().find("unauthorized"), std::string::npos) << describe(*closed);
+  EXPECT_NE(closed->message().find("gave up after 2 attempt"), std::string::npos)
+      << describe(*closed);
+  // The relay refuses either during SETUP (a failed attempt) or right after
+  // it (a connection that is up, then refused: counted as a failed attempt
+  // too). So the changes alternate, starting with reconnecting, one
+  // reconnecting per lost or refused connection before the last.
+  const auto seen = states.states();
+  ASSERT_FALSE(seen.empty());
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i], i % 2 == 0 ? moq::SessionState::reconnecting : moq::SessionState::connected)
+        << "change " << i << "; all: " << states.causes();
+  }
+  EXPECT_LE(seen.size(), 4u) << states.causes();
+}
+
+TEST(Reconnect, ThePolicyIsChecked) {
+  auto cfg = quick_config();
+  cfg.reconnect.enabled = true;
+  cfg.reconnect.initial_delay = 0ms;
+  auto refused = moq::Session::connect("https://127.0.0.1:9/", cfg);
+  EXPECT_EQ(refused.error().code(), moq::Errc::invalid_argument) << describe(refused);
+  EXPECT_NE(refused.error().message().find("initial_delay"), std::string::npos);
+  cfg.reconnect.initial_delay = 2000ms;
+  cfg.reconnect.max_delay = 1000ms;
+  refused = moq::Session::connect("https://127.0.0.1:9/", cfg);
+  EXPECT_EQ(refused.error().code(), moq::Errc::invalid_argument) << describe(refused);
+  EXPECT_NE(refused.error().message().find("max_delay"), std::string::npos);
+}
+
+}  // namespace
