@@ -18,6 +18,13 @@
 //                  per publisher and per subscriber session (a draft-18 request
 //                  holds a QUIC stream, and QUIC peers allow 100 by default)
 //   idle           one connected session doing nothing for --seconds
+//   soak-publish   (bench/soak.py) announces --namespace, writes one-object
+//                  "warm" groups until a line arrives on stdin, then --rate
+//                  objects per second for --seconds, --per-group per group
+//   soak-subscribe (bench/soak.py) subscribes to --namespace in its own
+//                  process; prints WARM at the first warm object, then counts
+//                  --count objects: lost, duplicated, out of order, RSS each
+//                  second, CPU per object
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -54,6 +61,7 @@ struct Args {
   int rate = 1000;
   double seconds = 5;
   uint64_t per_session = 90;
+  std::string ns;
 };
 
 [[noreturn]] void fail(const std::string& why) {
@@ -77,6 +85,7 @@ Args parse(int argc, char** argv) {
     else if (flag == "--rate") args.rate = std::stoi(value);
     else if (flag == "--seconds") args.seconds = std::stod(value);
     else if (flag == "--per-session") args.per_session = std::max<uint64_t>(1, std::stoull(value));
+    else if (flag == "--namespace") args.ns = value;
     else fail("unknown option " + flag);
   }
   if (args.url.empty() || args.scenario.empty()) fail("--url and --scenario are required");
@@ -153,6 +162,8 @@ struct Receiver {
   uint64_t received = 0;
   uint64_t duplicates = 0;
   uint64_t reorders = 0;  // objects of a lower group than one already seen
+  uint64_t out_of_order = 0;  // objects with a lower sequence number than one already seen
+  uint64_t max_seq = 0;
   uint64_t max_group = 0;
   bool any = false;
   std::vector<bool> seen;
@@ -175,6 +186,8 @@ struct Receiver {
         ++duplicates;
       }
       if (any && object.group_id < max_group) ++reorders;
+      if (received > 1 && seq < max_seq) ++out_of_order;
+      max_seq = std::max(max_seq, seq);
       if (record_latency) latencies_ns.push_back(arrived - static_cast<int64_t>(read_u64(object.payload, 8)));
     }
     if (!any || object.group_id > max_group) max_group = object.group_id;
@@ -415,6 +428,90 @@ int run_idle(const Args& args) {
   return 0;
 }
 
+moq::Namespace given_namespace(const Args& args) {
+  auto ns = moq::Namespace::parse(args.ns);
+  if (!ns) fail("--namespace: " + ns.error().message());
+  return *ns;
+}
+
+/// The soak's publisher: its own process, paced writes, CPU per object.
+int run_soak_publish(const Args& args) {
+  Published pub = publish(args, given_namespace(args));
+  std::printf("READY\n");
+  std::fflush(stdout);
+  std::atomic<bool> go{false};
+  std::thread reader([&] {
+    char line[64];
+    (void)std::fgets(line, sizeof line, stdin);
+    go = true;
+  });
+  // Warm groups until the subscriber has one: the relay may drop the first
+  // group after a subscription starts.
+  for (int i = 0; !go.load() && i < 600; ++i) {
+    auto group = pub.track.begin_group();
+    if (!group) fail("warm-up group: " + group.error().message());
+    (void)group->write(moq::Bytes::copy("warm"));
+    (void)group->finish();
+    std::this_thread::sleep_for(50ms);
+  }
+  reader.join();
+  Args paced = args;
+  paced.count = static_cast<uint64_t>(args.rate * args.seconds);
+  const double cpu_before = cpu_seconds();
+  write_objects(pub.track, paced, std::chrono::nanoseconds(1000000000LL / std::max(1, args.rate)));
+  const double cpu = cpu_seconds() - cpu_before;
+  // What was written must reach the relay before the session closes.
+  (void)pub.track.flush(10s);
+  Result result;
+  result.add("written", static_cast<double>(paced.count));
+  result.add("cpu_us_per_obj", cpu * 1e6 / static_cast<double>(std::max<uint64_t>(1, paced.count)));
+  result.add("peak_rss_mib", peak_rss_kib() / 1024.0);
+  result.print(args);
+  std::this_thread::sleep_for(2s);  // the relay forwards the last groups
+  return 0;
+}
+
+/// The soak's subscriber: its own process; every object checked.
+int run_soak_subscribe(const Args& args) {
+  const auto start_rss = rss_kib();
+  Subscriber sub = subscribe(args, given_namespace(args), args.count);
+  if (!sub.receiver->wait([](Receiver& r) { return r.warm > 0; }, 30s)) fail("no warm object in 30 s");
+  std::printf("WARM\n");
+  std::fflush(stdout);
+  const double cpu_before = cpu_seconds();
+  std::vector<long> rss;  // KiB, each second
+  uint64_t last = 0;
+  int stalled = 0;
+  // Until everything came, or nothing came for 10 s (once anything did).
+  for (int second = 0; second < 36000; ++second) {
+    const bool all = sub.receiver->wait([&](Receiver& r) { return r.received == args.count; }, 1s);
+    rss.push_back(rss_kib());
+    if (all) break;
+    std::lock_guard<std::mutex> lock(sub.receiver->mutex);
+    stalled = sub.receiver->received == last ? stalled + 1 : 0;
+    last = sub.receiver->received;
+    if (last > 0 && stalled >= 10) break;
+  }
+  const double cpu = cpu_seconds() - cpu_before;
+  std::lock_guard<std::mutex> lock(sub.receiver->mutex);
+  const Receiver& r = *sub.receiver;
+  Result result;
+  result.add("objects", static_cast<double>(args.count));
+  result.add("received", static_cast<double>(r.received));
+  result.add("lost", static_cast<double>(args.count - r.received));
+  result.add("duplicates", static_cast<double>(r.duplicates));
+  result.add("out_of_order", static_cast<double>(r.out_of_order));
+  result.add("group_reorders", static_cast<double>(r.reorders));
+  result.add("cpu_us_per_obj", cpu * 1e6 / static_cast<double>(std::max<uint64_t>(1, r.received)));
+  result.add("rss_before_mib", start_rss / 1024.0);
+  // After a 10 s warm-up, and at the end.
+  result.add("rss_warm_mib", rss[std::min<std::size_t>(rss.size() - 1, 10)] / 1024.0);
+  result.add("rss_end_mib", rss.back() / 1024.0);
+  result.add("peak_rss_mib", peak_rss_kib() / 1024.0);
+  result.print(args);
+  return r.received == args.count && r.duplicates == 0 && r.out_of_order == 0 ? 0 : 1;
+}
+
 int run(const Args& args) {
   if (args.scenario == "throughput") return run_flow(args, 1, false);
   if (args.scenario == "latency") {
@@ -425,6 +522,8 @@ int run(const Args& args) {
   if (args.scenario == "fanout") return run_flow(args, args.subscribers, false);
   if (args.scenario == "subscriptions") return run_subscriptions(args);
   if (args.scenario == "idle") return run_idle(args);
+  if (args.scenario == "soak-publish") return run_soak_publish(args);
+  if (args.scenario == "soak-subscribe") return run_soak_subscribe(args);
   fail("unknown scenario " + args.scenario);
 }
 
