@@ -6,7 +6,10 @@
 //
 //   moq-bench --url URL --ca ca.pem --scenario NAME [--size B] [--count N]
 //             [--per-group N] [--subscribers N] [--rate N] [--seconds S]
-//             [--per-session N]
+//             [--per-session N] [--namespace NS] [--ascending]
+//
+// --ascending subscribes with GroupOrder::ascending (groups delivered in
+// order; see moq/subscribe.hpp).
 //
 // Scenarios:
 //   throughput     --count objects of --size bytes, --per-group per group, as
@@ -62,6 +65,7 @@ struct Args {
   double seconds = 5;
   uint64_t per_session = 90;
   std::string ns;
+  bool ascending = false;
 };
 
 [[noreturn]] void fail(const std::string& why) {
@@ -73,6 +77,10 @@ Args parse(int argc, char** argv) {
   Args args;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
+    if (flag == "--ascending") {
+      args.ascending = true;
+      continue;
+    }
     if (i + 1 >= argc) fail(flag + " needs a value");
     std::string value = argv[++i];
     if (flag == "--url") args.url = value;
@@ -212,8 +220,10 @@ Subscriber subscribe(const Args& args, const moq::Namespace& ns, uint64_t count)
   moq::Session session = connect(args);
   auto receiver = std::make_unique<Receiver>(count);
   Receiver* raw = receiver.get();
-  auto subscription =
-      session.subscribe(ns, "data", [raw](const moq::Object& object) { raw->on_object(object); });
+  moq::SubscribeOptions options;
+  if (args.ascending) options.group_order = moq::GroupOrder::ascending;
+  auto subscription = session.subscribe(
+      ns, "data", [raw](const moq::Object& object) { raw->on_object(object); }, options);
   if (!subscription) fail("subscribe: " + subscription.error().message());
   return Subscriber{std::move(session), std::move(receiver), std::move(*subscription)};
 }
@@ -504,8 +514,11 @@ int run_soak_subscribe(const Args& args) {
   result.add("group_reorders", static_cast<double>(r.reorders));
   result.add("cpu_us_per_obj", cpu * 1e6 / static_cast<double>(std::max<uint64_t>(1, r.received)));
   result.add("rss_before_mib", start_rss / 1024.0);
-  // After a 10 s warm-up, and at the end.
+  // After a 10 s warm-up, every 10 s after it, and at the end.
   result.add("rss_warm_mib", rss[std::min<std::size_t>(rss.size() - 1, 10)] / 1024.0);
+  for (std::size_t at = 20; at < rss.size(); at += 10) {
+    result.add(("rss_" + std::to_string(at) + "s_mib").c_str(), rss[at] / 1024.0);
+  }
   result.add("rss_end_mib", rss.back() / 1024.0);
   result.add("peak_rss_mib", peak_rss_kib() / 1024.0);
   result.print(args);

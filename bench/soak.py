@@ -5,7 +5,7 @@ soak-publish and soak-subscribe scenarios).
 
     python3 bench/soak.py [--rate 10000] [--seconds 60] [--size 1024] [--build-dir DIR]
 
-Prints what the subscriber counted (lost, duplicated, out of order), its RSS
+The subscriber asks for ascending group order. Prints what it counted (lost, duplicated, out of order), its RSS
 before, after a 10 s warm-up and at the end, and the CPU per object of each
 side. Exits non-zero if anything was lost, duplicated or out of order. Not part
 of the test command (it runs for minutes); the figures are in the README.
@@ -60,7 +60,7 @@ def main():
             if publisher.stdout.readline().strip() != "READY":
                 raise SystemExit("soak: the publisher did not start")
             subscriber = subprocess.Popen(
-                [program, "--scenario", "soak-subscribe", "--count", str(count)] + common,
+                [program, "--scenario", "soak-subscribe", "--count", str(count), "--ascending"] + common,
                 stdout=subprocess.PIPE, text=True)
             if subscriber.stdout.readline().strip() != "WARM":
                 raise SystemExit("soak: the subscriber received nothing")
@@ -82,6 +82,10 @@ def main():
           f"{int(sub['duplicates'])}, out of order {int(sub['out_of_order'])}")
     print(f"  subscriber RSS: {sub['rss_before_mib']:.1f} MiB before, {sub['rss_warm_mib']:.1f} MiB after "
           f"10 s, {sub['rss_end_mib']:.1f} MiB at the end (peak {sub['peak_rss_mib']:.1f})")
+    marks = sorted((int(k[4:-5]), v) for k, v in sub.items() if k.startswith("rss_") and k.endswith("s_mib"))
+    if marks:
+        print("  subscriber RSS every 10 s after the warm-up: "
+              + ", ".join(f"{v:.1f}" for _, v in marks) + " MiB")
     print(f"  CPU per object: subscriber {sub['cpu_us_per_obj']:.1f} µs, publisher "
           f"{pub['cpu_us_per_obj']:.1f} µs")
     ok = sub["lost"] == 0 and sub["duplicates"] == 0 and sub["out_of_order"] == 0

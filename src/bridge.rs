@@ -126,6 +126,8 @@ mod ffi {
         max_queued_bytes: u64,
         max_queued_objects: u64,
         overflow: Overflow,
+        /// With ascending group order (reorder.rs).
+        reorder_window_ms: u64,
     }
 
     /// `moq::SubscriptionStats`.
@@ -136,6 +138,7 @@ mod ffi {
         dropped_groups: u64,
         dropped_objects: u64,
         streams_reset: u64,
+        skipped_groups: u64,
         resumptions: u64,
         /// u64::MAX: none.
         gap_after_group: u64,
@@ -891,6 +894,7 @@ fn subscribe_options(p: &ffi::SubscribeParams) -> Result<SubscribeOptions> {
             max_objects: usize::try_from(p.max_queued_objects).unwrap_or(usize::MAX),
             overflow,
         },
+        reorder_window: Duration::from_millis(p.reorder_window_ms),
     })
 }
 
@@ -946,6 +950,7 @@ fn subscription_stats(subscription: &SubscriptionBox) -> ffi::SubscriptionCounte
         dropped_groups: stats.dropped_groups,
         dropped_objects: stats.dropped_objects,
         streams_reset: stats.streams_reset,
+        skipped_groups: stats.skipped_groups,
         resumptions: stats.resumptions,
         gap_after_group: stats.gap_after_group.unwrap_or(u64::MAX),
         gap_before_group: stats.gap_before_group.unwrap_or(u64::MAX),

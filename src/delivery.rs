@@ -128,6 +128,11 @@ impl Delivery {
         self.inbox.stream_reset();
     }
 
+    /// Network side: a group was given up to keep ascending order.
+    pub(crate) fn group_skipped(&self) {
+        self.inbox.group_skipped();
+    }
+
     /// Network side: the connection was lost; see [`Inbox::connection_lost`].
     pub(crate) fn connection_lost(&self) -> Option<u64> {
         self.inbox.connection_lost()

@@ -76,6 +76,9 @@ pub struct InboxStats {
     /// Subgroup streams that ended before their end: reset by the publisher
     /// or the relay, or refused for their size (SessionStats::objects_refused).
     pub streams_reset: u64,
+    /// Groups given up to keep ascending group order (GroupOrder::Ascending):
+    /// late, or not ended within the reorder window.
+    pub skipped_groups: u64,
     /// Times the subscription was made again on a new connection of its
     /// session (reconnect policy), each a gap in what was received.
     pub resumptions: u64,
@@ -330,6 +333,11 @@ impl Inbox {
 
     pub fn stats(&self) -> InboxStats {
         self.lock().stats
+    }
+
+    /// A group was given up to keep ascending order.
+    pub fn group_skipped(&self) {
+        self.lock().stats.skipped_groups += 1;
     }
 
     /// The connection was lost: returns the group to resume from (the one

@@ -21,6 +21,7 @@ pub mod pending;
 pub mod publish;
 pub mod publish_track;
 mod quic_adapter;
+mod reorder;
 pub mod runtime;
 mod send_backlog;
 pub mod session;

@@ -396,7 +396,7 @@ async fn offer(
     let stopper = GroupStopper::new(policy, publish.track_alias());
     let result = catch_panic(
         "receiving a published track",
-        deliver(reader, &delivery, Some(stopper)),
+        deliver(reader, &delivery, Some(stopper), None),
     )
     .await;
     let result = match result {

@@ -24,6 +24,7 @@ use crate::error::{Code, Error, Result};
 use crate::inbox::{InboxStats, ReceiveBudget};
 use crate::names::{self, Namespace};
 use crate::object::{self, Extension, ExtensionValue, Status};
+use crate::reorder::{Arrival, Reorder};
 use crate::runtime::{bounded, catch_panic, runtime, wait_here};
 use crate::session::{Link, Session, Shared};
 use crate::stream_guard::StreamPolicy;
@@ -116,6 +117,9 @@ pub enum GroupOrder {
     Descending,
 }
 
+/// Default [`SubscribeOptions::reorder_window`].
+pub const DEFAULT_REORDER_WINDOW: Duration = Duration::from_secs(1);
+
 /// SUBSCRIBE parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscribeOptions {
@@ -137,6 +141,9 @@ pub struct SubscribeOptions {
     /// What may wait between the network and the user, and what happens
     /// when it is full.
     pub budget: ReceiveBudget,
+    /// With `GroupOrder::Ascending`: how long objects of later groups wait
+    /// for the group being delivered to end before it is skipped.
+    pub reorder_window: Duration,
 }
 
 impl Default for SubscribeOptions {
@@ -150,6 +157,7 @@ impl Default for SubscribeOptions {
             rendezvous_timeout: None,
             pull: false,
             budget: ReceiveBudget::default(),
+            reorder_window: DEFAULT_REORDER_WINDOW,
         }
     }
 }
@@ -429,7 +437,13 @@ async fn receive(
             stopper,
         } = subscribed;
         // A panic in the engine still ends in exactly one terminal event.
-        let result = catch_panic("receiving the track", deliver(reader, &feed, stopper)).await;
+        let order = (options.group_order == GroupOrder::Ascending)
+            .then(|| Reorder::new(options.reorder_window, options.budget.max_bytes));
+        let result = catch_panic(
+            "receiving the track",
+            deliver(reader, &feed, stopper, order),
+        )
+        .await;
         // Unsubscribe (if still subscribed) before going on.
         drop(subscribe);
         if result.is_ok() || !shared.follows_reconnect(&link).await {
@@ -572,11 +586,13 @@ impl Drop for GroupStopper {
     }
 }
 
-/// Delivers every object of `reader`; shared with incoming PUBLISH.
+/// Delivers every object of `reader`, in ascending group order if `order`
+/// is given (reorder.rs); shared with incoming PUBLISH.
 pub(crate) async fn deliver(
     reader: TrackReader,
     delivery: &Delivery,
     stopper: Option<GroupStopper>,
+    order: Option<Reorder>,
 ) -> Result<()> {
     let mode = match reader.mode().await {
         Ok(mode) => mode,
@@ -584,7 +600,7 @@ pub(crate) async fn deliver(
     };
     match mode {
         TrackReaderMode::Subgroups(subgroups) => {
-            deliver_subgroups(subgroups, delivery, stopper.as_ref()).await
+            deliver_subgroups(subgroups, delivery, stopper.as_ref(), order).await
         }
         TrackReaderMode::Datagrams(mut datagrams) => loop {
             match datagrams.read().await {
@@ -652,40 +668,128 @@ async fn read_object(
 }
 
 /// Reads every subgroup stream as it arrives; objects of one subgroup stay in
-/// order. A subgroup whose group the inbox dropped is not read further, and
-/// its stream is stopped.
+/// order, and with `order` groups do too. A subgroup whose group the inbox
+/// dropped (or the order gave up) is not read further, and its stream is
+/// stopped.
 async fn deliver_subgroups(
     mut subgroups: SubgroupsReader,
     delivery: &Delivery,
     stopper: Option<&GroupStopper>,
+    mut order: Option<Reorder>,
 ) -> Result<()> {
     let mut open = FuturesUnordered::new();
     let mut end: Option<Result<()>> = None;
+    let stop = |group: u64| {
+        if let Some(stopper) = stopper {
+            stopper.dropped(group);
+        }
+    };
     loop {
         if end.is_some() && open.is_empty() {
             break;
         }
+        let deadline = order.as_ref().and_then(Reorder::deadline);
         tokio::select! {
             next = subgroups.next(), if end.is_none() => match next {
-                Ok(Some(subgroup)) => open.push(next_object(subgroup)),
+                Ok(Some(subgroup)) => {
+                    if let Some(order) = order.as_mut() {
+                        order.stream_started(subgroup.group_id);
+                    }
+                    open.push(next_object(subgroup));
+                }
                 Ok(None) => end = Some(Ok(())),
                 Err(err) => end = Some(track_end(err)),
             },
-            Some((subgroup, result)) = open.next() => match result {
-                Ok(Some(object)) => {
-                    if delivery.object(object).await? {
-                        open.push(next_object(subgroup));
-                    } else if let Some(stopper) = stopper {
-                        stopper.dropped(subgroup.group_id);
+            Some((subgroup, result)) = open.next() => {
+                let group = subgroup.group_id;
+                match result {
+                    Ok(Some(object)) => {
+                        let arrival = match order.as_mut() {
+                            Some(order) => order.arrive(object),
+                            None => Arrival::Deliver(object),
+                        };
+                        let object = match arrival {
+                            Arrival::Deliver(object) => Some(object),
+                            Arrival::Held => None,
+                            Arrival::Late { first } => {
+                                if first {
+                                    delivery.group_skipped();
+                                }
+                                stop(group);
+                                let released = order.as_mut().map(|o| o.stream_ended(group));
+                                hand_over(delivery, &stop, released.unwrap_or_default()).await?;
+                                continue;
+                            }
+                        };
+                        let go_on = match object {
+                            Some(object) => delivery.object(object).await?,
+                            None => true,
+                        };
+                        if go_on {
+                            open.push(next_object(subgroup));
+                        } else {
+                            stop(group);
+                            let released = order.as_mut().map(|o| o.stream_ended(group));
+                            hand_over(delivery, &stop, released.unwrap_or_default()).await?;
+                        }
+                        if let Some(order) = order.as_mut().filter(|o| o.overdue()) {
+                            skip_current(order, delivery, &stop).await?;
+                        }
+                    }
+                    // Ended, or reset by the publisher or the relay, or
+                    // refused here for its size: counted
+                    // (SubscriptionStats::streams_reset).
+                    ended => {
+                        if ended.is_err() {
+                            delivery.stream_reset();
+                        }
+                        let released = order.as_mut().map(|o| o.stream_ended(group));
+                        hand_over(delivery, &stop, released.unwrap_or_default()).await?;
                     }
                 }
-                Ok(None) => {}
-                // Reset by the publisher or the relay, or refused here for
-                // its size: counted (SubscriptionStats::streams_reset).
-                Err(_) => delivery.stream_reset(),
             },
+            () = sleep_until_some(deadline), if deadline.is_some() => {
+                if let Some(order) = order.as_mut() {
+                    skip_current(order, delivery, &stop).await?;
+                }
+            }
             else => break,
         }
     }
     end.unwrap_or(Ok(()))
+}
+
+/// Hands over objects whose turn came (reorder.rs); a group the inbox drops
+/// has its streams stopped.
+async fn hand_over(
+    delivery: &Delivery,
+    stop: &impl Fn(u64),
+    objects: Vec<ReceivedObject>,
+) -> Result<()> {
+    for object in objects {
+        let group = object.group_id;
+        if !delivery.object(object).await? {
+            stop(group);
+        }
+    }
+    Ok(())
+}
+
+/// The group being delivered did not end in time: give it up and move on.
+async fn skip_current(order: &mut Reorder, delivery: &Delivery, stop: &impl Fn(u64)) -> Result<()> {
+    let (skipped, first, released) = order.skip_current();
+    if let Some(group) = skipped {
+        if first {
+            delivery.group_skipped();
+        }
+        stop(group);
+    }
+    hand_over(delivery, stop, released).await
+}
+
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }

@@ -110,7 +110,8 @@ Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::st
         "Session::subscribe: the object callback is empty; pass one, or use the pull-mode "
         "overload without a callback"));
   }
-  if (options.delivery_timeout.count() < 0 || options.rendezvous_timeout.count() < 0) {
+  if (options.delivery_timeout.count() < 0 || options.rendezvous_timeout.count() < 0 ||
+      options.reorder_window.count() < 0) {
     return pending(ffi::pending_invalid("SubscribeOptions timeouts must not be negative"));
   }
   const ffi::SubscribeParams params{
@@ -127,6 +128,7 @@ Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::st
       static_cast<uint64_t>(options.budget.max_bytes),
       static_cast<uint64_t>(options.budget.max_objects),
       detail::overflow_of(options.budget.overflow),
+      static_cast<uint64_t>(options.reorder_window.count()),
   };
   return pending(ffi::session_subscribe_async(*impl_->box, ns.parts(), detail::as_slice(track),
                                               params, std::make_unique<ffi::SubscriptionEvents>(core)));
@@ -214,6 +216,7 @@ SubscriptionStats Subscription::stats() const noexcept {
   stats.dropped_groups = c.dropped_groups;
   stats.dropped_objects = c.dropped_objects;
   stats.streams_reset = c.streams_reset;
+  stats.skipped_groups = c.skipped_groups;
   stats.resumptions = c.resumptions;
   if (c.gap_after_group != UINT64_MAX) stats.gap_after_group = c.gap_after_group;
   if (c.gap_before_group != UINT64_MAX) stats.gap_before_group = c.gap_before_group;

@@ -56,6 +56,9 @@ struct SubscriptionStats {
   /// object above SessionConfig::max_object_size (see
   /// SessionStats::objects_refused).
   uint64_t streams_reset = 0;
+  /// Groups given up to keep GroupOrder::ascending: not ended within
+  /// SubscribeOptions::reorder_window, or arrived after a later group.
+  uint64_t skipped_groups = 0;
   /// Times the subscription was made again on a new connection of its
   /// session (ReconnectPolicy): each is a gap in what was received.
   uint64_t resumptions = 0;
@@ -94,6 +97,13 @@ struct ReceiveBudget {
 };
 
 /// Order in which a publisher with several groups at hand sends them.
+/// ascending also orders delivery here: each group arrives on its own QUIC
+/// stream, so objects of the next group can arrive before the previous group
+/// has ended; with ascending they wait (SubscribeOptions::reorder_window) and
+/// groups reach you in ascending order, never interleaved. A group that has
+/// not ended within the window is skipped (the rest of it dropped, its
+/// streams stopped, counted in SubscriptionStats::skipped_groups), as is a
+/// group that arrives after a later one was delivered.
 enum class GroupOrder { publisher, ascending, descending };
 
 /// SUBSCRIBE parameters (draft 18 §10.2) and local delivery settings.
@@ -115,6 +125,10 @@ struct SubscribeOptions {
   /// and says what happens beyond: see ReceiveBudget. Drops are counted in
   /// SubscriptionStats. Both limits must be positive.
   ReceiveBudget budget;
+  /// With GroupOrder::ascending: how long objects of later groups wait for
+  /// the group being delivered to end before it is skipped (also when they
+  /// pass budget.max_bytes). Not negative.
+  std::chrono::milliseconds reorder_window{1000};
 };
 
 namespace detail {
