@@ -438,10 +438,22 @@ impl Drop for Paused {
 /// Receives the session's GOAWAY, at most once.
 pub type GoawaySink = Box<dyn FnOnce(String) + Send>;
 
-/// Where a GOAWAY goes: to the registered sink, or kept for one set later.
-#[derive(Default)]
+/// Where a GOAWAY goes: to the registered sink, or kept for one set later;
+/// and to the session's supervisor, which moves a reconnecting session to
+/// the URI it names.
 pub(crate) struct GoawayNotice {
     state: Mutex<GoawayState>,
+    /// The URI of the GOAWAY received on the current connection.
+    arrived: tokio::sync::watch::Sender<Option<String>>,
+}
+
+impl Default for GoawayNotice {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            arrived: tokio::sync::watch::Sender::new(None),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -477,7 +489,34 @@ impl GoawayNotice {
         drop(sink);
     }
 
+    /// Completes with the URI of a GOAWAY received on the current connection
+    /// (at once if one was).
+    pub(crate) async fn next(&self) -> String {
+        let mut arrived = self.arrived.subscribe();
+        let uri = match arrived.wait_for(Option::is_some).await {
+            Ok(uri) => uri.clone(),
+            Err(_) => None,
+        };
+        match uri {
+            Some(uri) => uri,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The supervisor has acted on the GOAWAY received.
+    pub(crate) fn taken(&self) {
+        self.arrived.send_replace(None);
+    }
+
+    /// A new connection replaces the one the GOAWAY came on: a GOAWAY on it
+    /// is news again (to a sink registered again, and to the supervisor).
+    pub(crate) fn new_connection(&self) {
+        self.arrived.send_replace(None);
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).uri = None;
+    }
+
     fn received(&self, uri: String) {
+        self.arrived.send_replace(Some(uri.clone()));
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         // A second GOAWAY is a protocol violation the engine answers by
         // closing the session; report only the first.

@@ -902,17 +902,85 @@ fn start_link(
     })
 }
 
+/// Moves the session to the URI a GOAWAY named (`""`: the same URL):
+/// connects there first, makes the new connection the current one, then
+/// closes the old one, whose announcements and subscriptions follow to the
+/// new one as after a lost connection. Later reconnects go to the new URI
+/// too. `None` (staying on the old connection until the peer closes it) if
+/// the new connection cannot be made.
+async fn migrate(shared: &Arc<Shared>, dial: &mut Dial, uri: &str, number: u64) -> Option<LinkRun> {
+    shared.goaway.taken();
+    if !uri.is_empty() {
+        match parse_url(uri) {
+            Ok(url) => dial.url = url,
+            Err(err) => crate::log::warn(&format!(
+                "the peer's GOAWAY names \"{uri}\", which is not a URL to connect to ({}); \
+                 moving to {} again instead",
+                err.message, dial.url
+            )),
+        }
+    }
+    let connected = tokio::select! {
+        connected = dial.connect(shared) => connected,
+        () = shared.ended() => return None,
+    };
+    let connected = match connected {
+        Ok(connected) => connected,
+        Err(err) => {
+            crate::log::warn(&format!(
+                "moving to {} after the peer's GOAWAY failed ({}); staying until the peer \
+                 closes, then reconnecting there",
+                dial.url, err.message
+            ));
+            return None;
+        }
+    };
+    let old = shared.current_link();
+    shared.goaway.new_connection();
+    let run = start_link(shared, connected, number, dial.with_tokens());
+    shared.reconnects.fetch_add(1, Ordering::Relaxed);
+    if let Some(old) = old {
+        old.ended.send_replace(true);
+        old.transport
+            .close(0, "moved to a new session after GOAWAY");
+    }
+    crate::log::log(
+        crate::log::Level::Info,
+        &format!("moved to {} after the peer's GOAWAY", dial.url),
+    );
+    Some(run)
+}
+
 /// Drives the session's connections: waits for each to end, then ends the
 /// session, or, under a reconnect policy, reports `Reconnecting`, connects
 /// again (waiting as the policy says) and reports `Connected`.
-async fn supervise(shared: Arc<Shared>, dial: Dial, mut run: LinkRun) {
+async fn supervise(shared: Arc<Shared>, mut dial: Dial, mut run: LinkRun) {
     let mut number = 0;
     // Failed attempts in a row. A connection the peer refuses right after
     // SETUP (a relay that no longer accepts the tokens) counts as one: the
     // policy's limit holds however the refusal comes.
     let mut failures = 0u32;
     loop {
-        let error = run.await;
+        // Under a reconnect policy, a GOAWAY moves the session before the
+        // peer closes the connection.
+        let goaway = async {
+            if shared.reconnect.enabled {
+                shared.goaway.next().await
+            } else {
+                std::future::pending().await
+            }
+        };
+        let error = tokio::select! {
+            error = run.as_mut() => error,
+            uri = goaway => {
+                if let Some(moved) = migrate(&shared, &mut dial, &uri, number + 1).await {
+                    number += 1;
+                    // The old connection is closing: let it end on its own.
+                    runtime().spawn(std::mem::replace(&mut run, moved));
+                }
+                continue;
+            }
+        };
         shared.link.send_replace(None);
         if shared.is_closed() {
             return; // closed here: the terminal event is reported already

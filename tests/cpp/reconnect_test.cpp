@@ -350,6 +350,82 @@ TEST(Reconnect, ARelayThatRefusesTheReconnectEndsTheSessionWithTheRefusal) {
   EXPECT_LE(seen.size(), 4u) << states.causes();
 }
 
+TEST(Reconnect, AGoawayMovesTheSessionAndItsSubscriptionToTheNamedRelay) {
+  std::string error;
+  auto relay = Relay::start(&error);
+  ASSERT_NE(relay, nullptr) << error;
+  const auto ns = test_namespace();
+  // At the relay, a publisher of the same track, already well ahead (its
+  // group ids pass the peer's long before the move).
+  Publisher pub;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "t", &pub, config_for(*relay)));
+  GroupWriter writer({&*pub.track});
+  // The peer serves any track ("served N", one group per 100 ms) and after
+  // 1.5 s sends GOAWAY naming the relay.
+  auto peer = TestPeer::start({"--serve", "--goaway", relay->url(), "--goaway-after-ms", "1500"},
+                              &error);
+  ASSERT_NE(peer, nullptr) << error;
+  auto cfg = reconnecting(*relay);
+  cfg.tls.root_cert_files = {peer->ca_file(), relay->ca_file()};
+  auto connected = moq::Session::connect(peer->url(), cfg);
+  ASSERT_MOQ_OK(connected);
+  moq::Session session = std::move(connected).value();
+  StateLog states;
+  session.on_state_change(states.callback());
+  session.on_closed(states.on_closed());
+  std::mutex goaway_mutex;
+  std::string goaway_uri;
+  session.on_goaway([&](std::string_view uri) {
+    std::lock_guard<std::mutex> lock(goaway_mutex);
+    goaway_uri = std::string(uri);
+  });
+  Collector got;
+  auto subscription = session.subscribe(ns, "t", got.callback());
+  ASSERT_MOQ_OK(subscription);
+  std::atomic<bool> ended{false};
+  subscription->on_closed([&](const moq::Status&) { ended = true; });
+
+  // From the peer first, then from the relay's publisher.
+  auto from_relay = [](const std::vector<moq::Object>& objects) {
+    std::size_t n = 0;
+    for (const auto& o : objects) n += o.payload.view().rfind("served", 0) != 0 && !is_warmup(o);
+    return n;
+  };
+  ASSERT_TRUE(got.wait([&](const auto& v) { return from_relay(v) >= 5; }, 15000ms))
+      << "no objects from the relay after the GOAWAY; peer: " << peer->process().stderr_text();
+  writer.stop();
+  const auto objects = got.objects();
+  std::vector<uint64_t> groups;
+  std::size_t from_peer = 0;
+  bool moved = false;
+  for (const auto& o : objects) {
+    groups.push_back(o.group_id);
+    const bool peer_object = o.payload.view().rfind("served", 0) == 0;
+    if (peer_object) {
+      ++from_peer;
+      EXPECT_FALSE(moved) << "an object from the peer after the move";
+    } else if (!is_warmup(o)) {
+      moved = true;
+      EXPECT_EQ(o.payload.view(), std::to_string(o.group_id));
+    }
+  }
+  EXPECT_GE(from_peer, 5u) << "the peer served for 1.5 s before its GOAWAY";
+  expect_strictly_ascending(groups, "across the move");
+  EXPECT_EQ(subscription->stats().resumptions, 1u);
+  EXPECT_FALSE(ended.load()) << "a moved subscription has no terminal event";
+  {
+    std::lock_guard<std::mutex> lock(goaway_mutex);
+    EXPECT_EQ(goaway_uri, relay->url());
+  }
+  // Make-before-break: the session never lost its connection.
+  EXPECT_TRUE(states.states().empty()) << states.causes();
+  EXPECT_EQ(session.state(), moq::SessionState::connected);
+  EXPECT_EQ(session.stats()->reconnects, 1u);
+  // The old connection was closed by this side, gracefully.
+  EXPECT_FALSE(peer->wait_report("subscription", 5000ms).empty()) << peer->process().stderr_text();
+  EXPECT_FALSE(states.ended());
+}
+
 TEST(Reconnect, ThePolicyIsChecked) {
   auto cfg = quick_config();
   cfg.reconnect.enabled = true;

@@ -53,6 +53,14 @@ enum class SessionState { connected, reconnecting, closed };
 /// watches, published tracks (publish_track), fetches in flight, and
 /// tracks accepted from a PUBLISH. Requests made while reconnecting wait for
 /// the new connection, bounded by their timeout.
+/// A GOAWAY from the peer moves the session (make-before-break): it connects
+/// to the URI the GOAWAY names (empty: the same URL), makes that connection
+/// the current one, then closes the old one, and the handles above restore
+/// themselves there as after a loss; no state change is reported (the
+/// session never lost its connection), on_goaway still is, and
+/// SessionStats::reconnects counts the move. Later reconnects go to the new
+/// URI. If the new connection cannot be made, the session stays until the
+/// peer closes the old one, then reconnects as after a loss.
 /// The terminal event (on_closed) comes only when the user closes the
 /// session, or after max_attempts failed attempts in a row, with the last
 /// attempt's error (for a relay that refuses the session: that refusal).
@@ -207,8 +215,9 @@ class Session {
   /// once per callback, on a library thread; if the GOAWAY has already come,
   /// at once on this thread. Never called after the session's terminal event
   /// (on_closed); the callback is released then. Replaces any
-  /// earlier callback. Connecting from inside the callback fails with
-  /// would_block: hand the work to a thread of your own.
+  /// earlier callback. With SessionConfig::reconnect on, the session moves
+  /// itself (see ReconnectPolicy); without it, moving is yours: connect_async
+  /// may be called from the callback (connect fails there with would_block).
   void on_goaway(Callback<void(std::string_view new_uri)> callback) noexcept;
 
   /// Sets the callback for changes of connection under a ReconnectPolicy:
