@@ -28,6 +28,7 @@
 //                  process; prints WARM at the first warm object, then counts
 //                  --count objects: lost, duplicated, out of order, RSS each
 //                  second, CPU per object
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -115,6 +116,10 @@ long peak_rss_kib() {
   getrusage(RUSAGE_SELF, &usage);
   return usage.ru_maxrss;
 }
+
+/// Bytes the heap has handed out and not got back (RSS can grow without
+/// these growing: freed memory the allocator keeps).
+double heap_in_use_mib() { return static_cast<double>(mallinfo2().uordblks) / (1024.0 * 1024.0); }
 
 long rss_kib() {
   std::ifstream statm("/proc/self/statm");
@@ -489,13 +494,15 @@ int run_soak_subscribe(const Args& args) {
   std::printf("WARM\n");
   std::fflush(stdout);
   const double cpu_before = cpu_seconds();
-  std::vector<long> rss;  // KiB, each second
+  std::vector<long> rss;     // KiB, each second
+  std::vector<double> heap;  // MiB in use, each second
   uint64_t last = 0;
   int stalled = 0;
   // Until everything came, or nothing came for 10 s (once anything did).
   for (int second = 0; second < 36000; ++second) {
     const bool all = sub.receiver->wait([&](Receiver& r) { return r.received == args.count; }, 1s);
     rss.push_back(rss_kib());
+    heap.push_back(heap_in_use_mib());
     if (all) break;
     std::lock_guard<std::mutex> lock(sub.receiver->mutex);
     stalled = sub.receiver->received == last ? stalled + 1 : 0;
@@ -518,7 +525,10 @@ int run_soak_subscribe(const Args& args) {
   result.add("rss_warm_mib", rss[std::min<std::size_t>(rss.size() - 1, 10)] / 1024.0);
   for (std::size_t at = 20; at < rss.size(); at += 10) {
     result.add(("rss_" + std::to_string(at) + "s_mib").c_str(), rss[at] / 1024.0);
+    result.add(("heap_" + std::to_string(at) + "s_mib").c_str(), heap[at]);
   }
+  result.add("heap_warm_mib", heap[std::min<std::size_t>(heap.size() - 1, 10)]);
+  result.add("heap_end_mib", heap.back());
   result.add("rss_end_mib", rss.back() / 1024.0);
   result.add("peak_rss_mib", peak_rss_kib() / 1024.0);
   result.print(args);

@@ -81,11 +81,14 @@ def main():
     print(f"  received {int(sub['received'])}, lost {int(sub['lost'])}, duplicated "
           f"{int(sub['duplicates'])}, out of order {int(sub['out_of_order'])}")
     print(f"  subscriber RSS: {sub['rss_before_mib']:.1f} MiB before, {sub['rss_warm_mib']:.1f} MiB after "
-          f"10 s, {sub['rss_end_mib']:.1f} MiB at the end (peak {sub['peak_rss_mib']:.1f})")
-    marks = sorted((int(k[4:-5]), v) for k, v in sub.items() if k.startswith("rss_") and k.endswith("s_mib"))
-    if marks:
-        print("  subscriber RSS every 10 s after the warm-up: "
-              + ", ".join(f"{v:.1f}" for _, v in marks) + " MiB")
+          f"10 s, {sub['rss_end_mib']:.1f} MiB at the end (peak {sub['peak_rss_mib']:.1f}); heap in use "
+          f"{sub['heap_warm_mib']:.1f} MiB after 10 s, {sub['heap_end_mib']:.1f} MiB at the end")
+    for what, prefix in (("RSS", "rss_"), ("heap in use", "heap_")):
+        marks = sorted((int(k[len(prefix):-5]), v) for k, v in sub.items()
+                       if k.startswith(prefix) and k.endswith("s_mib"))
+        if marks:
+            print(f"  subscriber {what} every 10 s from 20 s: "
+                  + ", ".join(f"{v:.1f}" for _, v in marks) + " MiB")
     print(f"  CPU per object: subscriber {sub['cpu_us_per_obj']:.1f} µs, publisher "
           f"{pub['cpu_us_per_obj']:.1f} µs")
     ok = sub["lost"] == 0 and sub["duplicates"] == 0 and sub["out_of_order"] == 0
