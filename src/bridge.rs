@@ -326,6 +326,10 @@ mod ffi {
         /// Test-only (feature `test-hooks`): a bridge entry that panics.
         #[cfg(feature = "test-hooks")]
         fn test_hook_panic() -> Status;
+        /// Test-only (feature `test-hooks`): `host` resolves to `addrs`
+        /// ("IP:port" each; none: the real resolver again).
+        #[cfg(feature = "test-hooks")]
+        fn test_hook_override_resolver(host: &str, addrs: Vec<String>) -> Status;
     }
 
     unsafe extern "C++" {
@@ -1322,6 +1326,21 @@ fn runtime_shutdown(timeout_ms: u64) -> ffi::Status {
 
 /// Panics inside the same guard every entry runs in, so a test can see the
 /// panic come out as `Code::Internal` in C++.
+#[cfg(feature = "test-hooks")]
+fn test_hook_override_resolver(host: &str, addrs: Vec<String>) -> ffi::Status {
+    status_of(&guarded("test_hook_override_resolver", || {
+        let addrs = addrs
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| Error::invalid_argument(format!("\"{a}\" is not an IP:port")))
+            })
+            .collect::<Result<Vec<std::net::SocketAddr>>>()?;
+        crate::session::override_resolver(host, addrs);
+        Ok(())
+    }))
+}
+
 #[cfg(feature = "test-hooks")]
 fn test_hook_panic() -> ffi::Status {
     status_of(&guarded("the panic test hook", || -> Result<()> {

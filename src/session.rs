@@ -437,23 +437,17 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        let changes = self
-            .state_changes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
         if let Some(sink) = sink {
             let shared = self.clone();
             self.events.post_final(move |()| {
+                // After every state change reported before (same strand):
+                // none is reported any more, so the sink goes.
+                let changes = shared
+                    .state_changes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
                 drop(changes);
-                // One a state change put back while this ended.
-                drop(
-                    shared
-                        .state_changes
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .take(),
-                );
                 sink(error)
             });
             self.goaway.clear();
@@ -546,6 +540,7 @@ impl Dial {
                     policy: shared.stream_policy.clone(),
                     sending: shared.sending.clone(),
                 },
+                timeout,
             )
             .await
         })
@@ -1160,7 +1155,9 @@ const RECEIVE_WINDOW: u32 = 32 * 1024 * 1024;
 /// Streams of each direction the peer may have open towards us at once.
 const MAX_INCOMING_STREAMS: u32 = 4096;
 
-async fn resolve(url: &Url, bind: Option<SocketAddr>) -> Result<SocketAddr> {
+/// Every address of the URL's host of the bind address's family (any, if
+/// none is bound), in the resolver's order.
+async fn resolve(url: &Url, bind: Option<SocketAddr>) -> Result<Vec<SocketAddr>> {
     let host = match url.host() {
         Some(url::Host::Domain(d)) => d.to_string(),
         Some(url::Host::Ipv4(ip)) => ip.to_string(),
@@ -1168,30 +1165,120 @@ async fn resolve(url: &Url, bind: Option<SocketAddr>) -> Result<SocketAddr> {
         None => return Err(Error::new(Code::InvalidUrl, "URL has no host")),
     };
     let port = url.port().unwrap_or(443);
-    let lookup = tokio::task::spawn_blocking(move || {
-        (host.as_str(), port)
-            .to_socket_addrs()
-            .map(|a| a.collect::<Vec<_>>())
-    })
-    .await
-    .map_err(|e| Error::new(Code::Internal, format!("address lookup task failed: {e}")))?;
-    let addrs = lookup.map_err(|e| {
+    let addrs = match resolver_override(&host) {
+        Some(addrs) => addrs,
+        None => {
+            let lookup = tokio::task::spawn_blocking(move || {
+                (host.as_str(), port)
+                    .to_socket_addrs()
+                    .map(|a| a.collect::<Vec<_>>())
+            })
+            .await
+            .map_err(|e| Error::new(Code::Internal, format!("address lookup task failed: {e}")))?;
+            lookup.map_err(|e| {
+                Error::new(
+                    Code::ConnectFailed,
+                    format!("cannot resolve the host of {url}: {e}"),
+                )
+            })?
+        }
+    };
+    let wanted_v4 = bind.map(|b| b.is_ipv4());
+    let addrs: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|a| wanted_v4.is_none_or(|v4| a.is_ipv4() == v4))
+        .collect();
+    // One local socket serves every attempt: keep the first address's family.
+    let family = addrs.first().map(SocketAddr::is_ipv4).ok_or_else(|| {
         Error::new(
             Code::ConnectFailed,
-            format!("cannot resolve the host of {url}: {e}"),
+            format!("{url} has no address of the bind address's family"),
         )
     })?;
-    let wanted_v4 = bind.map(|b| b.is_ipv4());
-    addrs
+    Ok(addrs
+        .into_iter()
+        .filter(|a| a.is_ipv4() == family)
+        .collect())
+}
+
+/// Addresses the tests make a host name resolve to (feature `test-hooks`),
+/// since a real resolver gives them one address for localhost.
+#[cfg(feature = "test-hooks")]
+static RESOLVER_OVERRIDES: Mutex<Vec<(String, Vec<SocketAddr>)>> = Mutex::new(Vec::new());
+
+/// Test-only: makes `host` resolve to `addrs` (empty: the real resolver again).
+#[cfg(feature = "test-hooks")]
+pub fn override_resolver(host: &str, addrs: Vec<SocketAddr>) {
+    let mut overrides = RESOLVER_OVERRIDES.lock().unwrap_or_else(|e| e.into_inner());
+    overrides.retain(|(h, _)| h != host);
+    if !addrs.is_empty() {
+        overrides.push((host.to_owned(), addrs));
+    }
+}
+
+#[cfg(feature = "test-hooks")]
+fn resolver_override(host: &str) -> Option<Vec<SocketAddr>> {
+    let overrides = RESOLVER_OVERRIDES.lock().unwrap_or_else(|e| e.into_inner());
+    overrides
         .iter()
-        .find(|a| wanted_v4.is_none_or(|v4| a.is_ipv4() == v4))
-        .copied()
-        .ok_or_else(|| {
-            Error::new(
-                Code::ConnectFailed,
-                format!("{url} has no address of the bind address's family"),
-            )
-        })
+        .find(|(h, _)| h == host)
+        .map(|(_, addrs)| addrs.clone())
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn resolver_override(_host: &str) -> Option<Vec<SocketAddr>> {
+    None
+}
+
+/// The QUIC handshake with each address in turn until one answers, each
+/// given an equal share of `timeout` (the last one what is left). The error
+/// is the first that is not a timeout (a TLS refusal says more), else the
+/// last.
+async fn handshake(
+    endpoint: &quinn::Endpoint,
+    config: quinn::ClientConfig,
+    remotes: &[SocketAddr],
+    server_name: &str,
+    url: &Url,
+    timeout: Duration,
+) -> Result<quinn::Connection> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let share = timeout / u32::try_from(remotes.len()).unwrap_or(u32::MAX).max(1);
+    let mut failure: Option<Error> = None;
+    for (i, remote) in remotes.iter().enumerate() {
+        let last = i + 1 == remotes.len();
+        let until = if last {
+            deadline
+        } else {
+            (tokio::time::Instant::now() + share).min(deadline)
+        };
+        let connecting = endpoint
+            .connect_with(config.clone(), *remote, server_name)
+            .map_err(|e| {
+                Error::new(Code::ConnectFailed, format!("cannot connect to {url}: {e}"))
+            })?;
+        let error = match tokio::time::timeout_at(until, connecting).await {
+            Ok(Ok(connection)) => return Ok(connection),
+            Ok(Err(e)) => connection_error(&e, url),
+            Err(_) => Error::new(
+                Code::Timeout,
+                format!(
+                    "no QUIC answer from {remote} ({url}): is a relay listening there, and is \
+                     the address reachable?"
+                ),
+            ),
+        };
+        if remotes.len() > 1 {
+            crate::log::log(
+                crate::log::Level::Info,
+                &format!("connecting to {remote} for {url} failed: {}", error.message),
+            );
+        }
+        if failure.as_ref().is_none_or(|f| f.code == Code::Timeout) {
+            failure = Some(error);
+        }
+    }
+    Err(failure.unwrap_or_else(|| Error::new(Code::ConnectFailed, format!("{url}: no address"))))
 }
 
 async fn connect(
@@ -1201,6 +1288,7 @@ async fn connect(
     auth_tokens: &[AuthToken],
     transport: quinn::TransportConfig,
     gear: Gear,
+    handshake_timeout: Duration,
 ) -> Result<Connected> {
     let raw_quic = url.scheme() == "moqt";
     let alpn: &[u8] = if raw_quic {
@@ -1214,8 +1302,8 @@ async fn connect(
     let mut client_config = quinn::ClientConfig::new(Arc::new(crypto));
     client_config.transport_config(Arc::new(transport));
 
-    let remote = resolve(url, bind).await?;
-    let local = bind.unwrap_or(if remote.is_ipv4() {
+    let remotes = resolve(url, bind).await?;
+    let local = bind.unwrap_or(if remotes[0].is_ipv4() {
         SocketAddr::from(([0, 0, 0, 0], 0))
     } else {
         SocketAddr::from(([0u16; 8], 0))
@@ -1232,11 +1320,15 @@ async fn connect(
         Some(url::Host::Ipv6(ip)) => ip.to_string(),
         None => unreachable!("checked by parse_url"),
     };
-    let connection = endpoint
-        .connect_with(client_config, remote, &server_name)
-        .map_err(|e| Error::new(Code::ConnectFailed, format!("cannot connect to {url}: {e}")))?
-        .await
-        .map_err(|e| connection_error(&e, url))?;
+    let connection = handshake(
+        &endpoint,
+        client_config,
+        &remotes,
+        &server_name,
+        url,
+        handshake_timeout,
+    )
+    .await?;
 
     let (wt, kind) = if raw_quic {
         (

@@ -14,6 +14,13 @@ namespace test_hooks {
 
 Status panic_in_rust() noexcept { return detail::to_status(ffi::test_hook_panic()); }
 
+Status override_resolver(std::string_view host, const std::vector<std::string>& addrs) noexcept {
+  rust::Vec<rust::String> list;
+  for (const auto& a : addrs) list.push_back(rust::String::lossy(a));
+  return detail::to_status(
+      ffi::test_hook_override_resolver(rust::Str(host.data(), host.size()), std::move(list)));
+}
+
 long buffer_owners(const Bytes& bytes) noexcept { return detail::BytesAccess::owners(bytes); }
 
 const void* received_buffer(const Bytes& bytes) noexcept {

@@ -1,6 +1,7 @@
 // Session::connect: URLs, bind addresses, timeouts, and TLS trust (roots, pins,
 // disabled verification), each failure with the right code and a useful message.
 #include "test_util.hpp"
+#include "support/test_hooks.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -75,6 +76,42 @@ TEST(Connect, UnreachablePortFailsFastWithTimeoutOrConnectFailed) {
     EXPECT_FALSE(r.error().message().empty());
     EXPECT_LT(took, 3.0) << "connect_timeout = 1 s was not honoured";
   }
+}
+
+// A host name with several addresses: connect tries each in turn, each
+// with its share of connect_timeout, and the first that answers wins.
+TEST(Connect, TriesEveryResolvedAddressInTurn) {
+  Relay& relay = *shared_relay();
+  const uint16_t dead = pick_free_udp_port();  // nothing listens there
+  ASSERT_NE(dead, 0);
+  const std::string silent = "127.0.0.1:" + std::to_string(dead);
+  const std::string live = "127.0.0.1:" + std::to_string(relay.port());
+  const std::string host = "moq-several-addresses.test";
+  const std::string url = "https://" + host + ":" + std::to_string(relay.port()) + "/";
+  moq::SessionConfig cfg = quick_config();
+  cfg.tls.server_cert_sha256 = {relay.cert_sha256()};  // the certificate names localhost
+  cfg.connect_timeout = 4000ms;
+  struct Case {
+    std::vector<std::string> addrs;
+    bool connects;
+  };
+  for (const Case& c : {Case{{silent, live}, true}, Case{{live, silent}, true},
+                        Case{{silent, silent}, false}}) {
+    SCOPED_TRACE(c.addrs[0] + ", " + c.addrs[1]);
+    ASSERT_MOQ_OK(moq::test_hooks::override_resolver(host, c.addrs));
+    const auto start = Clock::now();
+    auto session = moq::Session::connect(url, cfg);
+    const double took = seconds_since(start);
+    if (c.connects) {
+      ASSERT_MOQ_OK(session);
+      EXPECT_MOQ_OK(session->announce(test_namespace()));
+    } else {
+      ASSERT_FALSE(session.has_value());
+      EXPECT_EQ(session.error().code(), moq::Errc::timeout) << describe(session.error());
+    }
+    EXPECT_LT(took, 6.0) << "connect_timeout = 4 s bounds all the attempts together";
+  }
+  ASSERT_MOQ_OK(moq::test_hooks::override_resolver(host, {}));
 }
 
 TEST(Connect, CertificateFromAnotherCaIsTls) {

@@ -117,6 +117,8 @@ struct AuthToken {
 struct SessionConfig {
   TlsConfig tls;
   /// Bound on Session::connect (QUIC + TLS + WebTransport + MoQT SETUP).
+  /// A host name that resolves to several addresses has them tried in turn,
+  /// each with an equal share of this bound, until one answers.
   std::chrono::milliseconds connect_timeout{10000};
   /// Bound on calls that wait for the peer's answer (announce, subscribe).
   std::chrono::milliseconds request_timeout{10000};

@@ -11,6 +11,10 @@ namespace test_hooks {
 /// Calls a bridge entry that panics in Rust; returns what C++ gets back.
 Status panic_in_rust() noexcept;
 
+/// Makes `host` resolve to `addrs` ("IP:port" each), in that order, for
+/// connect; an empty list restores the real resolver.
+Status override_resolver(std::string_view host, const std::vector<std::string>& addrs) noexcept;
+
 /// How many owners the buffer behind `bytes` has (Bytes sharing it, and the
 /// engine while it sends or keeps it); 0 for an empty Bytes.
 long buffer_owners(const Bytes& bytes) noexcept;
