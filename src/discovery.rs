@@ -2,6 +2,7 @@
 //! answers REQUEST_OK, then reports every namespace under the prefix as it
 //! appears (NAMESPACE) and disappears (NAMESPACE_DONE).
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use crate::dispatch::Strand;
 use crate::error::{request_error_code, Code, Error, Result};
 use crate::names::Namespace;
 use crate::runtime::{bounded, catch_panic, runtime, wait_here};
-use crate::session::{Session, Shared};
+use crate::session::{Link, Session, Shared};
 
 /// Where a namespace watch's events go. Called on a callback thread of the
 /// library, one call at a time and in the order the peer sent them;
@@ -114,43 +115,27 @@ impl Session {
         handler: Box<dyn NamespaceHandler>,
     ) -> Result<impl Future<Output = Result<NamespaceWatch>> + Send + 'static> {
         self.shared.check_open("Session::subscribe_namespace")?;
-        let engine_prefix = TrackNamespacePrefix {
-            fields: prefix.to_engine().fields,
-        };
         let prefix = prefix.clone();
         let shared = self.shared.clone();
         Ok(async move {
-            let text = prefix.to_string();
-            let watch = bounded(
+            let (link, watch) = bounded(
                 "Session::subscribe_namespace",
                 shared.request_timeout,
                 async {
-                    let mut subscriber = shared
-                        .link("Session::subscribe_namespace")
-                        .await?
-                        .subscriber
-                        .clone();
-                    // Wrapped at once: a timeout below drops it, and that cancel
-                    // must not end the session either.
-                    let watch = Request(
-                        subscriber
-                            .subscribe_namespace(engine_prefix, KeyValuePairs::default())
-                            .await
-                            .map_err(|e| start_error(&e, &text))?,
-                    );
-                    watch.ok().await.map_err(|e| refused(&e, &text))?;
-                    Ok(watch)
+                    let link = shared.link("Session::subscribe_namespace").await?;
+                    let watch = send_watch(&link, &prefix).await?;
+                    Ok((link, watch))
                 },
             )
             .await?;
             let events = Strand::new(handler);
-            let feed = events.clone();
-            let task = runtime().spawn(async move {
-                let result = catch_panic("watching namespaces", deliver(&watch, &feed)).await;
-                // Cancel on the wire (if still open) before reporting the end.
-                drop(watch);
-                feed.post_final(move |handler| handler.on_closed(result));
-            });
+            let task = runtime().spawn(watch_namespaces(
+                shared.clone(),
+                link,
+                watch,
+                prefix.clone(),
+                events.clone(),
+            ));
             Ok(NamespaceWatch {
                 prefix,
                 task: task.abort_handle(),
@@ -161,13 +146,93 @@ impl Session {
     }
 }
 
+/// Sends SUBSCRIBE_NAMESPACE for `prefix` on `link` and waits for the OK.
+async fn send_watch(link: &Link, prefix: &Namespace) -> Result<Request> {
+    let text = prefix.to_string();
+    let engine_prefix = TrackNamespacePrefix {
+        fields: prefix.to_engine().fields,
+    };
+    // Wrapped at once: a timeout drops it, and that cancel must not end the
+    // session either.
+    let watch = Request(
+        link.subscriber
+            .clone()
+            .subscribe_namespace(engine_prefix, KeyValuePairs::default())
+            .await
+            .map_err(|e| start_error(&e, &text))?,
+    );
+    watch.ok().await.map_err(|e| refused(&e, &text))?;
+    Ok(watch)
+}
+
+/// Reports the namespaces until the watch ends; under a reconnect policy, a
+/// watch whose connection was lost is made again on the next connection
+/// (trying again as the policy waits while the peer refuses), and only
+/// namespaces not reported yet are reported as added.
+async fn watch_namespaces(
+    shared: Arc<Shared>,
+    mut link: Arc<Link>,
+    mut watch: Request,
+    prefix: Namespace,
+    events: Strand<Box<dyn NamespaceHandler>>,
+) {
+    let mut known = HashSet::new();
+    let result = loop {
+        let result = catch_panic("watching namespaces", deliver(&watch, &events, &mut known)).await;
+        // Cancel on the wire (if still open) before going on.
+        drop(watch);
+        if !shared.follows_reconnect(&link).await {
+            break result;
+        }
+        let mut attempt = 0;
+        let again = loop {
+            let Some(next) = shared.next_link(Some(link.number)).await else {
+                break None;
+            };
+            match bounded(
+                "watching again",
+                shared.request_timeout,
+                send_watch(&next, &prefix),
+            )
+            .await
+            {
+                Ok(watch) => break Some((next, watch)),
+                Err(err) => {
+                    crate::log::warn(&format!(
+                        "watching \"{prefix}\" again after a reconnect failed ({}); trying again",
+                        err.message
+                    ));
+                    if !next.is_lost() {
+                        let ended = tokio::select! {
+                            () = tokio::time::sleep(shared.reconnect.delay(attempt)) => false,
+                            () = shared.ended() => true,
+                        };
+                        if ended {
+                            break None;
+                        }
+                        attempt = attempt.saturating_add(1);
+                    }
+                }
+            }
+        };
+        match again {
+            Some((next, again)) => (link, watch) = (next, again),
+            None => break result,
+        }
+    };
+    events.post_final(move |handler| handler.on_closed(result));
+}
+
 /// Namespace events waiting for the user at most: a watcher that falls this
 /// far behind is ended (`Lagging`) rather than let memory grow.
 const MAX_PENDING_EVENTS: usize = 65536;
 
+/// Reports each namespace once while it exists: `known` holds those
+/// reported as added and not yet as removed (kept across connections).
 async fn deliver(
     watch: &SubscribeNamespace,
     events: &Strand<Box<dyn NamespaceHandler>>,
+    known: &mut HashSet<Namespace>,
 ) -> Result<()> {
     loop {
         if events.pending() >= MAX_PENDING_EVENTS {
@@ -181,12 +246,12 @@ async fn deliver(
         }
         match watch.next().await {
             Ok(Some(NamespaceEvent::Added(ns))) => {
-                if let Some(ns) = from_wire(&ns) {
+                if let Some(ns) = from_wire(&ns).filter(|ns| known.insert(ns.clone())) {
                     events.post(move |handler| handler.on_added(ns));
                 }
             }
             Ok(Some(NamespaceEvent::Removed(ns))) => {
-                if let Some(ns) = from_wire(&ns) {
+                if let Some(ns) = from_wire(&ns).filter(|ns| known.remove(ns)) {
                     events.post(move |handler| handler.on_removed(ns));
                 }
             }

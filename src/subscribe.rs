@@ -336,6 +336,7 @@ impl Session {
         self.shared.check_open("Session::subscribe")?;
         let name = names::track_name(namespace, track)?;
         options.validate()?;
+        // Checked now; made again for each connection (send_subscribe).
         options.to_params()?;
         // A rendezvous holds the answer back until the publisher appears.
         let timeout = self.shared.request_timeout + options.rendezvous_timeout.unwrap_or_default();
@@ -436,9 +437,9 @@ async fn receive(
             reader,
             stopper,
         } = subscribed;
-        // A panic in the engine still ends in exactly one terminal event.
         let order = (options.group_order == GroupOrder::Ascending)
             .then(|| Reorder::new(options.reorder_window, options.budget.max_bytes));
+        // A panic in the engine still ends in exactly one terminal event.
         let result = catch_panic(
             "receiving the track",
             deliver(reader, &feed, stopper, order),

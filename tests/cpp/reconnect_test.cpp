@@ -426,6 +426,62 @@ TEST(Reconnect, AGoawayMovesTheSessionAndItsSubscriptionToTheNamedRelay) {
   EXPECT_FALSE(states.ended());
 }
 
+TEST(Reconnect, ANamespaceWatchIsRestoredAndReportsEachNamespaceOnce) {
+  std::string error;
+  auto relay = Relay::start(&error);
+  ASSERT_NE(relay, nullptr) << error;
+  const auto cfg = reconnecting(*relay);
+  const moq::Namespace prefix = test_namespace();
+  const auto ns_a = moq::Namespace::parse(prefix.to_string() + "/a").value();
+  const auto ns_b = moq::Namespace::parse(prefix.to_string() + "/b").value();
+  auto publisher = connect_to(*relay, cfg);
+  ASSERT_MOQ_OK(publisher);
+  auto announced = publisher->announce(ns_a);
+  ASSERT_MOQ_OK(announced);
+
+  auto watcher = connect_to(*relay, cfg);
+  ASSERT_MOQ_OK(watcher);
+  StateLog states;
+  watcher->on_state_change(states.callback());
+  std::mutex mutex;
+  std::vector<std::string> events;
+  auto note = [&](const char* what) {
+    return [&, what](const moq::Namespace& ns) {
+      std::lock_guard<std::mutex> lock(mutex);
+      events.push_back(what + ns.to_string());
+    };
+  };
+  auto seen = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return events;
+  };
+  auto watch = watcher->subscribe_namespace(prefix, note("+"), note("-"));
+  ASSERT_MOQ_OK(watch);
+  std::atomic<bool> ended{false};
+  watch->on_closed([&](const moq::Status&) { ended = true; });
+  ASSERT_TRUE(wait_until([&] { return seen().size() == 1; }, 10000ms));
+
+  ASSERT_TRUE(relay->kill());
+  ASSERT_TRUE(wait_until([&] { return watcher->state() == moq::SessionState::reconnecting; },
+                         5000ms));
+  ASSERT_TRUE(relay->restart(&error)) << error;
+  ASSERT_TRUE(wait_until([&] { return states.states() == std::vector<moq::SessionState>{
+                                          moq::SessionState::reconnecting,
+                                          moq::SessionState::connected}; },
+                         10000ms))
+      << states.causes();
+  // A namespace announced after the restart reaches the restored watch; the
+  // one announced again by its reconnected publisher is not reported twice.
+  auto late = connect_to(*relay, config_for(*relay));
+  ASSERT_MOQ_OK(late);
+  auto announced_b = late->announce(ns_b);
+  ASSERT_MOQ_OK(announced_b);
+  ASSERT_TRUE(wait_until([&] { return seen().size() >= 2; }, 10000ms)) << "the watch was not restored";
+  std::this_thread::sleep_for(500ms);  // anything more would show now
+  EXPECT_EQ(seen(), (std::vector<std::string>{"+" + ns_a.to_string(), "+" + ns_b.to_string()}));
+  EXPECT_FALSE(ended.load()) << "a restored watch has no terminal event";
+}
+
 TEST(Reconnect, ThePolicyIsChecked) {
   auto cfg = quick_config();
   cfg.reconnect.enabled = true;

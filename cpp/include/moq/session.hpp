@@ -48,10 +48,12 @@ enum class SessionState { connected, reconnecting, closed };
 ///   (SubscriptionStats::resumptions, gap_after_group, gap_before_group): no
 ///   terminal event. While the publisher is not back, it tries again as the
 ///   policy waits;
+/// - a NamespaceWatch watches again; a namespace it reported as added is
+///   not reported again (one removed during the outage is not reported);
 /// - the PUBLISH listener (on_publish) listens on the new connection.
-/// Not restored (they end with Errc::closed, as without a policy): namespace
-/// watches, published tracks (publish_track), fetches in flight, and
-/// tracks accepted from a PUBLISH. Requests made while reconnecting wait for
+/// Not restored (they end with Errc::closed, as without a policy): published
+/// tracks (publish_track), fetches in flight, and tracks accepted from a
+/// PUBLISH. Requests made while reconnecting wait for
 /// the new connection, bounded by their timeout.
 /// A GOAWAY from the peer moves the session (make-before-break): it connects
 /// to the URI the GOAWAY names (empty: the same URL), makes that connection
