@@ -184,37 +184,16 @@ async fn watch_namespaces(
         if !shared.follows_reconnect(&link).await {
             break result;
         }
-        let mut attempt = 0;
-        let again = loop {
-            let Some(next) = shared.next_link(Some(link.number)).await else {
-                break None;
-            };
-            match bounded(
-                "watching again",
+        let prefix = &prefix;
+        let again = shared
+            .again_on_next_link(
+                link.number,
+                &format!("watching \"{prefix}\" again"),
+                crate::log::Level::Warn,
                 shared.request_timeout,
-                send_watch(&next, &prefix),
+                |next| async move { send_watch(&next, prefix).await },
             )
-            .await
-            {
-                Ok(watch) => break Some((next, watch)),
-                Err(err) => {
-                    crate::log::warn(&format!(
-                        "watching \"{prefix}\" again after a reconnect failed ({}); trying again",
-                        err.message
-                    ));
-                    if !next.is_lost() {
-                        let ended = tokio::select! {
-                            () = tokio::time::sleep(shared.reconnect.delay(attempt)) => false,
-                            () = shared.ended() => true,
-                        };
-                        if ended {
-                            break None;
-                        }
-                        attempt = attempt.saturating_add(1);
-                    }
-                }
-            }
-        };
+            .await;
         match again {
             Some((next, again)) => (link, watch) = (next, again),
             None => break result,

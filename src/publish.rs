@@ -207,33 +207,17 @@ async fn serve_announcement(
 /// trying again (as the reconnect policy waits) while the peer refuses it.
 /// `None` once the session has ended.
 async fn reannounce(publication: &Publication, lost: u64) -> Option<(Arc<Link>, PublishNamespace)> {
-    let shared = &publication.shared;
-    let mut attempt = 0;
-    loop {
-        let link = shared.next_link(Some(lost)).await?;
-        let announced = bounded(
-            "announcing again",
-            shared.request_timeout,
-            publish_namespace(&link, &publication.namespace),
+    let namespace = &publication.namespace;
+    publication
+        .shared
+        .again_on_next_link(
+            lost,
+            &format!("announcing \"{namespace}\" again"),
+            crate::log::Level::Warn,
+            publication.shared.request_timeout,
+            |link| async move { publish_namespace(&link, namespace).await },
         )
-        .await;
-        match announced {
-            Ok(publish_ns) => return Some((link, publish_ns)),
-            Err(err) => {
-                crate::log::warn(&format!(
-                    "announcing \"{}\" again after a reconnect failed ({}); trying again",
-                    publication.namespace, err.message
-                ));
-                if !link.is_lost() {
-                    tokio::select! {
-                        () = tokio::time::sleep(shared.reconnect.delay(attempt)) => {}
-                        () = shared.ended() => return None,
-                    }
-                    attempt = attempt.saturating_add(1);
-                }
-            }
-        }
-    }
+        .await
 }
 
 /// Answers the SUBSCRIBEs the peer forwards for this namespace on `link`

@@ -363,6 +363,48 @@ impl Shared {
         true
     }
 
+    /// Makes a handle's request again on the session's next connection after
+    /// `lost` (announce, subscribe, watch), each try bounded by `timeout`;
+    /// while the peer refuses, logs it at `level` and tries again as the
+    /// reconnect policy waits (at once on a newer connection if this one is
+    /// lost too). `None` once the session has ended.
+    pub(crate) async fn again_on_next_link<T, F, Fut>(
+        &self,
+        lost: u64,
+        what: &str,
+        level: crate::log::Level,
+        timeout: Duration,
+        mut request: F,
+    ) -> Option<(Arc<Link>, T)>
+    where
+        F: FnMut(Arc<Link>) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut attempt = 0;
+        loop {
+            let link = self.next_link(Some(lost)).await?;
+            match bounded(what, timeout, request(link.clone())).await {
+                Ok(answer) => return Some((link, answer)),
+                Err(err) => {
+                    crate::log::log(
+                        level,
+                        &format!(
+                            "{what} after a reconnect failed ({}); trying again",
+                            err.message
+                        ),
+                    );
+                    if !link.is_lost() {
+                        tokio::select! {
+                            () = tokio::time::sleep(self.reconnect.delay(attempt)) => {}
+                            () = self.ended() => return None,
+                        }
+                        attempt = attempt.saturating_add(1);
+                    }
+                }
+            }
+        }
+    }
+
     /// Largest QUIC datagram the current connection can send (0: none, or
     /// no connection now).
     pub(crate) fn max_datagram_size(&self) -> usize {

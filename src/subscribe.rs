@@ -487,35 +487,16 @@ async fn resubscribe(
         };
     }
     let timeout = shared.request_timeout + options.rendezvous_timeout.unwrap_or_default();
-    let mut attempt = 0;
-    loop {
-        let link = shared.next_link(Some(lost)).await?;
-        let answered = bounded(
-            "subscribing again",
+    let options = &options;
+    shared
+        .again_on_next_link(
+            lost,
+            &format!("subscribing to \"{}\" again", track.full),
+            crate::log::Level::Info,
             timeout,
-            send_subscribe(&link, track, &options, shared),
+            |link| async move { send_subscribe(&link, track, options, shared).await },
         )
-        .await;
-        match answered {
-            Ok(subscribed) => return Some((link, subscribed)),
-            Err(err) => {
-                crate::log::log(
-                    crate::log::Level::Info,
-                    &format!(
-                        "subscribing to \"{}\" again after a reconnect: {}; trying again",
-                        track.full, err.message
-                    ),
-                );
-                if !link.is_lost() {
-                    tokio::select! {
-                        () = tokio::time::sleep(shared.reconnect.delay(attempt)) => {}
-                        () = shared.ended() => return None,
-                    }
-                    attempt = attempt.saturating_add(1);
-                }
-            }
-        }
-    }
+        .await
 }
 
 fn subscribe_error(err: &ServeError, full: &str) -> Error {
