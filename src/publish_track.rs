@@ -14,14 +14,14 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use futures::FutureExt;
 use moq_transport::coding::KeyValuePairs;
 use moq_transport::message::PublishDoneCode;
-use moq_transport::serve::{self, ServeError, SubgroupsWriter};
-use moq_transport::session::{PublishReceived, SessionError};
+use moq_transport::serve::{self, ServeError, SubgroupsWriter, TrackReader};
+use moq_transport::session::{PublishReceived, Published, SessionError};
 
 use tokio::sync::oneshot;
 
@@ -34,7 +34,7 @@ use crate::names::{self, Namespace};
 use crate::publish::GroupWriter;
 use crate::runtime::{bounded, catch_panic, runtime, wait_here};
 use crate::send_backlog::{TrackLedger, DEFAULT_MAX_BACKLOG_BYTES};
-use crate::session::{Session, Shared};
+use crate::session::{Link, Session, Shared};
 use crate::stream_guard::StreamPolicy;
 use crate::subscribe::{deliver, GroupStopper, ObjectHandler};
 
@@ -87,50 +87,28 @@ impl Session {
         let shared = self.shared.clone();
         let namespace = namespace.clone();
         Ok(async move {
-            let published = bounded("Session::publish_track", shared.request_timeout, async {
-                let mut publisher = shared
-                    .link("Session::publish_track")
-                    .await?
-                    .publisher
-                    .clone();
-                // Dropping `published` on a timeout or error withdraws the PUBLISH.
-                let mut published = publisher
-                    .publish(reader, KeyValuePairs::default())
-                    .await
-                    .map_err(|e| publish_start_error(&e, &full))?;
-                published
-                    .ok()
-                    .await
-                    .map_err(|e| publish_refused(&e, &full))?;
-                Ok(published)
-            })
-            .await?;
+            let (link, published) =
+                bounded("Session::publish_track", shared.request_timeout, async {
+                    let link = shared.link("Session::publish_track").await?;
+                    let published = publish(&link, &reader, &full).await?;
+                    Ok((link, published))
+                })
+                .await?;
             let ended = Arc::new(Mutex::new(None));
-            let serve_ended = ended.clone();
-            let serve_full = full.clone();
             let ledger = TrackLedger::new(DEFAULT_MAX_BACKLOG_BYTES);
-            let followed = shared
-                .sending
-                .serve(published.info.track_alias, ledger.clone());
             // Not aborted when the handle drops: it sends what was written, then
             // PUBLISH_DONE, and ends with the session at the latest.
-            runtime().spawn(async move {
-                let _followed = followed;
-                let result = AssertUnwindSafe(published.serve()).catch_unwind().await;
-                let error = match result {
-                    Ok(Ok(())) => Error::closed(format!(
-                        "the peer stopped receiving \"{serve_full}\" (it ended the subscription)"
-                    )),
-                    Ok(Err(err)) => {
-                        Error::from_session(&err, &format!("publishing \"{serve_full}\" ended"))
-                    }
-                    Err(_) => Error::new(
-                        Code::Internal,
-                        "internal error while publishing (a panic); please report this bug",
-                    ),
-                };
-                *serve_ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
-            });
+            runtime().spawn(serve_published(
+                Serving {
+                    shared: shared.clone(),
+                    reader,
+                    full,
+                    ledger: ledger.clone(),
+                    ended: Arc::downgrade(&ended),
+                },
+                link,
+                published,
+            ));
             Ok(PublishedTrack {
                 shared,
                 namespace,
@@ -140,6 +118,84 @@ impl Session {
                 ledger,
             })
         })
+    }
+}
+
+/// Sends PUBLISH for `reader`'s track on `link` and waits for REQUEST_OK.
+/// Dropping the result on a timeout or error withdraws the PUBLISH.
+async fn publish(link: &Link, reader: &TrackReader, full: &str) -> Result<Published> {
+    let mut published = link
+        .publisher
+        .clone()
+        .publish(reader.clone(), KeyValuePairs::default())
+        .await
+        .map_err(|e| publish_start_error(&e, full))?;
+    published
+        .ok()
+        .await
+        .map_err(|e| publish_refused(&e, full))?;
+    Ok(published)
+}
+
+/// What the task serving a published track needs besides the connection.
+struct Serving {
+    shared: Arc<Shared>,
+    reader: TrackReader,
+    full: String,
+    ledger: Arc<TrackLedger>,
+    /// The handle's end slot; gone once the handle is dropped, after which
+    /// the track is not offered on a new connection.
+    ended: Weak<Mutex<Option<Error>>>,
+}
+
+/// Serves the track on `link` until it ends. Under a reconnect policy, a
+/// track whose connection was lost while its handle lives is offered again
+/// (PUBLISH) on each new connection: the writer stays, writes go on, and
+/// the peer gets the groups written from then on.
+async fn serve_published(serving: Serving, mut link: Arc<Link>, mut published: Published) {
+    let error = loop {
+        let followed = serving
+            .shared
+            .sending
+            .serve(published.info.track_alias, serving.ledger.clone());
+        let result = AssertUnwindSafe(published.serve()).catch_unwind().await;
+        drop(followed);
+        let full = &serving.full;
+        let error = match result {
+            Ok(Ok(())) => Error::closed(format!(
+                "the peer stopped receiving \"{full}\" (it ended the subscription)"
+            )),
+            Ok(Err(err)) => Error::from_session(&err, &format!("publishing \"{full}\" ended")),
+            Err(_) => {
+                break Error::new(
+                    Code::Internal,
+                    "internal error while publishing (a panic); please report this bug",
+                )
+            }
+        };
+        if serving.ended.strong_count() == 0 || !serving.shared.follows_reconnect(&link).await {
+            break error;
+        }
+        let again = serving
+            .shared
+            .again_on_next_link(
+                link.number,
+                &format!("publishing \"{full}\" again"),
+                crate::log::Level::Warn,
+                serving.shared.request_timeout,
+                |link| {
+                    let (reader, full) = (serving.reader.clone(), full.clone());
+                    async move { publish(&link, &reader, &full).await }
+                },
+            )
+            .await;
+        match again {
+            Some((next, again)) => (link, published) = (next, again),
+            None => break error,
+        }
+    };
+    if let Some(ended) = serving.ended.upgrade() {
+        *ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
     }
 }
 

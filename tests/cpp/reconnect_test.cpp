@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <iostream>
 
 #include "test_util.hpp"
@@ -81,11 +82,29 @@ class StateLog {
 // 20 ms until stopped, counting the writes that failed.
 class GroupWriter {
  public:
-  explicit GroupWriter(std::vector<moq::TrackWriter*> tracks) : tracks_(std::move(tracks)) {
+  using BeginGroup = std::function<moq::Result<moq::GroupWriter>()>;
+  explicit GroupWriter(std::vector<moq::TrackWriter*> tracks) {
+    for (moq::TrackWriter* track : tracks) tracks_.push_back([track] { return track->begin_group(); });
+    start();
+  }
+  explicit GroupWriter(moq::PublishedTrack& track) {
+    tracks_.push_back([&track] { return track.begin_group(); });
+    start();
+  }
+  ~GroupWriter() { stop(); }
+  void stop() {
+    running_ = false;
+    if (thread_.joinable()) thread_.join();
+  }
+  int failures() const { return failures_.load(); }
+  int written() const { return written_.load(); }
+
+ private:
+  void start() {
     thread_ = std::thread([this] {
       for (int i = 0; running_.load() && i < 3000; ++i) {
-        for (moq::TrackWriter* track : tracks_) {
-          auto group = track->begin_group();
+        for (const BeginGroup& begin_group : tracks_) {
+          auto group = begin_group();
           if (!group) {
             failures_.fetch_add(1);
             continue;
@@ -99,16 +118,8 @@ class GroupWriter {
       }
     });
   }
-  ~GroupWriter() { stop(); }
-  void stop() {
-    running_ = false;
-    if (thread_.joinable()) thread_.join();
-  }
-  int failures() const { return failures_.load(); }
-  int written() const { return written_.load(); }
 
- private:
-  std::vector<moq::TrackWriter*> tracks_;
+  std::vector<BeginGroup> tracks_;
   std::atomic<bool> running_{true};
   std::atomic<int> failures_{0};
   std::atomic<int> written_{0};
@@ -243,6 +254,62 @@ TEST(Reconnect, ARestartedRelayIsRejoinedAndDeliveryResumesInOrderWithTheGapRepo
   EXPECT_TRUE(wait_until([&] { return sub_states.ended(); }, 5000ms));
   EXPECT_FALSE(sub_states.closed_error().has_value());
   EXPECT_EQ(sub_states.states(), kReconnectedTwice) << "closed goes to on_closed only";
+}
+
+TEST(Reconnect, APublishedTrackIsOfferedAgainAndItsSubscriberResumes) {
+  std::string error;
+  auto relay = Relay::start(&error);  // its own: this test kills it
+  ASSERT_NE(relay, nullptr) << error;
+  const auto cfg = reconnecting(*relay);
+  const auto ns = test_namespace();
+  auto publisher = connect_to(*relay, cfg);
+  ASSERT_MOQ_OK(publisher);
+  auto track = publisher->publish_track(ns, "published");  // PUBLISH, no announce
+  ASSERT_MOQ_OK(track);
+  auto subscriber = connect_to(*relay, cfg);
+  ASSERT_MOQ_OK(subscriber);
+  Collector got;
+  auto sub = subscriber->subscribe(ns, "published", got.callback());
+  ASSERT_MOQ_OK(sub);
+  std::atomic<bool> sub_ended{false};
+  sub->on_closed([&](const moq::Status&) { sub_ended = true; });
+  // Warm-up groups until one arrives (the relay may drop the first).
+  ASSERT_TRUE(wait_until([&] {
+    auto group = track->begin_group();
+    return group && group->write(moq::Bytes::copy("warmup")) && group->finish() &&
+           wait_until([&] { return got.size() > 0; }, 200ms);
+  }, 15000ms));
+
+  GroupWriter writer(*track);
+  ASSERT_TRUE(got.wait([](const auto& v) { return groups_of(v).size() >= 5; }));
+  ASSERT_TRUE(relay->kill());
+  EXPECT_TRUE(wait_until([&] { return publisher->state() == moq::SessionState::reconnecting; },
+                         5000ms));
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(relay->restart(&error)) << error;
+
+  // The track is offered again on the new connection, so the restored
+  // subscription finds it and delivery resumes after the gap.
+  EXPECT_TRUE(wait_until([&] {
+    const auto stats = sub->stats();
+    return stats.resumptions == 1 && stats.gap_before_group.has_value();
+  }, 5000ms)) << "no object of the published track within 5 s of the restart";
+  const std::size_t before = groups_of(got.objects()).size();
+  EXPECT_TRUE(got.wait([&](const auto& v) { return groups_of(v).size() >= before + 5; }, 5000ms));
+  writer.stop();
+
+  EXPECT_EQ(writer.failures(), 0) << "writes during the outage must be accepted";
+  expect_strictly_ascending(groups_of(got.objects()), "published");
+  EXPECT_FALSE(sub_ended.load()) << "a resumed subscription has no terminal event";
+  EXPECT_EQ(publisher->stats()->reconnects, 1u);
+  auto group = track->begin_group();
+  EXPECT_MOQ_OK(group);  // the handle stays usable after the reconnect
+  if (group) EXPECT_MOQ_OK(group->finish());
+
+  // Destroying the track still ends it for the subscriber, normally.
+  track = moq::Error(moq::Errc::cancelled, "end the track");
+  EXPECT_TRUE(wait_until([&] { return sub_ended.load(); }, 5000ms))
+      << "destroying the re-offered track must end the subscription";
 }
 
 TEST(Reconnect, APolicyThatGivesUpEndsTheSessionWithTheLastError) {

@@ -27,7 +27,8 @@ struct PublishListenerImpl;
 /// One track offered to the peer with PUBLISH and accepted by it, made by
 /// Session::publish_track. Write groups with begin_group(); they are sent
 /// like a TrackWriter's. A relay (moq-relay-ietf) serves other sessions'
-/// SUBSCRIBEs to the track from it.
+/// SUBSCRIBEs to the track from it. Under a reconnect policy
+/// (SessionConfig::reconnect) it is offered again on each new connection.
 ///
 /// Ownership: move-only RAII. Destroying it ends the track: the peer gets
 /// PUBLISH_DONE after the objects already written, and a relay passes that on

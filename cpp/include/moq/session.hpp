@@ -50,11 +50,14 @@ enum class SessionState { connected, reconnecting, closed };
 ///   policy waits;
 /// - a NamespaceWatch watches again; a namespace it reported as added is
 ///   not reported again (one removed during the outage is not reported);
+/// - a PublishedTrack (publish_track) is offered again (PUBLISH); its
+///   begin_group keeps working throughout, and the peer gets the groups
+///   written from then on;
 /// - the PUBLISH listener (on_publish) listens on the new connection.
-/// Not restored (they end with Errc::closed, as without a policy): published
-/// tracks (publish_track), fetches in flight, and tracks accepted from a
-/// PUBLISH. Requests made while reconnecting wait for
-/// the new connection, bounded by their timeout.
+/// Not restored (they end with Errc::closed, as without a policy): fetches
+/// in flight, and tracks accepted from a PUBLISH (the peer offers them
+/// again if it wants). Requests made while reconnecting wait for the new
+/// connection, bounded by their timeout.
 /// A GOAWAY from the peer moves the session (make-before-break): it connects
 /// to the URI the GOAWAY names (empty: the same URL), makes that connection
 /// the current one, then closes the old one, and the handles above restore
