@@ -7,9 +7,11 @@
 //   moq-bench --url URL --ca ca.pem --scenario NAME [--size B] [--count N]
 //             [--per-group N] [--subscribers N] [--rate N] [--seconds S]
 //             [--per-session N] [--namespace NS] [--ascending]
+//             [--max-incoming-subgroups N]
 //
 // --ascending subscribes with GroupOrder::ascending (groups delivered in
-// order; see moq/subscribe.hpp).
+// order; see moq/subscribe.hpp). --max-incoming-subgroups sets
+// SessionConfig::max_incoming_subgroups (0, the default: the library's).
 //
 // Scenarios:
 //   throughput     --count objects of --size bytes, --per-group per group, as
@@ -67,6 +69,7 @@ struct Args {
   uint64_t per_session = 90;
   std::string ns;
   bool ascending = false;
+  uint32_t max_incoming_subgroups = 0;
 };
 
 [[noreturn]] void fail(const std::string& why) {
@@ -95,6 +98,7 @@ Args parse(int argc, char** argv) {
     else if (flag == "--seconds") args.seconds = std::stod(value);
     else if (flag == "--per-session") args.per_session = std::max<uint64_t>(1, std::stoull(value));
     else if (flag == "--namespace") args.ns = value;
+    else if (flag == "--max-incoming-subgroups") args.max_incoming_subgroups = static_cast<uint32_t>(std::stoul(value));
     else fail("unknown option " + flag);
   }
   if (args.url.empty() || args.scenario.empty()) fail("--url and --scenario are required");
@@ -153,6 +157,7 @@ moq::Session connect(const Args& args) {
   moq::SessionConfig config;
   if (!args.ca.empty()) config.tls.root_cert_files = {args.ca};
   config.bind = "127.0.0.1:0";
+  if (args.max_incoming_subgroups > 0) config.max_incoming_subgroups = args.max_incoming_subgroups;
   auto session = moq::Session::connect(args.url, config);
   if (!session) fail("connect: " + session.error().message());
   return std::move(*session);

@@ -4,6 +4,7 @@ publisher and the subscriber each in a process of its own (bench/moq-bench's
 soak-publish and soak-subscribe scenarios).
 
     python3 bench/soak.py [--rate 10000] [--seconds 60] [--size 1024] [--build-dir DIR]
+                          [--max-incoming-subgroups N]
 
 The subscriber asks for ascending group order. Prints what it counted (lost, duplicated, out of order), its RSS
 before, after a 10 s warm-up and at the end, and the CPU per object of each
@@ -35,6 +36,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--size", type=int, default=1024, help="bytes per object")
     parser.add_argument("--per-group", type=int, default=100, help="objects per group")
+    parser.add_argument("--max-incoming-subgroups", type=int, default=0,
+                        help="the subscriber's SessionConfig::max_incoming_subgroups (0: default)")
     parser.add_argument("--build-dir", default=os.path.join(bench.ROOT, "build-bench"))
     args = parser.parse_args()
 
@@ -60,7 +63,8 @@ def main():
             if publisher.stdout.readline().strip() != "READY":
                 raise SystemExit("soak: the publisher did not start")
             subscriber = subprocess.Popen(
-                [program, "--scenario", "soak-subscribe", "--count", str(count), "--ascending"] + common,
+                [program, "--scenario", "soak-subscribe", "--count", str(count), "--ascending",
+                 "--max-incoming-subgroups", str(args.max_incoming_subgroups)] + common,
                 stdout=subprocess.PIPE, text=True)
             if subscriber.stdout.readline().strip() != "WARM":
                 raise SystemExit("soak: the subscriber received nothing")

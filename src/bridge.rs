@@ -72,6 +72,7 @@ mod ffi {
         idle_timeout_ms: u64,
         /// 0: no keep-alives.
         keep_alive_interval_ms: u64,
+        max_incoming_subgroups: u32,
         /// `moq::SessionConfig::auth_tokens`, sent in SETUP.
         auth_tokens: Vec<AuthTokenFfi>,
         /// `moq::ReconnectPolicy`.
@@ -721,6 +722,7 @@ fn connect_parts(
         max_group_bytes: options.max_group_bytes,
         idle_timeout: Duration::from_millis(options.idle_timeout_ms),
         keep_alive_interval: Duration::from_millis(options.keep_alive_interval_ms),
+        max_incoming_subgroups: options.max_incoming_subgroups,
         auth_tokens: options
             .auth_tokens
             .iter()

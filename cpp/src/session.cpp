@@ -135,6 +135,7 @@ Result<ffi::ConnectOptions> connect_options(std::string_view url, const SessionC
       config.max_group_bytes,
       to_millis(config.idle_timeout),
       to_millis(config.keep_alive_interval),
+      config.max_incoming_subgroups,
       {},
       ffi::ReconnectParams{config.reconnect.enabled, to_millis(config.reconnect.initial_delay),
                            to_millis(config.reconnect.max_delay), config.reconnect.max_attempts},

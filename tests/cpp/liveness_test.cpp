@@ -1,12 +1,16 @@
 // Liveness: SessionConfig::idle_timeout and keep_alive_interval, against a
 // relay of the test's own that is killed (SIGKILL: no CONNECTION_CLOSE ever
 // comes, only silence), that stays up while nothing is said, or that is
-// out of reach for a while (tests/tools/slow-link.py's black hole).
+// out of reach for a while (tests/tools/slow-link.py's black hole); and
+// SessionConfig::max_incoming_subgroups, QUIC's limit on the subgroup streams
+// the relay may have open towards a session.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <string_view>
+#include <vector>
 
 #include "test_util.hpp"
 
@@ -216,6 +220,61 @@ TEST(Liveness, IdleTimeoutAndKeepAliveMustFit) {
   EXPECT_EQ(too_slow.error().code(), moq::Errc::invalid_argument);
   EXPECT_NE(too_slow.error().message().find("keep_alive_interval"), std::string::npos)
       << too_slow.error().message();
+}
+
+bool has_payload(const std::vector<moq::Object>& objects, std::string_view payload) {
+  return std::any_of(objects.begin(), objects.end(),
+                     [&](const moq::Object& o) { return o.payload.view() == payload; });
+}
+
+TEST(Liveness, GroupsBeyondMaxIncomingSubgroupsWaitForAnEarlierOneToEnd) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  Publisher pub;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "a", &pub));
+  auto track_b = pub.announcement->create_track("b");
+  ASSERT_MOQ_OK(track_b);
+
+  auto cfg = config_for(*relay);
+  cfg.max_incoming_subgroups = 1;
+  // The same over WebTransport and raw QUIC: the peer's control streams
+  // (MoQT's, and HTTP/3's) do not count.
+  for (const std::string& url : {relay->url(), relay->moqt_url()}) {
+    SCOPED_TRACE(url);
+    auto session = moq::Session::connect(url, cfg);
+    ASSERT_MOQ_OK(session);
+    Collector got_a, got_b;
+    auto sub_a = session->subscribe(ns, "a", got_a.callback());
+    ASSERT_MOQ_OK(sub_a);
+    auto sub_b = session->subscribe(ns, "b", got_b.callback());
+    ASSERT_MOQ_OK(sub_b);
+    ASSERT_GT(warm_up(*pub.track, [&] { return got_a.size() > 0; }), 0);
+    ASSERT_GT(warm_up(*track_b, [&] { return got_b.size() > 0; }), 0);
+
+    auto open_a = pub.track->begin_group();
+    ASSERT_MOQ_OK(open_a);
+    ASSERT_MOQ_OK(open_a->write(moq::Bytes::copy("a-open")));
+    ASSERT_TRUE(got_a.wait([](const auto& v) { return has_payload(v, "a-open"); }, 5000ms));
+    auto open_b = track_b->begin_group();
+    ASSERT_MOQ_OK(open_b);
+    ASSERT_MOQ_OK(open_b->write(moq::Bytes::copy("b-open")));
+    EXPECT_FALSE(got_b.wait([](const auto& v) { return has_payload(v, "b-open"); }, 1500ms))
+        << "a second subgroup arrived while the only one allowed was open";
+    ASSERT_MOQ_OK(open_a->finish());
+    EXPECT_TRUE(got_b.wait([](const auto& v) { return has_payload(v, "b-open"); }, 5000ms))
+        << "the held-back subgroup must arrive once the open one ended";
+    ASSERT_MOQ_OK(open_b->finish());
+  }
+
+  for (uint32_t bad : {0u, 65537u}) {
+    cfg.max_incoming_subgroups = bad;
+    auto refused = moq::Session::connect(relay->url(), cfg);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().code(), moq::Errc::invalid_argument);
+    EXPECT_NE(refused.error().message().find("max_incoming_subgroups"), std::string::npos)
+        << refused.error().message();
+  }
 }
 
 }  // namespace

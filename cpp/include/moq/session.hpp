@@ -153,6 +153,18 @@ struct SessionConfig {
   /// quiet session stays open; zero sends none. Must be below idle_timeout
   /// (invalid_argument).
   std::chrono::milliseconds keep_alive_interval{4000};
+  /// Subgroup streams (one per group in flight, per track) the peer may have
+  /// open towards this session at once: QUIC's limit on incoming
+  /// unidirectional streams. A subscriber receiving more groups at once
+  /// than this gets the next one when an earlier one ends (QUIC flow
+  /// control holds the relay back; nothing is lost). The QUIC stack keeps
+  /// receive state for every allowed stream for the session's life, and its
+  /// reassembly capacity only grows (a few hundred bytes each for small
+  /// objects read promptly, up to tens of KiB for large ones), so this, not
+  /// the traffic, bounds a long-lived session's memory: raise it for many
+  /// tracks at once, lower it for a small footprint. (The peer's control
+  /// streams come on top.) 1 to 65,536, else invalid_argument.
+  uint32_t max_incoming_subgroups = 256;
   /// Authorization tokens presented in SETUP, in order. Checked before
   /// connecting: at most AuthToken::kMaxTokens, no empty value, no exact
   /// duplicate, at most AuthToken::kMaxTotalBytes in all (else
