@@ -2,18 +2,19 @@
 # The test command of moq:   bash tests/run.sh [STEP...]
 #
 # Runs on a fresh Debian bookworm machine (as root, with Rust, gcc, python3 and git):
-#   deps      apt packages: cmake ninja-build libgtest-dev libgmock-dev openssl
+#   deps      apt packages: cmake ninja-build libgtest-dev libgmock-dev openssl clang-tidy-15
 #   peers     tests/tools/install-peers.sh: moq-relay-ietf + moq-clock-ietf (cached
 #             outside the clone) -> MOQ_TOOLS_DIR
 #   rust      cargo fmt --check, cargo clippy -D warnings (library and tests/peer), cargo test
 #   build     CMake build (Ninja, RelWithDebInfo) in $MOQ_BUILD_DIR + ctest
+#   tidy      tests/tools/tidy.sh: clang-tidy with .clang-tidy over cpp/ (needs build)
 #   consumer  cmake --install, then tests/consumer built against the install prefix
 #   bench     bench/run.py --quick: both benchmark programs run once with a small
 #             load, so they keep working (the figures of a quick run mean nothing)
 #   asan      CMake build with MOQ_SANITIZE=ON (Debug) in $MOQ_ASAN_BUILD_DIR + ctest
 #   tsan      (only when named) CMake build with MOQ_TSAN=ON in $MOQ_TSAN_BUILD_DIR +
 #             ctest under ThreadSanitizer with tests/tsan.supp
-# With no STEP, runs all but tsan in that order. (consumer needs build; every step after
+# With no STEP, runs all but tsan in that order. (tidy and consumer need build; every step after
 # peers needs MOQ_TOOLS_DIR, which the peers step sets, or take it from the environment.)
 #
 # Settings (environment):
@@ -42,7 +43,7 @@ JOBS=${MOQ_JOBS:-2}
 CTEST_JOBS=${MOQ_CTEST_JOBS:-1}
 TEST_TIMEOUT=${MOQ_TEST_TIMEOUT:-300}
 CORROSION=${MOQ_CORROSION:-OFF}
-APT_PACKAGES=(cmake ninja-build libgtest-dev libgmock-dev openssl)
+APT_PACKAGES=(cmake ninja-build libgtest-dev libgmock-dev openssl clang-tidy-15)
 # The Rust test that must not share the machine with others (see step_rust).
 TIMING_SENSITIVE_TEST=lower_priority_number_is_sent_first
 
@@ -160,6 +161,13 @@ step_build() {
   step_done "ctest"
 }
 
+step_tidy() {
+  [ -f "$BUILD_DIR/CMakeCache.txt" ] || die "no build in $BUILD_DIR: run the build step first"
+  banner "tidy: clang-tidy over cpp/ (tests/tools/tidy.sh)"
+  bash tests/tools/tidy.sh "$BUILD_DIR"
+  step_done "tidy"
+}
+
 step_consumer() {
   local prefix=$BUILD_DIR/prefix consumer=$BUILD_DIR/consumer
   [ -f "$BUILD_DIR/CMakeCache.txt" ] || die "no build in $BUILD_DIR: run the build step first"
@@ -215,7 +223,7 @@ step_tsan() {
   step_done "tsan ctest"
 }
 
-ALL_STEPS=(deps peers rust build consumer bench asan)
+ALL_STEPS=(deps peers rust build tidy consumer bench asan)
 OPTIONAL_STEPS=(tsan)
 if [ $# -eq 0 ]; then
   set -- "${ALL_STEPS[@]}"

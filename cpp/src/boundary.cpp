@@ -3,8 +3,7 @@
 #include <exception>
 #include <string>
 
-namespace moq {
-namespace detail {
+namespace moq::detail {
 namespace {
 
 template <class Call>
@@ -92,5 +91,4 @@ void call_user(const LogHandler& handler, LogLevel level, std::string_view messa
   }
 }
 
-}  // namespace detail
-}  // namespace moq
+}  // namespace moq::detail

@@ -33,7 +33,7 @@ class SessionEvents {
       : core_(std::move(core)) {}
   void on_closed(const Status& status) const noexcept;
   void on_goaway(rust::Str new_uri) const noexcept;
-  void on_state_change(SessionStateKind state, const Status& status) const noexcept;
+  void on_state_change(SessionStateKind kind, const Status& status) const noexcept;
 
  private:
   std::shared_ptr<detail::SessionCore> core_;
@@ -76,8 +76,8 @@ class PublishEvents {
   explicit PublishEvents(std::shared_ptr<detail::PublishListenerCore> core) noexcept
       : core_(std::move(core)) {}
   ~PublishEvents();
-  std::unique_ptr<SubscriptionEvents> on_publish(rust::Vec<rust::String> ns,
-                                                 rust::Str track) const noexcept;
+  [[nodiscard]] std::unique_ptr<SubscriptionEvents> on_publish(rust::Vec<rust::String> ns,
+                                                               rust::Str track) const noexcept;
 
  private:
   std::shared_ptr<detail::PublishListenerCore> core_;
@@ -119,7 +119,7 @@ class PendingReady {
 class PayloadOwner {
  public:
   explicit PayloadOwner(Bytes bytes) noexcept : bytes_(std::move(bytes)) {}
-  rust::Slice<const uint8_t> data() const noexcept;
+  [[nodiscard]] rust::Slice<const uint8_t> data() const noexcept;
 
  private:
   Bytes bytes_;

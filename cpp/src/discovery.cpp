@@ -5,7 +5,7 @@
 namespace moq {
 namespace detail {
 
-std::optional<Namespace> namespace_from(rust::Vec<rust::String> parts) noexcept {
+std::optional<Namespace> namespace_from(const rust::Vec<rust::String>& parts) noexcept {
   std::vector<std::string> fields;
   fields.reserve(parts.size());
   for (const auto& part : parts) fields.emplace_back(part);
@@ -26,19 +26,21 @@ NamespaceEvents::~NamespaceEvents() = default;
 // Called on the watch's strand only, one at a time, never after the
 // NamespaceWatch's destructor returned; the callbacks are set before the watch
 // starts and released by on_closed.
+// NOLINTNEXTLINE(performance-unnecessary-value-param): cxx's signature
 void NamespaceEvents::on_added(rust::Vec<rust::String> ns) const noexcept {
   const auto call = handoff_.enter();
   auto& core = *core_;
   if (!core.on_added) return;
-  std::optional<Namespace> added = detail::namespace_from(std::move(ns));
+  std::optional<Namespace> added = detail::namespace_from(ns);
   if (added) detail::call_user(core.on_added, *added);
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): cxx's signature
 void NamespaceEvents::on_removed(rust::Vec<rust::String> ns) const noexcept {
   const auto call = handoff_.enter();
   auto& core = *core_;
   if (!core.on_removed) return;
-  std::optional<Namespace> removed = detail::namespace_from(std::move(ns));
+  std::optional<Namespace> removed = detail::namespace_from(ns);
   if (removed) detail::call_user(core.on_removed, *removed);
 }
 

@@ -31,8 +31,8 @@ const char* to_string(Errc code) noexcept {
 namespace {
 class Category final : public std::error_category {
  public:
-  const char* name() const noexcept override { return "moq"; }
-  std::string message(int code) const override { return to_string(static_cast<Errc>(code)); }
+  [[nodiscard]] const char* name() const noexcept override { return "moq"; }
+  [[nodiscard]] std::string message(int code) const override { return to_string(static_cast<Errc>(code)); }
 };
 }  // namespace
 
@@ -51,7 +51,7 @@ static_assert(static_cast<int>(ffi::Code::EndOfTrack) == static_cast<int>(Errc::
 namespace detail {
 
 void bad_result_access(const char* what) noexcept {
-  std::fprintf(stderr, "moq: %s; check has_value() first\n", what);
+  (void)std::fprintf(stderr, "moq: %s; check has_value() first\n", what);
   std::abort();
 }
 

@@ -35,7 +35,7 @@ namespace detail {
 struct FetchRequest {
   std::shared_ptr<SubscriptionCore> core;
 
-  PendingImpl<Fetch>::Convert convert() const {
+  [[nodiscard]] PendingImpl<Fetch>::Convert convert() const {
     return [core = core](rust::Box<ffi::PendingResult> result) -> Result<Fetch> {
       ffi::Status status = new_status();
       rust::Box<ffi::FetchBox> box = ffi::pending_result_fetch(std::move(result), status);
@@ -44,7 +44,7 @@ struct FetchRequest {
       return Fetch(std::make_unique<FetchImpl>(core, std::move(box)));
     };
   }
-  std::unique_ptr<PendingImpl<Fetch>> pending(rust::Box<ffi::PendingBox> box) const {
+  [[nodiscard]] std::unique_ptr<PendingImpl<Fetch>> pending(rust::Box<ffi::PendingBox> box) const {
     return std::make_unique<PendingImpl<Fetch>>(std::move(box), convert(),
                                                 [core = core] { core->cancel(); });
   }
@@ -106,7 +106,7 @@ Pending<Fetch> Session::joining_fetch_async(const Subscription& subscription,
     return Pending<Fetch>(request.pending(
         ffi::pending_invalid(detail::moved_from("Session::joining_fetch").message())));
   }
-  if (refused) return Pending<Fetch>(request.pending(ffi::pending_invalid(refused)));
+  if (refused != nullptr) return Pending<Fetch>(request.pending(ffi::pending_invalid(refused)));
   return Pending<Fetch>(request.pending(ffi::session_joining_fetch_async(
       *impl_->box, *subscription.impl_->box, groups_before,
       std::make_unique<ffi::SubscriptionEvents>(request.core))));

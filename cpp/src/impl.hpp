@@ -257,7 +257,7 @@ std::vector<Extension> from_ffi(const rust::Vec<ffi::ObjectExtension>& extension
 
 /// A namespace the engine reports (already checked there); nullopt, logged,
 /// if it somehow is not a valid Namespace.
-std::optional<Namespace> namespace_from(rust::Vec<rust::String> parts) noexcept;
+std::optional<Namespace> namespace_from(const rust::Vec<rust::String>& parts) noexcept;
 
 }  // namespace detail
 }  // namespace moq

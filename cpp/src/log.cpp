@@ -17,7 +17,7 @@ struct HandlerSlot {
 };
 
 HandlerSlot& slot() noexcept {
-  static HandlerSlot* const slot = new HandlerSlot;
+  static auto* const slot = new HandlerSlot;
   return *slot;
 }
 
@@ -69,8 +69,8 @@ void deliver(LogLevel level, std::string_view message) noexcept {
   if (current) {
     call_user(*current, level, message);
   } else {
-    std::fprintf(stderr, "moq [%s]: %.*s\n", level_name(level), static_cast<int>(message.size()),
-                 message.data());
+    (void)std::fprintf(stderr, "moq [%s]: %.*s\n", level_name(level),
+                       static_cast<int>(message.size()), message.data());
   }
 }
 

@@ -21,7 +21,7 @@ Result<Namespace> Namespace::from_parts(std::vector<std::string> parts) noexcept
 std::string Namespace::to_string() const {
   std::string out;
   for (std::size_t i = 0; i < parts_.size(); ++i) {
-    if (i) out += '/';
+    if (i > 0) out += '/';
     out += parts_[i];
   }
   return out;

@@ -19,11 +19,12 @@ PublishEvents::~PublishEvents() {
 
 // On the listener's strand, one offer at a time, never after ~PublishListener
 // returned. An accepted track's callbacks then run on a strand of its own.
+// NOLINTNEXTLINE(performance-unnecessary-value-param): cxx's signature
 std::unique_ptr<SubscriptionEvents> PublishEvents::on_publish(rust::Vec<rust::String> ns,
                                                               rust::Str track) const noexcept {
   const auto call = handoff_.enter();
   auto& core = *core_;
-  std::optional<Namespace> offered = detail::namespace_from(std::move(ns));
+  std::optional<Namespace> offered = detail::namespace_from(ns);
   if (!offered || !core.on_offer) return nullptr;
   std::optional<AcceptedTrack> answer =
       detail::call_user(core.on_offer, *offered, std::string_view(track.data(), track.size()));

@@ -149,12 +149,13 @@ Result<ffi::ConnectOptions> connect_options(std::string_view url, const SessionC
 }  // namespace
 }  // namespace detail
 
-Result<Session> Session::connect(std::string_view url, SessionConfig config) noexcept {
+Result<Session> Session::connect(std::string_view url, const SessionConfig& config) noexcept {
   if (ffi::on_runtime_thread()) return detail::would_block("Session::connect", "connect_async");
-  return connect_async(url, std::move(config)).wait(std::chrono::milliseconds::max());
+  return connect_async(url, config).wait(std::chrono::milliseconds::max());
 }
 
-Pending<Session> Session::connect_async(std::string_view url, SessionConfig config) noexcept {
+Pending<Session> Session::connect_async(std::string_view url,
+                                        const SessionConfig& config) noexcept {
   auto core = std::make_shared<detail::SessionCore>();
   auto convert = [core](rust::Box<ffi::PendingResult> result) -> Result<Session> {
     ffi::Status status = detail::new_status();
@@ -207,17 +208,20 @@ void Session::on_goaway(Callback<void(std::string_view)> callback) noexcept {
   if (!impl_ || !callback) return;
   std::optional<std::string> uri;
   Callback<void(std::string_view)> replaced;  // destroyed outside the lock
+  Callback<void(std::string_view)> now;       // called outside the lock
   {
     std::lock_guard<std::mutex> lock(impl_->core->mutex);
     if (impl_->core->terminal) return;  // ended: no GOAWAY is reported any more
     uri = impl_->core->goaway_uri;
-    // Already came: this callback sees it now, once, and is not kept.
-    if (!uri) {
+    if (uri) {
+      // Already came: this callback sees it now, once, and is not kept.
+      now = std::move(callback);
+    } else {
       replaced = std::move(impl_->core->on_goaway);
       impl_->core->on_goaway = std::move(callback);
     }
   }
-  if (uri) detail::call_user(callback, *uri);
+  if (now && uri) detail::call_user(now, *uri);
 }
 
 Status Session::close(uint64_t code, std::string_view reason) noexcept {

@@ -16,8 +16,8 @@ namespace detail {
 /// The Rust payload behind `bytes`, if it was received (lets GroupWriter
 /// republish it without a copy).
 const ffi::PayloadBox* received_payload(const Bytes& bytes) noexcept {
-  auto* storage = dynamic_cast<const ReceivedStorage*>(BytesAccess::storage(bytes));
-  return storage ? &*storage->payload : nullptr;
+  const auto* storage = dynamic_cast<const ReceivedStorage*>(BytesAccess::storage(bytes));
+  return storage != nullptr ? &*storage->payload : nullptr;
 }
 }  // namespace detail
 

@@ -203,11 +203,12 @@ class Session {
   /// Connects and completes MoQT SETUP. Blocks up to config.connect_timeout.
   /// Errors: invalid_url, invalid_argument, tls, connect_failed, timeout,
   /// would_block.
-  static Result<Session> connect(std::string_view url, SessionConfig config = {}) noexcept;
+  static Result<Session> connect(std::string_view url, const SessionConfig& config = {}) noexcept;
 
   /// connect without blocking: the Pending answers with the Session or with
   /// connect's errors (would_block aside). See moq/pending.hpp.
-  static Pending<Session> connect_async(std::string_view url, SessionConfig config = {}) noexcept;
+  static Pending<Session> connect_async(std::string_view url,
+                                       const SessionConfig& config = {}) noexcept;
 
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
