@@ -312,6 +312,66 @@ TEST(Reconnect, APublishedTrackIsOfferedAgainAndItsSubscriberResumes) {
       << "destroying the re-offered track must end the subscription";
 }
 
+TEST(Reconnect, AFetchInFlightEndsWithAClearErrorAndFetchesWorkAfterTheReconnect) {
+  std::string error;
+  auto relay = Relay::start(&error);  // its own: this test kills it
+  ASSERT_NE(relay, nullptr) << error;
+  const auto cfg = reconnecting(*relay);
+  const auto ns = test_namespace();
+  moq::TrackOptions history;
+  history.history = moq::HistoryLimits{4, 1 << 20};
+  Publisher pub;
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "t", &pub, cfg, history));
+  for (int i = 0; i < 3; ++i) {
+    auto group = pub.track->begin_group();
+    ASSERT_MOQ_OK(group);
+    ASSERT_MOQ_OK(group->write(moq::Bytes::copy(std::to_string(group->group_id()))));
+    ASSERT_MOQ_OK(group->finish());
+  }
+  auto subscriber = connect_to(*relay, cfg);
+  ASSERT_MOQ_OK(subscriber);
+
+  // The relay hangs (SIGSTOP) with the FETCH sent, then dies: the answer
+  // never comes, and the connection it was asked on is gone.
+  ASSERT_TRUE(relay->freeze());
+  auto in_flight = subscriber->fetch_async(ns, "t", moq::FetchRange::groups(0, 2),
+                                           [](const moq::Object&) {});
+  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(relay->kill());
+  const auto killed = Clock::now();
+  auto lost = in_flight.wait(8000ms);
+  ASSERT_FALSE(lost) << "a fetch asked on a lost connection must not succeed";
+  EXPECT_EQ(lost.error().code(), moq::Errc::closed) << describe(lost.error());
+  std::cout << "[ reconnect ] the fetch in flight ended: " << describe(lost.error()) << "\n";
+  EXPECT_LT(seconds_since(killed), 5.0)
+      << "the fetch must end with the connection (idle timeout 1.5 s), not at its request "
+         "timeout: "
+      << describe(lost.error());
+
+  // After the reconnect, fetching works again (the publisher's history
+  // survived, and its announcement was restored).
+  ASSERT_TRUE(relay->restart(&error)) << error;
+  ASSERT_TRUE(wait_until([&] { return subscriber->state() == moq::SessionState::connected &&
+                                      subscriber->stats()->reconnects == 1; }, 10000ms));
+  std::mutex mutex;
+  std::vector<uint64_t> groups;
+  std::optional<moq::Result<moq::Fetch>> again;
+  ASSERT_TRUE(wait_until([&] {
+    again.emplace(subscriber->fetch(ns, "t", moq::FetchRange::groups(1, 2),
+                                    [&](const moq::Object& o) {
+                                      std::lock_guard<std::mutex> lock(mutex);
+                                      groups.push_back(o.group_id);
+                                    }));
+    return again->has_value();  // until the publisher has announced again
+  }, 10000ms)) << describe(again->error());
+  EXPECT_TRUE(wait_until([&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return groups.size() == 2;
+  }, 5000ms));
+  std::lock_guard<std::mutex> lock(mutex);
+  EXPECT_EQ(groups, (std::vector<uint64_t>{1, 2}));
+}
+
 TEST(Reconnect, APolicyThatGivesUpEndsTheSessionWithTheLastError) {
   std::string error;
   auto relay = Relay::start(&error);
