@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use moq_transport::coding::{KeyValuePairs, Location};
@@ -24,7 +25,7 @@ use crate::inbox::{Overflow, ReceiveBudget};
 use crate::names::{self, Namespace};
 use crate::object;
 use crate::runtime::{bounded, catch_panic, runtime, wait_here};
-use crate::session::{Session, Shared};
+use crate::session::{Link, Session, Shared};
 use crate::subscribe::{ObjectHandler, ReceivedObject, Subscription};
 
 /// Largest piece of a fetched payload read at once. Objects arrive whole: a
@@ -191,12 +192,14 @@ impl Session {
         Ok(async move {
             let what = FetchKind::Standalone { full: &full };
             let (fetch, ok) = bounded("Session::fetch", shared.request_timeout, async {
-                let mut subscriber = shared.link("Session::fetch").await?.subscriber.clone();
-                let fetch = subscriber
+                let link = shared.link("Session::fetch").await?;
+                let fetch = link
+                    .subscriber
+                    .clone()
                     .fetch(standalone, KeyValuePairs::default())
                     .await
                     .map_err(|e| Error::from_serve(&e, &format!("sending FETCH for \"{full}\"")))?;
-                answer(fetch, &what).await
+                answer(fetch, &what, &shared, &link).await
             })
             .await?;
             Ok(start_delivery(&shared, fetch, ok, handler))
@@ -268,7 +271,7 @@ impl Session {
                     )
                     .await
                     .map_err(|e| Error::from_serve(&e, "sending a joining FETCH"))?;
-                answer(fetch, &what).await
+                answer(fetch, &what, &shared, &link).await
             })
             .await?;
             Ok(start_delivery(&shared, fetch, ok, handler))
@@ -320,18 +323,38 @@ enum FetchKind<'a> {
     Joining,
 }
 
-/// Waits for FETCH_OK; maps a REQUEST_ERROR to an error that says why.
-async fn answer(fetch: engine::Fetch, what: &FetchKind<'_>) -> Result<(engine::Fetch, FetchOk)> {
+/// Waits for FETCH_OK (asked on `link`); maps a REQUEST_ERROR, or an end
+/// without an answer, to an error that says why.
+async fn answer(
+    fetch: engine::Fetch,
+    what: &FetchKind<'_>,
+    shared: &Shared,
+    link: &Link,
+) -> Result<(engine::Fetch, FetchOk)> {
     match fetch.ok().await {
         Ok(ok) => Ok((fetch, ok)),
         Err(err) => Err(match fetch.rejection() {
             Some(rejection) => rejection_error(&rejection, what),
-            None if err == ServeError::Cancel => Error::closed(
-                "the fetch request ended without an answer: the session closed or the peer \
-                 dropped the request",
-            ),
+            None if err == ServeError::Cancel => unanswered(shared, link).await,
             None => Error::from_serve(&err, "waiting for the FETCH answer"),
         }),
+    }
+}
+
+/// Why a FETCH ended without an answer. A fetch is not carried over to a
+/// new connection: the caller decides whether the range is still wanted.
+async fn unanswered(shared: &Shared, link: &Link) -> Error {
+    // The connection's loss may be noticed a moment after the request's end.
+    let _ = tokio::time::timeout(Duration::from_secs(1), link.lost()).await;
+    if shared.is_closed() {
+        Error::closed("the session closed before the FETCH was answered")
+    } else if link.is_lost() {
+        Error::closed(
+            "the connection was lost before the FETCH was answered; fetch again (a session with \
+             a reconnect policy connects again by itself)",
+        )
+    } else {
+        Error::closed("the peer dropped the FETCH without answering it")
     }
 }
 

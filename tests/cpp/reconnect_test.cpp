@@ -342,6 +342,8 @@ TEST(Reconnect, AFetchInFlightEndsWithAClearErrorAndFetchesWorkAfterTheReconnect
   auto lost = in_flight.wait(8000ms);
   ASSERT_FALSE(lost) << "a fetch asked on a lost connection must not succeed";
   EXPECT_EQ(lost.error().code(), moq::Errc::closed) << describe(lost.error());
+  EXPECT_NE(lost.error().message().find("connection was lost"), std::string::npos)
+      << "the error must say the connection was lost: " << describe(lost.error());
   std::cout << "[ reconnect ] the fetch in flight ended: " << describe(lost.error()) << "\n";
   EXPECT_LT(seconds_since(killed), 5.0)
       << "the fetch must end with the connection (idle timeout 1.5 s), not at its request "
