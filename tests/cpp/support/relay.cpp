@@ -372,10 +372,16 @@ int ChildProcess::exit_status() {
 bool ChildProcess::wait_exit(milliseconds timeout) {
     const auto deadline = Clock::now() + timeout;
     for (;;) {
-        if (try_reap(false)) return true;
+        if (try_reap(false)) break;
         if (Clock::now() >= deadline) return false;
         std::this_thread::sleep_for(milliseconds(10));
     }
+    // Reaped is not read: let the reader take what the child wrote last, so
+    // stdout_lines() right after this sees it (bounded: a grandchild may
+    // still hold the pipes).
+    std::unique_lock<std::mutex> lk(mutex_);
+    cv_.wait_for(lk, milliseconds(2000), [&] { return out_.eof && err_.eof; });
+    return true;
 }
 
 bool ChildProcess::signal(int sig) {
