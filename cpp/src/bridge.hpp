@@ -12,11 +12,20 @@
 #include "tsan.hpp"
 
 namespace moq {
+struct SessionHandlers;
+struct ObjectHandlers;
+struct NamespaceHandlers;
+
 namespace detail {
-struct SessionCore;
-struct SubscriptionCore;
-struct AnnouncementCore;
-struct NamespaceWatchCore;
+/// A handle's callbacks and terminal event (impl.hpp).
+template <class Handlers>
+struct HandleCore;
+struct AnnouncementHandlers;
+using SessionCore = HandleCore<SessionHandlers>;
+/// A push subscription's, a fetch's, or a track accepted from a PUBLISH.
+using SubscriptionCore = HandleCore<ObjectHandlers>;
+using NamespaceWatchCore = HandleCore<NamespaceHandlers>;
+using AnnouncementCore = HandleCore<AnnouncementHandlers>;
 struct PublishListenerCore;
 }  // namespace detail
 

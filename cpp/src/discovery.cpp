@@ -29,55 +29,41 @@ NamespaceEvents::~NamespaceEvents() = default;
 // NOLINTNEXTLINE(performance-unnecessary-value-param): cxx's signature
 void NamespaceEvents::on_added(rust::Vec<rust::String> ns) const noexcept {
   const auto call = handoff_.enter();
-  auto& core = *core_;
-  if (!core.on_added) return;
+  const auto& on_added = core_->handlers.on_added;
+  if (!on_added) return;
   std::optional<Namespace> added = detail::namespace_from(ns);
-  if (added) detail::call_user(core.on_added, *added);
+  if (added) detail::call_user(on_added, *added);
 }
 
 // NOLINTNEXTLINE(performance-unnecessary-value-param): cxx's signature
 void NamespaceEvents::on_removed(rust::Vec<rust::String> ns) const noexcept {
   const auto call = handoff_.enter();
-  auto& core = *core_;
-  if (!core.on_removed) return;
+  const auto& on_removed = core_->handlers.on_removed;
+  if (!on_removed) return;
   std::optional<Namespace> removed = detail::namespace_from(ns);
-  if (removed) detail::call_user(core.on_removed, *removed);
+  if (removed) detail::call_user(on_removed, *removed);
 }
 
 void NamespaceEvents::on_closed(const Status& status) const noexcept {
   const auto call = handoff_.enter();
-  auto& core = *core_;
-  Callback<void(const Namespace&)> on_added;
-  Callback<void(const Namespace&)> on_removed;
-  detail::deliver_terminal(core.mutex, core.terminal, core.on_closed,
-                           detail::to_status(status), "namespace watch on_closed callback", [&] {
-                             on_added = std::move(core.on_added);
-                             core.on_added = nullptr;
-                             on_removed = std::move(core.on_removed);
-                             core.on_removed = nullptr;
-                           });
-  // The user's callbacks are released here, after the terminal event.
+  core_->deliver_terminal(detail::to_status(status));  // then releases the callbacks
 }
 
 }  // namespace ffi
 
-Result<NamespaceWatch> Session::subscribe_namespace(
-    const Namespace& prefix, Callback<void(const Namespace&)> on_added,
-    Callback<void(const Namespace&)> on_removed) noexcept {
+Result<NamespaceWatch> Session::subscribe_namespace(const Namespace& prefix,
+                                                    NamespaceHandlers handlers) noexcept {
   if (ffi::on_runtime_thread()) {
     return detail::would_block("Session::subscribe_namespace", "subscribe_namespace_async");
   }
-  return subscribe_namespace_async(prefix, std::move(on_added), std::move(on_removed))
-      .wait(std::chrono::milliseconds::max());
+  return subscribe_namespace_async(prefix, std::move(handlers)).wait(std::chrono::milliseconds::max());
 }
 
-Pending<NamespaceWatch> Session::subscribe_namespace_async(
-    const Namespace& prefix, Callback<void(const Namespace&)> on_added,
-    Callback<void(const Namespace&)> on_removed) noexcept {
-  const bool has_on_added = static_cast<bool>(on_added);
-  auto core = std::make_shared<detail::NamespaceWatchCore>();
-  core->on_added = std::move(on_added);
-  core->on_removed = std::move(on_removed);
+Pending<NamespaceWatch> Session::subscribe_namespace_async(const Namespace& prefix,
+                                                           NamespaceHandlers handlers) noexcept {
+  const bool has_on_added = static_cast<bool>(handlers.on_added);
+  auto core = std::make_shared<detail::NamespaceWatchCore>(std::move(handlers),
+                                                           "namespace watch on_closed callback");
   auto convert = [core, prefix](rust::Box<ffi::PendingResult> result) -> Result<NamespaceWatch> {
     ffi::Status status = detail::new_status();
     rust::Box<ffi::NamespaceWatchBox> box =
@@ -113,17 +99,6 @@ const Namespace& NamespaceWatch::prefix() const noexcept {
   return impl_ ? impl_->prefix : detail::moved_from_namespace();
 }
 
-void NamespaceWatch::on_closed(Callback<void(const Status&)> callback) noexcept {
-  if (!impl_) return;
-  auto& core = *impl_->core;
-  detail::set_on_closed(core.mutex, core.on_closed, core.terminal, std::move(callback),
-                        "namespace watch on_closed callback");
-}
-
-bool NamespaceWatch::closed() const noexcept {
-  if (!impl_) return true;
-  std::lock_guard<std::mutex> lock(impl_->core->mutex);
-  return impl_->core->terminal.has_value();
-}
+bool NamespaceWatch::closed() const noexcept { return !impl_ || impl_->core->closed(); }
 
 }  // namespace moq

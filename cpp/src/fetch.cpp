@@ -19,11 +19,8 @@ struct FetchImpl {
 
 namespace {
 
-std::shared_ptr<SubscriptionCore> fetch_core(ObjectCallback on_object) {
-  auto core = std::make_shared<SubscriptionCore>();
-  core->what = "fetch on_closed callback";
-  core->on_object = std::move(on_object);
-  return core;
+std::shared_ptr<SubscriptionCore> fetch_core(ObjectHandlers handlers) {
+  return std::make_shared<SubscriptionCore>(std::move(handlers), "fetch on_closed callback");
 }
 
 }  // namespace
@@ -53,15 +50,15 @@ struct FetchRequest {
 }  // namespace detail
 
 Result<Fetch> Session::fetch(const Namespace& ns, std::string_view track, FetchRange range,
-                             ObjectCallback on_object) noexcept {
+                             ObjectHandlers handlers) noexcept {
   if (ffi::on_runtime_thread()) return detail::would_block("Session::fetch", "fetch_async");
-  return fetch_async(ns, track, range, std::move(on_object)).wait(std::chrono::milliseconds::max());
+  return fetch_async(ns, track, range, std::move(handlers)).wait(std::chrono::milliseconds::max());
 }
 
 Pending<Fetch> Session::fetch_async(const Namespace& ns, std::string_view track, FetchRange range,
-                                    ObjectCallback on_object) noexcept {
-  const bool has_on_object = static_cast<bool>(on_object);
-  const detail::FetchRequest request{detail::fetch_core(std::move(on_object))};
+                                    ObjectHandlers handlers) noexcept {
+  const bool has_on_object = static_cast<bool>(handlers.on_object);
+  const detail::FetchRequest request{detail::fetch_core(std::move(handlers))};
   if (!impl_) {
     return Pending<Fetch>(
         request.pending(ffi::pending_invalid(detail::moved_from("Session::fetch").message())));
@@ -79,19 +76,19 @@ Pending<Fetch> Session::fetch_async(const Namespace& ns, std::string_view track,
 }
 
 Result<Fetch> Session::joining_fetch(const Subscription& subscription, uint64_t groups_before,
-                                     ObjectCallback on_object) noexcept {
+                                     ObjectHandlers handlers) noexcept {
   if (ffi::on_runtime_thread()) {
     return detail::would_block("Session::joining_fetch", "joining_fetch_async");
   }
-  return joining_fetch_async(subscription, groups_before, std::move(on_object))
+  return joining_fetch_async(subscription, groups_before, std::move(handlers))
       .wait(std::chrono::milliseconds::max());
 }
 
 Pending<Fetch> Session::joining_fetch_async(const Subscription& subscription,
                                             uint64_t groups_before,
-                                            ObjectCallback on_object) noexcept {
-  const bool has_on_object = static_cast<bool>(on_object);
-  const detail::FetchRequest request{detail::fetch_core(std::move(on_object))};
+                                            ObjectHandlers handlers) noexcept {
+  const bool has_on_object = static_cast<bool>(handlers.on_object);
+  const detail::FetchRequest request{detail::fetch_core(std::move(handlers))};
   const char* refused = nullptr;
   if (!subscription.impl_) {
     refused =
@@ -126,17 +123,6 @@ std::optional<uint64_t> Fetch::end_object() const noexcept {
 
 bool Fetch::end_of_track() const noexcept { return impl_ && impl_->end.end_of_track; }
 
-void Fetch::on_closed(Callback<void(const Status&)> callback) noexcept {
-  if (!impl_) return;
-  auto& core = *impl_->core;
-  detail::set_on_closed(core.mutex, core.on_closed, core.terminal, std::move(callback),
-                        "fetch on_closed callback");
-}
-
-bool Fetch::closed() const noexcept {
-  if (!impl_) return true;
-  std::lock_guard<std::mutex> lock(impl_->core->mutex);
-  return impl_->core->terminal.has_value();
-}
+bool Fetch::closed() const noexcept { return !impl_ || impl_->core->closed(); }
 
 }  // namespace moq

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "moq-ffi/src/bridge.rs.h"
+#include "boundary.hpp"
 #include "moq/moq.hpp"
 
 namespace moq {
@@ -40,44 +41,66 @@ struct BytesAccess {
 // state the setters share with the events; the events (bridge.hpp) are owned
 // by the Rust sinks.
 
-struct SessionCore {
+/// The user's callbacks of one handle and its terminal event. `Handlers` is
+/// the public struct they were given in (SessionHandlers, ObjectHandlers,
+/// NamespaceHandlers), set when the request is made, before any event can
+/// come. They are used on the handle's strand only, and released (moved out
+/// under the mutex, destroyed after it) exactly once: by the terminal event,
+/// by a refused request, by a Pending destroyed before its answer was taken,
+/// or with the core when the handle goes. The aliases: bridge.hpp.
+template <class Handlers>
+struct HandleCore {
+  HandleCore(Handlers handlers, const char* what) noexcept
+      : handlers(std::move(handlers)), what(what) {}
+
   std::mutex mutex;
-  Callback<void(const Status&)> on_closed;
-  /// The terminal event, once it happened (success: a local close()).
+  Handlers handlers;
+  /// Names on_closed in the log if it throws.
+  const char* what;
+  /// The terminal event, once it happened.
   std::optional<Status> terminal;
-  /// Moved out to be called: a GOAWAY comes at most once.
-  Callback<void(std::string_view)> on_goaway;
-  std::optional<std::string> goaway_uri;  // set once the peer's GOAWAY came
-  /// Moved out while it runs (on the session's strand, one call at a time).
-  Callback<void(SessionState, const Status&)> on_state_change;
-};
-
-struct SubscriptionCore {
-  /// Names the handle in the log if its on_closed callback throws.
-  const char* what = "subscription on_closed callback";
-  std::mutex mutex;
-  ObjectCallback on_object;
-  /// Made by a request (subscribe, fetch): set once its Pending's answer was
-  /// taken, after which cancelling the Pending no longer releases on_object.
+  /// The request's answer was taken: the handle owns the callbacks from now
+  /// on, and cancelling the Pending no longer releases them.
   bool handed_over = false;
+  /// The callbacks were released: no event reaches them any more, and none
+  /// is stored again.
+  bool released = false;
 
-  /// The answer was taken: the handle owns the callbacks from now on; a
-  /// refused request (no object can come) releases them at once.
+  /// The answer was taken; a refused request (no event can come) releases
+  /// the callbacks at once.
   void hand_over(bool refused) noexcept {
-    ObjectCallback released;  // destroyed after the lock
+    Handlers released;  // destroyed after the lock
     std::lock_guard<std::mutex> lock(mutex);
     handed_over = true;
-    if (refused) released = std::move(on_object);
+    if (refused) release_under_lock(released);
   }
-  /// The Pending went before its answer was taken: no object can reach the
-  /// callback any more, so it is released here (on the destroying thread).
+  /// The Pending went before its answer was taken: no event can reach the
+  /// callbacks any more, so they are released here (on the destroying thread).
   void cancel() noexcept {
-    ObjectCallback released;
+    Handlers released;
     std::lock_guard<std::mutex> lock(mutex);
-    if (!handed_over) released = std::move(on_object);
+    if (!handed_over) release_under_lock(released);
   }
-  Callback<void(const Status&)> on_closed;
-  std::optional<Status> terminal;
+  /// Delivers the terminal event once: records it, releases every callback,
+  /// and calls on_closed (outside the lock) before destroying them.
+  void deliver_terminal(const Status& status) noexcept {
+    Handlers released;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      terminal = status;
+      release_under_lock(released);
+    }
+    if (released.on_closed) call_user(what, released.on_closed, status);
+  }
+  bool closed() noexcept {
+    std::lock_guard<std::mutex> lock(mutex);
+    return terminal.has_value();
+  }
+  /// Moves the callbacks into `out` (destroyed by the caller after the lock).
+  void release_under_lock(Handlers& out) noexcept {
+    out = std::move(handlers);
+    released = true;
+  }
 };
 
 struct SessionImpl {
@@ -87,14 +110,12 @@ struct SessionImpl {
   std::shared_ptr<SessionCore> core;
 };
 
-struct AnnouncementCore {
-  std::mutex mutex;
-  /// Shared so a request can run it outside the lock while a setter
+/// An announcement's core is released when no request can come any more
+/// (the announcement ended with its session, or was destroyed).
+struct AnnouncementHandlers {
+  /// Shared so a request can run it outside the lock while the setter
   /// replaces it (the replaced one goes with its last user).
   std::shared_ptr<const Callback<void(TrackRequest)>> on_track_requested;
-  /// Set when no request can come any more (the announcement ended with its
-  /// session, or was destroyed): the handler is released and not stored again.
-  bool ended = false;
 };
 
 struct AnnouncementImpl {
@@ -136,34 +157,6 @@ struct SubscriptionImpl {
   std::shared_ptr<SubscriptionCore> core;
   rust::Box<ffi::SubscriptionBox> box;
   bool push;
-};
-
-struct NamespaceWatchCore {
-  std::mutex mutex;
-  // Set at creation; used and released only by the watch's one Rust task.
-  Callback<void(const Namespace&)> on_added;
-  Callback<void(const Namespace&)> on_removed;
-  Callback<void(const Status&)> on_closed;
-  std::optional<Status> terminal;
-  /// As SubscriptionCore's: the watch request's answer was taken.
-  bool handed_over = false;
-
-  void hand_over(bool refused) noexcept {
-    Callback<void(const Namespace&)> added, removed;  // destroyed after the lock
-    std::lock_guard<std::mutex> lock(mutex);
-    handed_over = true;
-    if (refused) {
-      added = std::move(on_added);
-      removed = std::move(on_removed);
-    }
-  }
-  void cancel() noexcept {
-    Callback<void(const Namespace&)> added, removed;
-    std::lock_guard<std::mutex> lock(mutex);
-    if (handed_over) return;
-    added = std::move(on_added);
-    removed = std::move(on_removed);
-  }
 };
 
 struct NamespaceWatchImpl {
@@ -210,23 +203,6 @@ struct PendingImpl {
   /// Last member, destroyed first: cancels the request.
   rust::Box<ffi::PendingBox> box;
 };
-
-/// Registers the on_closed callback of a core with `mutex`, `on_closed` and
-/// `terminal` (subscription, fetch, namespace watch). If the terminal event
-/// has already happened, the callback still sees it, once, now, on this
-/// thread. Defined in session.cpp.
-void set_on_closed(std::mutex& mutex, Callback<void(const Status&)>& slot,
-                   const std::optional<Status>& terminal,
-                   Callback<void(const Status&)> callback, const char* what) noexcept;
-
-/// The other half: delivers the terminal event once. Under `mutex` it records
-/// `status` in `terminal`, takes the on_closed callback out of `slot` and runs
-/// `release_under_lock` (which moves the handle's other callbacks out, to be
-/// destroyed by the caller after this returns); then it calls on_closed,
-/// outside the lock. Defined in session.cpp.
-void deliver_terminal(std::mutex& mutex, std::optional<Status>& terminal,
-                      Callback<void(const Status&)>& slot, const Status& status,
-                      const char* what, const std::function<void()>& release_under_lock) noexcept;
 
 /// A received object from its bridge form (the payload is not copied).
 Object object_from(const ffi::ObjectHeader& header, rust::Box<ffi::PayloadBox> payload) noexcept;

@@ -85,21 +85,20 @@ void Announcement::on_track_requested(Callback<void(TrackRequest)> handler) noex
   if (handler) installed = std::make_shared<const Callback<void(TrackRequest)>>(std::move(handler));
   std::shared_ptr<const Callback<void(TrackRequest)>> released;  // destroyed after the lock
   std::lock_guard<std::mutex> lock(impl_->core->mutex);
-  if (impl_->core->ended) {
+  if (impl_->core->released) {
     released = std::move(installed);
   } else {
-    released = std::move(impl_->core->on_track_requested);
-    impl_->core->on_track_requested = std::move(installed);
+    released = std::move(impl_->core->handlers.on_track_requested);
+    impl_->core->handlers.on_track_requested = std::move(installed);
   }
 }
 
 namespace ffi {
 TrackRequestEvents::~TrackRequestEvents() {
   const auto call = handoff_.enter();  // the body runs before the members go
-  std::shared_ptr<const Callback<void(TrackRequest)>> released;
+  detail::AnnouncementHandlers released;  // destroyed after the lock
   std::lock_guard<std::mutex> lock(core_->mutex);
-  core_->ended = true;
-  released = std::move(core_->on_track_requested);
+  core_->release_under_lock(released);
 }
 
 void TrackRequestEvents::on_track_requested(rust::Box<TrackRequestBox> request) const noexcept {
@@ -108,7 +107,7 @@ void TrackRequestEvents::on_track_requested(rust::Box<TrackRequestBox> request) 
   std::shared_ptr<const Callback<void(TrackRequest)>> handler;
   {
     std::lock_guard<std::mutex> lock(core_->mutex);
-    handler = core_->on_track_requested;
+    handler = core_->handlers.on_track_requested;
   }
   // On the announcement's strand: never after ~Announcement returned.
   if (handler) detail::call_user(*handler, std::move(wrapped));

@@ -35,10 +35,9 @@ std::unique_ptr<SubscriptionEvents> PublishEvents::on_publish(rust::Vec<rust::St
                                     "\" without an on_object callback; the track is rejected");
     return nullptr;
   }
-  auto accepted = std::make_shared<detail::SubscriptionCore>();
-  accepted->what = "accepted PUBLISH track on_closed callback";
-  accepted->on_object = std::move(answer->on_object);
-  accepted->on_closed = std::move(answer->on_closed);
+  auto accepted = std::make_shared<detail::SubscriptionCore>(
+      std::move(*answer), "accepted PUBLISH track on_closed callback");
+  accepted->handed_over = true;  // no Pending: the track is the listener's at once
   return std::make_unique<SubscriptionEvents>(std::move(accepted));
 }
 

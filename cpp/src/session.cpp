@@ -4,39 +4,9 @@
 namespace moq {
 namespace detail {
 
-void set_on_closed(std::mutex& mutex, Callback<void(const Status&)>& slot,
-                   const std::optional<Status>& terminal,
-                   Callback<void(const Status&)> callback, const char* what) noexcept {
-  if (!callback) return;
-  std::optional<Status> ended;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (!terminal) {
-      slot = std::move(callback);
-      return;
-    }
-    ended = terminal;
-  }
-  call_user(what, callback, *ended);
-}
-
 const Namespace& moved_from_namespace() noexcept {
   static const Namespace none = Namespace::parse("moved-from").value();
   return none;
-}
-
-void deliver_terminal(std::mutex& mutex, std::optional<Status>& terminal,
-                      Callback<void(const Status&)>& slot, const Status& status,
-                      const char* what, const std::function<void()>& release_under_lock) noexcept {
-  Callback<void(const Status&)> callback;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    terminal = status;
-    callback = std::move(slot);
-    slot = nullptr;
-    release_under_lock();
-  }
-  if (callback) call_user(what, callback, status);
 }
 
 namespace {
@@ -58,10 +28,7 @@ uint64_t to_millis(std::chrono::milliseconds ms) noexcept {
 namespace ffi {
 void SessionEvents::on_closed(const Status& status) const noexcept {
   const auto call = handoff_.enter();
-  Callback<void(std::string_view)> goaway_callback;  // destroyed after the terminal event
-  detail::deliver_terminal(core_->mutex, core_->terminal, core_->on_closed, detail::to_status(status),
-                           "session on_closed callback",
-                           [&] { goaway_callback = std::move(core_->on_goaway); });
+  core_->deliver_terminal(detail::to_status(status));  // releases on_goaway, on_state_change
 }
 
 void SessionEvents::on_goaway(rust::Str new_uri) const noexcept {
@@ -70,8 +37,7 @@ void SessionEvents::on_goaway(rust::Str new_uri) const noexcept {
   {
     std::lock_guard<std::mutex> lock(core_->mutex);
     if (core_->terminal) return;  // never after the terminal event
-    core_->goaway_uri.emplace(new_uri.data(), new_uri.size());
-    callback = std::move(core_->on_goaway);
+    callback = std::move(core_->handlers.on_goaway);
   }
   if (callback) detail::call_user(callback, std::string_view(new_uri.data(), new_uri.size()));
 }
@@ -84,17 +50,18 @@ void SessionEvents::on_state_change(SessionStateKind kind, const Status& status)
   {
     std::lock_guard<std::mutex> lock(core_->mutex);
     if (core_->terminal) return;  // never after the terminal event
-    callback = std::move(core_->on_state_change);
+    callback = std::move(core_->handlers.on_state_change);
   }
   if (!callback) return;
+  // Called outside the lock, so a cancelled connect_async may release the
+  // handlers meanwhile: then it is destroyed here instead of put back.
   detail::call_user(callback, state, detail::to_status(status));
-  Callback<void(SessionState, const moq::Status&)> stale;  // destroyed outside the lock
+  Callback<void(SessionState, const moq::Status&)> stale;  // destroyed after the lock
   std::lock_guard<std::mutex> lock(core_->mutex);
-  // Put back unless replaced meanwhile or the session ended.
-  if (!core_->on_state_change && !core_->terminal) {
-    core_->on_state_change = std::move(callback);
-  } else {
+  if (core_->released) {
     stale = std::move(callback);
+  } else {
+    core_->handlers.on_state_change = std::move(callback);
   }
 }
 }  // namespace ffi
@@ -149,17 +116,20 @@ Result<ffi::ConnectOptions> connect_options(std::string_view url, const SessionC
 }  // namespace
 }  // namespace detail
 
-Result<Session> Session::connect(std::string_view url, const SessionConfig& config) noexcept {
+Result<Session> Session::connect(std::string_view url, const SessionConfig& config,
+                                 SessionHandlers handlers) noexcept {
   if (ffi::on_runtime_thread()) return detail::would_block("Session::connect", "connect_async");
-  return connect_async(url, config).wait(std::chrono::milliseconds::max());
+  return connect_async(url, config, std::move(handlers)).wait(std::chrono::milliseconds::max());
 }
 
-Pending<Session> Session::connect_async(std::string_view url,
-                                        const SessionConfig& config) noexcept {
-  auto core = std::make_shared<detail::SessionCore>();
+Pending<Session> Session::connect_async(std::string_view url, const SessionConfig& config,
+                                        SessionHandlers handlers) noexcept {
+  // Set before the session exists, so no event can come before them.
+  auto core = std::make_shared<detail::SessionCore>(std::move(handlers), "session on_closed callback");
   auto convert = [core](rust::Box<ffi::PendingResult> result) -> Result<Session> {
     ffi::Status status = detail::new_status();
     rust::Box<ffi::SessionBox> box = ffi::pending_result_session(std::move(result), status);
+    core->hand_over(status.code != ffi::Code::Ok);
     if (status.code != ffi::Code::Ok) return detail::to_error(status);
     return Session(std::make_unique<detail::SessionImpl>(std::move(box), core));
   };
@@ -167,8 +137,8 @@ Pending<Session> Session::connect_async(std::string_view url,
   rust::Box<ffi::PendingBox> box =
       options ? ffi::session_connect_async(*options, std::make_unique<ffi::SessionEvents>(core))
               : ffi::pending_invalid(options.error().message());
-  return Pending<Session>(
-      std::make_unique<detail::PendingImpl<Session>>(std::move(box), std::move(convert)));
+  return Pending<Session>(std::make_unique<detail::PendingImpl<Session>>(
+      std::move(box), std::move(convert), [core] { core->cancel(); }));
 }
 
 Session::Session(std::unique_ptr<detail::SessionImpl> impl) noexcept : impl_(std::move(impl)) {}
@@ -186,42 +156,6 @@ SessionState Session::state() const noexcept {
     default:
       return SessionState::closed;
   }
-}
-
-void Session::on_closed(Callback<void(const Status&)> callback) noexcept {
-  if (!impl_) return;
-  detail::SessionCore& core = *impl_->core;
-  detail::set_on_closed(core.mutex, core.on_closed, core.terminal, std::move(callback),
-                        "session on_closed callback");
-}
-
-void Session::on_state_change(Callback<void(SessionState, const Status&)> callback) noexcept {
-  if (!impl_) return;
-  Callback<void(SessionState, const Status&)> replaced;  // destroyed outside the lock
-  std::lock_guard<std::mutex> lock(impl_->core->mutex);
-  if (impl_->core->terminal) return;  // ended: no change is reported any more
-  replaced = std::move(impl_->core->on_state_change);
-  impl_->core->on_state_change = std::move(callback);
-}
-
-void Session::on_goaway(Callback<void(std::string_view)> callback) noexcept {
-  if (!impl_ || !callback) return;
-  std::optional<std::string> uri;
-  Callback<void(std::string_view)> replaced;  // destroyed outside the lock
-  Callback<void(std::string_view)> now;       // called outside the lock
-  {
-    std::lock_guard<std::mutex> lock(impl_->core->mutex);
-    if (impl_->core->terminal) return;  // ended: no GOAWAY is reported any more
-    uri = impl_->core->goaway_uri;
-    if (uri) {
-      // Already came: this callback sees it now, once, and is not kept.
-      now = std::move(callback);
-    } else {
-      replaced = std::move(impl_->core->on_goaway);
-      impl_->core->on_goaway = std::move(callback);
-    }
-  }
-  if (now && uri) detail::call_user(now, *uri);
 }
 
 Status Session::close(uint64_t code, std::string_view reason) noexcept {
@@ -262,28 +196,37 @@ Status Session::track_status(const Namespace& ns, std::string_view track) noexce
   return detail::to_status(ffi::session_track_status(*impl_->box, ns.parts(), detail::as_slice(track)));
 }
 
-Result<Announcement> Session::announce(const Namespace& ns) noexcept {
+Result<Announcement> Session::announce(const Namespace& ns,
+                                       Callback<void(TrackRequest)> on_track_requested) noexcept {
   if (!impl_) return detail::moved_from("Session::announce");
   if (ffi::on_runtime_thread()) return detail::would_block("Session::announce", "announce_async");
-  return announce_async(ns).wait(std::chrono::milliseconds::max());
+  return announce_async(ns, std::move(on_track_requested)).wait(std::chrono::milliseconds::max());
 }
 
-Pending<Announcement> Session::announce_async(const Namespace& ns) noexcept {
-  auto convert = [ns](rust::Box<ffi::PendingResult> result) -> Result<Announcement> {
+Pending<Announcement> Session::announce_async(
+    const Namespace& ns, Callback<void(TrackRequest)> on_track_requested) noexcept {
+  detail::AnnouncementHandlers handlers;
+  if (on_track_requested) {
+    handlers.on_track_requested =
+        std::make_shared<const Callback<void(TrackRequest)>>(std::move(on_track_requested));
+  }
+  auto core = std::make_shared<detail::AnnouncementCore>(std::move(handlers),
+                                                         "announcement track request handler");
+  auto convert = [ns, core](rust::Box<ffi::PendingResult> result) -> Result<Announcement> {
     ffi::Status status = detail::new_status();
     rust::Box<ffi::AnnouncementBox> box = ffi::pending_result_announcement(std::move(result), status);
+    core->hand_over(status.code != ffi::Code::Ok);
     if (status.code != ffi::Code::Ok) return detail::to_error(status);
-    auto core = std::make_shared<detail::AnnouncementCore>();
-    // Registered once, before any request can reach a handler: setting one
-    // later only swaps it under the core's lock.
+    // Registered once, before any request can reach the handler: the setter
+    // only swaps it under the core's lock.
     ffi::announcement_on_track_requested(*box, std::make_unique<ffi::TrackRequestEvents>(core));
-    return Announcement(std::make_unique<detail::AnnouncementImpl>(std::move(box), ns, std::move(core)));
+    return Announcement(std::make_unique<detail::AnnouncementImpl>(std::move(box), ns, core));
   };
   rust::Box<ffi::PendingBox> box =
       impl_ ? ffi::session_announce_async(*impl_->box, ns.parts())
             : ffi::pending_invalid(detail::moved_from("Session::announce_async").message());
-  return Pending<Announcement>(
-      std::make_unique<detail::PendingImpl<Announcement>>(std::move(box), std::move(convert)));
+  return Pending<Announcement>(std::make_unique<detail::PendingImpl<Announcement>>(
+      std::move(box), std::move(convert), [core] { core->cancel(); }));
 }
 
 }  // namespace moq

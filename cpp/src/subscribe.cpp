@@ -52,20 +52,14 @@ void SubscriptionEvents::on_object(const ObjectHeader& header,
                                    rust::Box<PayloadBox> payload) const noexcept {
   const auto call = handoff_.enter();
   Object object = detail::object_from(header, std::move(payload));
-  // on_object is only replaced by the terminal event, on this same strand.
-  if (core_->on_object) detail::call_user(core_->on_object, std::move(object));
+  // on_object is only released by the terminal event, on this same strand,
+  // or before any object can come (a refused or cancelled request).
+  if (core_->handlers.on_object) detail::call_user(core_->handlers.on_object, std::move(object));
 }
 
 void SubscriptionEvents::on_closed(const Status& status) const noexcept {
   const auto call = handoff_.enter();
-  auto& core = *core_;
-  ObjectCallback on_object;
-  detail::deliver_terminal(core.mutex, core.terminal, core.on_closed, detail::to_status(status),
-                           core.what, [&] {
-                             on_object = std::move(core.on_object);
-                             core.on_object = nullptr;
-                           });
-  // The user's callbacks are released here, after the terminal event.
+  core_->deliver_terminal(detail::to_status(status));  // then releases the callbacks
 }
 
 }  // namespace ffi
@@ -86,10 +80,10 @@ ffi::Overflow overflow_of(Overflow overflow) noexcept {
 }  // namespace detail
 
 Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::string_view track,
-                                                    ObjectCallback on_object,
+                                                    ObjectHandlers handlers,
                                                     const SubscribeOptions& options, bool push) noexcept {
-  auto core = std::make_shared<detail::SubscriptionCore>();
-  core->on_object = std::move(on_object);
+  auto core = std::make_shared<detail::SubscriptionCore>(std::move(handlers),
+                                                         "subscription on_closed callback");
   auto convert = [core, push](rust::Box<ffi::PendingResult> result) -> Result<Subscription> {
     ffi::Status status = detail::new_status();
     rust::Box<ffi::SubscriptionBox> box = ffi::pending_result_subscription(std::move(result), status);
@@ -105,7 +99,7 @@ Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::st
   if (!impl_) {
     return pending(ffi::pending_invalid(detail::moved_from("Session::subscribe_async").message()));
   }
-  if (push && !core->on_object) {
+  if (push && !core->handlers.on_object) {
     return pending(ffi::pending_invalid(
         "Session::subscribe: the object callback is empty; pass one, or use the pull-mode "
         "overload without a callback"));
@@ -135,29 +129,29 @@ Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::st
 }
 
 Result<Subscription> Session::subscribe(const Namespace& ns, std::string_view track,
-                                        ObjectCallback on_object,
+                                        ObjectHandlers handlers,
                                         SubscribeOptions options) noexcept {
   if (ffi::on_runtime_thread()) return detail::would_block("Session::subscribe", "subscribe_async");
-  return subscribe_async_impl(ns, track, std::move(on_object), options, true)
+  return subscribe_async_impl(ns, track, std::move(handlers), options, true)
       .wait(std::chrono::milliseconds::max());
 }
 
 Result<Subscription> Session::subscribe(const Namespace& ns, std::string_view track,
                                         SubscribeOptions options) noexcept {
   if (ffi::on_runtime_thread()) return detail::would_block("Session::subscribe", "subscribe_async");
-  return subscribe_async_impl(ns, track, nullptr, options, false)
+  return subscribe_async_impl(ns, track, ObjectHandlers(), options, false)
       .wait(std::chrono::milliseconds::max());
 }
 
 Pending<Subscription> Session::subscribe_async(const Namespace& ns, std::string_view track,
-                                               ObjectCallback on_object,
+                                               ObjectHandlers handlers,
                                                SubscribeOptions options) noexcept {
-  return subscribe_async_impl(ns, track, std::move(on_object), options, true);
+  return subscribe_async_impl(ns, track, std::move(handlers), options, true);
 }
 
 Pending<Subscription> Session::subscribe_async(const Namespace& ns, std::string_view track,
                                                SubscribeOptions options) noexcept {
-  return subscribe_async_impl(ns, track, nullptr, options, false);
+  return subscribe_async_impl(ns, track, ObjectHandlers(), options, false);
 }
 
 Subscription::Subscription(std::unique_ptr<detail::SubscriptionImpl> impl) noexcept
@@ -193,18 +187,7 @@ Result<Object> Subscription::next(std::chrono::milliseconds timeout) noexcept {
   return detail::object_from(header, std::move(payload));
 }
 
-void Subscription::on_closed(Callback<void(const Status&)> callback) noexcept {
-  if (!impl_) return;
-  auto& core = *impl_->core;
-  detail::set_on_closed(core.mutex, core.on_closed, core.terminal, std::move(callback),
-                        "subscription on_closed callback");
-}
-
-bool Subscription::closed() const noexcept {
-  if (!impl_) return true;
-  std::lock_guard<std::mutex> lock(impl_->core->mutex);
-  return impl_->core->terminal.has_value();
-}
+bool Subscription::closed() const noexcept { return !impl_ || impl_->core->closed(); }
 
 SubscriptionStats Subscription::stats() const noexcept {
   if (!impl_) return {};

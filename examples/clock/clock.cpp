@@ -248,12 +248,13 @@ int run_publisher(moq::Session& session, const moq::Namespace& ns, const Options
 // Subscribes, retrying while the publisher is not there yet (within --wait).
 moq::Result<moq::Subscription> subscribe_when_published(
     moq::Session& session, const moq::Namespace& ns, const Options& options,
-    const std::function<void(const moq::Object&)>& on_object) {
+    const std::function<void(const moq::Object&)>& on_object,
+    const std::function<void(const moq::Status&)>& on_closed) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.wait_seconds);
   moq::Result<moq::Subscription> subscription =
       moq::Error(moq::Errc::not_found, "not subscribed yet");
   while (!stop_requested) {
-    subscription = session.subscribe(ns, options.track, on_object);
+    subscription = session.subscribe(ns, options.track, {on_object, on_closed});
     if (subscription || subscription.error().code() != moq::Errc::not_found ||
         std::chrono::steady_clock::now() >= deadline) {
       break;
@@ -298,7 +299,12 @@ int run_joined_subscriber(moq::Session& session, const moq::Namespace& ns, const
     if (Location(object.group_id, object.object_id) > joining) print(object);
   };
 
-  auto subscription = subscribe_when_published(session, ns, options, on_live);
+  auto on_ended = [&](const moq::Status& status) {
+    if (!status) std::fprintf(stderr, "moq-clock: subscription ended: %s\n", status.error().message().c_str());
+    ended = true;
+  };
+
+  auto subscription = subscribe_when_published(session, ns, options, on_live, on_ended);
   if (!subscription) {
     std::fprintf(stderr, "moq-clock: subscribe failed: %s\n", subscription.error().message().c_str());
     return 1;
@@ -317,9 +323,15 @@ int run_joined_subscriber(moq::Session& session, const moq::Namespace& ns, const
     std::lock_guard<std::mutex> lock(mutex);
     print(object);
   };
+  auto on_history_end = [&](const moq::Status& status) {
+    std::lock_guard<std::mutex> lock(fetch_mutex);
+    fetch_status = status;
+    fetch_done.notify_all();
+  };
   for (int attempt = 0; attempt < 2 && !fetch; ++attempt) {
     for (long groups = options.join_groups; groups >= 0; --groups) {
-      fetch = session.joining_fetch(*subscription, static_cast<uint64_t>(groups), on_history);
+      fetch = session.joining_fetch(*subscription, static_cast<uint64_t>(groups),
+                                    {on_history, on_history_end});
       if (fetch || fetch.error().code() != moq::Errc::not_found) break;
     }
     if (fetch || attempt == 1 || fetch.error().code() != moq::Errc::not_found) break;
@@ -339,7 +351,7 @@ int run_joined_subscriber(moq::Session& session, const moq::Namespace& ns, const
       std::lock_guard<std::mutex> lock(mutex);
       pending.clear();  // warm-up objects are not printed
     }
-    subscription = subscribe_when_published(session, ns, options, on_live);
+    subscription = subscribe_when_published(session, ns, options, on_live, on_ended);
     if (!subscription) {
       std::fprintf(stderr, "moq-clock: subscribe failed: %s\n",
                    subscription.error().message().c_str());
@@ -350,11 +362,6 @@ int run_joined_subscriber(moq::Session& session, const moq::Namespace& ns, const
     std::fprintf(stderr, "moq-clock: joining fetch failed: %s\n", fetch.error().message().c_str());
     return 1;
   }
-  fetch->on_closed([&](const moq::Status& status) {
-    std::lock_guard<std::mutex> lock(fetch_mutex);
-    fetch_status = status;
-    fetch_done.notify_all();
-  });
   {
     std::unique_lock<std::mutex> lock(fetch_mutex);
     if (!fetch_done.wait_for(lock, std::chrono::seconds(10), [&] { return fetch_status.has_value(); })) {
@@ -380,10 +387,6 @@ int run_joined_subscriber(moq::Session& session, const moq::Namespace& ns, const
     }
     pending.clear();
   }
-  subscription->on_closed([&](const moq::Status& status) {
-    if (!status) std::fprintf(stderr, "moq-clock: subscription ended: %s\n", status.error().message().c_str());
-    ended = true;
-  });
   while (!stop_requested && !ended && (options.count == 0 || printed < options.count)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -415,13 +418,17 @@ int run_subscriber(moq::Session& session, const moq::Namespace& ns, const Option
     std::fflush(stdout);
     ++printed;
   };
+  auto on_ended = [&](const moq::Status& status) {
+    if (!status) std::fprintf(stderr, "moq-clock: subscription ended: %s\n", status.error().message().c_str());
+    ended = true;
+  };
 
   // The publisher may not be there yet: retry until it is, within --wait.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.wait_seconds);
   moq::Result<moq::Subscription> subscription =
       moq::Error(moq::Errc::not_found, "not subscribed yet");
   while (!stop_requested) {
-    subscription = session.subscribe(ns, options.track, on_object);
+    subscription = session.subscribe(ns, options.track, {on_object, on_ended});
     if (subscription || subscription.error().code() != moq::Errc::not_found ||
         std::chrono::steady_clock::now() >= deadline) {
       break;
@@ -432,10 +439,6 @@ int run_subscriber(moq::Session& session, const moq::Namespace& ns, const Option
     std::fprintf(stderr, "moq-clock: subscribe failed: %s\n", subscription.error().message().c_str());
     return 1;
   }
-  subscription->on_closed([&](const moq::Status& status) {
-    if (!status) std::fprintf(stderr, "moq-clock: subscription ended: %s\n", status.error().message().c_str());
-    ended = true;
-  });
   while (!stop_requested && !ended && (options.count == 0 || printed < options.count)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

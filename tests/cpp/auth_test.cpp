@@ -70,16 +70,17 @@ TEST(Auth, TokensWithBinaryBytesReachARelayWithoutAuthConfig) {
 std::optional<moq::Error> refusal(const Relay& relay, std::vector<moq::AuthToken> tokens) {
   auto cfg = config_for(relay);
   cfg.auth_tokens = std::move(tokens);
-  auto session = connect_to(relay, cfg);
-  if (!session) return session.error();
   std::mutex mutex;
   std::optional<moq::Error> closed;
   bool done = false;
-  session->on_closed([&](const moq::Status& status) {
+  moq::SessionHandlers handlers;
+  handlers.on_closed = [&](const moq::Status& status) {
     std::lock_guard<std::mutex> lock(mutex);
     if (!status) closed = status.error();
     done = true;
-  });
+  };
+  auto session = moq::Session::connect(relay.url(), cfg, std::move(handlers));
+  if (!session) return session.error();
   EXPECT_TRUE(wait_until([&] {
     std::lock_guard<std::mutex> lock(mutex);
     return done;

@@ -40,9 +40,11 @@ TEST(Release, SubscriptionCallbacksAreReleasedAtItsTerminalEvent) {
   Token token;
   std::atomic<int> objects{0};
   std::atomic<bool> closed{false};
-  auto sub = session->subscribe(ns, "t", [&, t = token.value](const moq::Object&) { ++objects; });
+  auto sub = session->subscribe(
+      ns, "t",
+      {[&, t = token.value](const moq::Object&) { ++objects; },
+       [&closed, t = token.value](const moq::Status&) { closed = true; }});
   ASSERT_MOQ_OK(sub);
-  sub->on_closed([&closed, t = token.value](const moq::Status&) { closed = true; });
   EXPECT_EQ(token.held_by_library(), 2);
   ASSERT_TRUE(warm_up(*pub.track, [&] { return objects.load() > 0; }));
 
@@ -53,7 +55,9 @@ TEST(Release, SubscriptionCallbacksAreReleasedAtItsTerminalEvent) {
   EXPECT_TRUE(sub->closed());  // the handle itself is still alive
 }
 
-TEST(Release, PullSubscriptionOnClosedIsReleasedAtItsTerminalEvent) {
+// A pull subscription takes no callbacks (so none to release): its terminal
+// event is what next() reports once the queue is empty.
+TEST(Release, PullSubscriptionReachesItsTerminalEvent) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
@@ -61,27 +65,25 @@ TEST(Release, PullSubscriptionOnClosedIsReleasedAtItsTerminalEvent) {
   ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "t", &pub));
   auto session = connect_to(*relay);
   ASSERT_MOQ_OK(session);
-  Token token;
   auto sub = session->subscribe(ns, "t");
   ASSERT_MOQ_OK(sub);
-  sub->on_closed([t = token.value](const moq::Status&) {});
-  EXPECT_EQ(token.held_by_library(), 1);
   ASSERT_MOQ_OK(session->close());
   ASSERT_TRUE(wait_until([&] { return sub->closed(); }, 10000ms));
-  EXPECT_TRUE(wait_until([&] { return token.held_by_library() == 0; }, 5000ms));
+  EXPECT_MOQ_ERROR(sub->next(0ms), moq::Errc::closed);
 }
 
 TEST(Release, SessionCallbacksAreReleasedAtItsTerminalEvent) {
   std::string error;
   auto peer = TestPeer::start({}, &error);  // a peer that never sends GOAWAY
   ASSERT_NE(peer, nullptr) << error;
-  auto session = moq::Session::connect(peer->url(), config_trusting(peer->ca_file()));
-  ASSERT_MOQ_OK(session);
   Token token;
   std::atomic<bool> ended{false};
-  session->on_closed(
-      [&ended, t = token.value](const moq::Status&) { ended = true; });
-  session->on_goaway([t = token.value](std::string_view) {});
+  moq::SessionHandlers handlers;
+  handlers.on_closed = [&ended, t = token.value](const moq::Status&) { ended = true; };
+  handlers.on_goaway = [t = token.value](std::string_view) {};
+  auto session =
+      moq::Session::connect(peer->url(), config_trusting(peer->ca_file()), std::move(handlers));
+  ASSERT_MOQ_OK(session);
   EXPECT_EQ(token.held_by_library(), 2);
   ASSERT_MOQ_OK(session->close());
   ASSERT_TRUE(wait_until([&] { return ended.load(); }, 10000ms));
@@ -103,9 +105,9 @@ TEST(Release, FetchCallbacksAreReleasedAtItsTerminalEvent) {
   std::atomic<int> objects{0};
   std::atomic<bool> closed{false};
   auto fetch = session->fetch(ns, "t", moq::FetchRange::groups(0, 0),
-                              [&objects, t = token.value](const moq::Object&) { ++objects; });
+                              {[&objects, t = token.value](const moq::Object&) { ++objects; },
+                               [&closed, t = token.value](const moq::Status&) { closed = true; }});
   ASSERT_MOQ_OK(fetch);
-  fetch->on_closed([&closed, t = token.value](const moq::Status&) { closed = true; });
   ASSERT_TRUE(wait_until([&] { return closed.load(); }, 10000ms));
   EXPECT_EQ(objects.load(), 2);
   EXPECT_TRUE(wait_until([&] { return token.held_by_library() == 0; }, 5000ms))
@@ -120,10 +122,11 @@ TEST(Release, NamespaceWatchCallbacksAreReleasedAtItsTerminalEvent) {
   ASSERT_MOQ_OK(session);
   Token token;
   std::atomic<bool> closed{false};
-  auto watch = session->subscribe_namespace(test_namespace(), [t = token.value](const moq::Namespace&) {},
-                                            [t = token.value](const moq::Namespace&) {});
+  auto watch = session->subscribe_namespace(
+      test_namespace(), {[t = token.value](const moq::Namespace&) {},
+                         [t = token.value](const moq::Namespace&) {},
+                         [&closed, t = token.value](const moq::Status&) { closed = true; }});
   ASSERT_MOQ_OK(watch);
-  watch->on_closed([&closed, t = token.value](const moq::Status&) { closed = true; });
   EXPECT_EQ(token.held_by_library(), 3);
   ASSERT_MOQ_OK(session->close());
   ASSERT_TRUE(wait_until([&] { return closed.load(); }, 10000ms));
@@ -185,7 +188,14 @@ TEST(Boundary, ExceptionsFromGoawayAndOfferHandlersAreContained) {
                                "--publish", "peer/ns/t", "--groups", "5"},
                               &error);
   ASSERT_NE(peer, nullptr) << error;
-  auto session = moq::Session::connect(peer->url(), config_trusting(peer->ca_file()));
+  std::atomic<int> goaways{0};
+  moq::SessionHandlers handlers;
+  handlers.on_goaway = [&](std::string_view) {
+    ++goaways;
+    throw std::runtime_error("boom-from-goaway");
+  };
+  auto session =
+      moq::Session::connect(peer->url(), config_trusting(peer->ca_file()), std::move(handlers));
   ASSERT_MOQ_OK(session);
   std::atomic<int> offers{0};
   auto listener = session->on_publish([&](const moq::Namespace&, std::string_view) -> std::optional<moq::AcceptedTrack> {
@@ -193,11 +203,6 @@ TEST(Boundary, ExceptionsFromGoawayAndOfferHandlersAreContained) {
     throw std::runtime_error("boom-from-offer");
   });
   ASSERT_MOQ_OK(listener);
-  std::atomic<int> goaways{0};
-  session->on_goaway([&](std::string_view) {
-    ++goaways;
-    throw std::runtime_error("boom-from-goaway");
-  });
   ASSERT_TRUE(wait_until([&] { return goaways.load() == 1 && offers.load() == 1; }, 10000ms))
       << "goaway " << goaways.load() << ", offers " << offers.load();
   EXPECT_TRUE(wait_until([&] { return log.contains(moq::LogLevel::error, "boom-from-goaway"); }, 5000ms))
@@ -220,10 +225,14 @@ TEST(Boundary, ExceptionsFromWatchFetchAndTrackRequestCallbacksAreContained) {
 
   // Namespace watch: on_added and on_closed throw.
   std::atomic<int> added{0};
-  auto watch = session->subscribe_namespace(prefix, [&](const moq::Namespace&) {
+  auto on_added = [&](const moq::Namespace&) {
     ++added;
     throw std::runtime_error("boom-from-on-added");
-  });
+  };
+  auto on_watch_closed = [](const moq::Status&) {
+    throw std::runtime_error("boom-from-watch-closed");
+  };
+  auto watch = session->subscribe_namespace(prefix, {on_added, nullptr, on_watch_closed});
   ASSERT_MOQ_OK(watch);
   auto announcement = session->announce(test_namespace("tracks"));
   ASSERT_MOQ_OK(announcement);
@@ -247,20 +256,20 @@ TEST(Boundary, ExceptionsFromWatchFetchAndTrackRequestCallbacksAreContained) {
   ASSERT_TRUE(write_group(*track, {"one", "two", "three"}));
   std::atomic<int> fetched{0};
   std::atomic<bool> fetch_closed{false};
-  auto fetch = subscriber->fetch(test_namespace("tracks"), "history", moq::FetchRange::groups(0, 0),
-                                 [&](const moq::Object&) {
-                                   ++fetched;
-                                   throw 7;  // not a std::exception
-                                 });
-  ASSERT_MOQ_OK(fetch);
-  fetch->on_closed([&](const moq::Status&) {
+  auto on_fetched = [&](const moq::Object&) {
+    ++fetched;
+    throw 7;  // not a std::exception
+  };
+  auto on_fetch_closed = [&](const moq::Status&) {
     fetch_closed = true;
     throw std::runtime_error("boom-from-fetch-closed");
-  });
+  };
+  auto fetch = subscriber->fetch(test_namespace("tracks"), "history", moq::FetchRange::groups(0, 0),
+                                 {on_fetched, on_fetch_closed});
+  ASSERT_MOQ_OK(fetch);
   ASSERT_TRUE(wait_until([&] { return fetch_closed.load(); }, 10000ms));
   EXPECT_EQ(fetched.load(), 3);
 
-  watch->on_closed([](const moq::Status&) { throw std::runtime_error("boom-from-watch-closed"); });
   ASSERT_MOQ_OK(session->close());
   ASSERT_TRUE(wait_until([&] { return watch->closed(); }, 10000ms));
   for (const char* thrown : {"boom-from-on-added", "boom-from-track-request", "non-std",

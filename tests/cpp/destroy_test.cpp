@@ -57,14 +57,17 @@ TEST(DestroyFromCallback, GoawayCallbackDestroysItsSession) {
     auto peer = TestPeer::start({"--goaway", "moqt://localhost:1/next", "--goaway-after-ms", "100"},
                                 &error);
     ASSERT_NE(peer, nullptr) << error;
-    auto session = moq::Session::connect(peer->url(), config_trusting(peer->ca_file()));
-    ASSERT_MOQ_OK(session);
     Owned<moq::Session> owned;
-    owned.handle.emplace(std::move(session).value());
+    moq::SessionHandlers handlers;
+    handlers.on_closed = [&](const moq::Status&) { owned.note_call(); };
+    handlers.on_goaway = [&](std::string_view) { owned.destroy_from_callback(); };
     {
+      // Under the lock: the GOAWAY callback waits until the session is in its holder.
       std::lock_guard<std::mutex> lock(owned.mutex);
-      owned.handle->on_closed([&](const moq::Status&) { owned.note_call(); });
-      owned.handle->on_goaway([&](std::string_view) { owned.destroy_from_callback(); });
+      auto session = moq::Session::connect(peer->url(), config_trusting(peer->ca_file()),
+                                           std::move(handlers));
+      ASSERT_MOQ_OK(session);
+      owned.handle.emplace(std::move(session).value());
     }
     expect_destroyed_and_silent(owned, "GOAWAY");
     EXPECT_TRUE(wait_until([&] { return peer->wait_report("client closed the session", 100ms) != ""; },
@@ -182,11 +185,11 @@ TEST(DestroyFromCallback, NamespaceWatchCallbacksDestroyTheirWatch) {
     {
       std::lock_guard<std::mutex> lock(owned.mutex);
       auto watch = session->subscribe_namespace(
-          *prefix, [&](const moq::Namespace&) { owned.destroy_from_callback(); },
-          [&](const moq::Namespace&) { owned.note_call(); });
+          *prefix, {[&](const moq::Namespace&) { owned.destroy_from_callback(); },
+                    [&](const moq::Namespace&) { owned.note_call(); },
+                    [&](const moq::Status&) { owned.note_call(); }});
       ASSERT_MOQ_OK(watch);
       owned.handle.emplace(std::move(watch).value());
-      owned.handle->on_closed([&](const moq::Status&) { owned.note_call(); });
     }
     auto a = moq::Namespace::parse(prefix->to_string() + "/a");
     auto b = moq::Namespace::parse(prefix->to_string() + "/b");
@@ -220,25 +223,23 @@ TEST(DestroyFromCallback, FetchCallbacksDestroyTheirFetch) {
     {
       std::lock_guard<std::mutex> lock(by_object.mutex);
       auto fetch = session->fetch(ns, "t", moq::FetchRange::groups(0, 1),
-                                  [&](const moq::Object&) { by_object.destroy_from_callback(); });
+                                  {[&](const moq::Object&) { by_object.destroy_from_callback(); },
+                                   [&](const moq::Status&) { by_object.note_call(); }});
       ASSERT_MOQ_OK(fetch);
       by_object.handle.emplace(std::move(fetch).value());
-      by_object.handle->on_closed([&](const moq::Status&) { by_object.note_call(); });
     }
     expect_destroyed_and_silent(by_object, "fetch object");
 
-    // From on_closed.
+    // From on_closed (it waits for the lock until the fetch is in its holder).
     Owned<moq::Fetch> by_end;
     {
       std::lock_guard<std::mutex> lock(by_end.mutex);
       auto fetch = session->fetch(ns, "t", moq::FetchRange::groups(0, 1),
-                                  [&](const moq::Object&) { by_end.note_call(); });
+                                  {[&](const moq::Object&) { by_end.note_call(); },
+                                   [&](const moq::Status&) { by_end.destroy_from_callback(); }});
       ASSERT_MOQ_OK(fetch);
       by_end.handle.emplace(std::move(fetch).value());
     }
-    // Not under the lock: a fetch that has already ended runs on_closed at
-    // once, on this thread, and the callback takes the lock.
-    by_end.handle->on_closed([&](const moq::Status&) { by_end.destroy_from_callback(); });
     expect_destroyed_and_silent(by_end, "fetch end");
   }
   EXPECT_EQ(session->state(), moq::SessionState::connected);

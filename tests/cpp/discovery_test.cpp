@@ -52,11 +52,13 @@ struct Terminal {
   std::mutex mu;
   std::condition_variable cv;
   std::vector<moq::Status> statuses;
+  std::thread::id called_on;  // the thread of the last call
 
   std::function<void(const moq::Status&)> callback() {
     return [this](const moq::Status& st) {
       std::lock_guard<std::mutex> lk(mu);
       statuses.push_back(st);
+      called_on = std::this_thread::get_id();
       cv.notify_all();
     };
   }
@@ -71,6 +73,10 @@ struct Terminal {
   moq::Status first() {
     std::lock_guard<std::mutex> lk(mu);
     return statuses.front();
+  }
+  std::thread::id thread() {
+    std::lock_guard<std::mutex> lk(mu);
+    return called_on;
   }
 };
 
@@ -108,7 +114,7 @@ TEST(Discovery, NamespacesUnderThePrefixAreAddedAndRemoved) {
   ASSERT_MOQ_OK(early);
 
   NsEvents got;
-  auto watch = watcher->subscribe_namespace(prefix, got.added(), got.removed());
+  auto watch = watcher->subscribe_namespace(prefix, {got.added(), got.removed()});
   ASSERT_MOQ_OK(watch);
   EXPECT_EQ(watch->prefix(), prefix);
   ASSERT_TRUE(got.wait_for("+" + p + "/early")) << "events:" << got.dump();
@@ -158,7 +164,7 @@ TEST(Discovery, SubscribeNamespaceAsyncWatchesAndCancelsWhenDestroyed) {
     std::weak_ptr<int> alive = gone;
     {
       auto pending = watcher->subscribe_namespace_async(
-          prefix, [gone](const moq::Namespace&) {}, [gone](const moq::Namespace&) {});
+          prefix, {[gone](const moq::Namespace&) {}, [gone](const moq::Namespace&) {}});
       gone.reset();
       ASSERT_TRUE(wait_until([&] { return pending.ready(); }, 15000ms)) << "round " << round;
     }
@@ -171,7 +177,8 @@ TEST(Discovery, SubscribeNamespaceAsyncWatchesAndCancelsWhenDestroyed) {
   std::optional<moq::NamespaceWatch> watch;
   // Retried while the last cancelled watch may still be leaving (duplicate).
   ASSERT_TRUE(wait_until([&] {
-    auto w = watcher->subscribe_namespace_async(prefix, got.added(), got.removed()).wait(15000ms);
+    auto w =
+        watcher->subscribe_namespace_async(prefix, {got.added(), got.removed()}).wait(15000ms);
     if (w) watch.emplace(std::move(w).value());
     return w || w.error().code() != moq::Errc::duplicate;
   }, 5000ms));
@@ -193,9 +200,8 @@ TEST(Discovery, DestroyingTheWatchStopsCallbacks) {
   std::atomic<int> before{0}, after{0};
   Terminal terminal;
   auto count = [&](const moq::Namespace&) { (destroyed ? after : before).fetch_add(1); };
-  auto watch = watcher->subscribe_namespace(prefix, count, count);
+  auto watch = watcher->subscribe_namespace(prefix, {count, count, terminal.callback()});
   ASSERT_MOQ_OK(watch);
-  watch->on_closed(terminal.callback());
   auto a = publisher->announce(test_namespace("a"));
   ASSERT_MOQ_OK(a);
   ASSERT_TRUE(wait_until([&] { return before.load() >= 1; }, 10000ms)) << "positive control";
@@ -221,7 +227,7 @@ TEST(Discovery, DestroyingTheWatchStopsCallbacks) {
   moq::Result<moq::NamespaceWatch> second(moq::Error(moq::Errc::internal, "not yet"));
   ASSERT_TRUE(wait_until(
       [&] {
-        second = watcher->subscribe_namespace(prefix, again.added(), again.removed());
+        second = watcher->subscribe_namespace(prefix, {again.added(), again.removed()});
         return second.has_value() || second.error().code() != moq::Errc::duplicate;
       },
       10000ms));
@@ -277,10 +283,10 @@ TEST(Discovery, SessionCloseIsTheOneTerminalEvent) {
   auto watcher = connect_to(*relay);
   ASSERT_MOQ_OK(watcher);
   NsEvents got;
-  auto watch = watcher->subscribe_namespace(test_namespace(), got.added());
-  ASSERT_MOQ_OK(watch);
   Terminal terminal;
-  watch->on_closed(terminal.callback());
+  auto watch =
+      watcher->subscribe_namespace(test_namespace(), {got.added(), nullptr, terminal.callback()});
+  ASSERT_MOQ_OK(watch);
   EXPECT_FALSE(watch->closed());
 
   ASSERT_MOQ_OK(watcher->close(0, "bye"));
@@ -291,17 +297,8 @@ TEST(Discovery, SessionCloseIsTheOneTerminalEvent) {
   EXPECT_EQ(status.error().code(), moq::Errc::closed) << describe(status.error());
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(terminal.count(), 1u);
-
-  // A late on_closed is called at once, on this thread, with the same outcome.
-  std::thread::id called_on;
-  std::optional<moq::Errc> late;
-  watch->on_closed([&](const moq::Status& st) {
-    called_on = std::this_thread::get_id();
-    if (!st) late = st.error().code();
-  });
-  EXPECT_EQ(called_on, std::this_thread::get_id());
-  ASSERT_TRUE(late.has_value());
-  EXPECT_EQ(*late, moq::Errc::closed);
+  // on_closed, given at creation, ran once, on a library thread.
+  EXPECT_NE(terminal.thread(), std::this_thread::get_id());
 
   // A closed session refuses new watches.
   auto refused = watcher->subscribe_namespace(test_namespace("again"), got.added());
@@ -341,14 +338,14 @@ TEST(Discovery, MovedFromHandlesAreInert) {
   auto watcher = connect_to(*relay);
   ASSERT_MOQ_OK(watcher);
   NsEvents got;
-  auto watch = watcher->subscribe_namespace(test_namespace(), got.added());
+  std::atomic<bool> called{false};
+  auto watch = watcher->subscribe_namespace(
+      test_namespace(), {got.added(), nullptr, [&](const moq::Status&) { called = true; }});
   ASSERT_MOQ_OK(watch);
   moq::NamespaceWatch moved = std::move(*watch);
   EXPECT_TRUE(watch->closed());  // NOLINT(bugprone-use-after-move)
   EXPECT_EQ(watch->prefix().to_string(), "moved-from");
-  bool called = false;
-  watch->on_closed([&](const moq::Status&) { called = true; });
-  EXPECT_FALSE(called);
+  EXPECT_FALSE(called) << "moving a watch is not its terminal event";
   EXPECT_FALSE(moved.closed());
   EXPECT_EQ(moved.prefix(), test_namespace());
 
@@ -358,6 +355,7 @@ TEST(Discovery, MovedFromHandlesAreInert) {
   // Move-assigning over a live watch destroys it; the moved-to one still works.
   watch = moq::Error(moq::Errc::cancelled, "reset");
   EXPECT_FALSE(moved.closed());
+  EXPECT_FALSE(called);
 }
 
 // ------------------------------------------------------------------ PUBLISH (sending)
@@ -378,9 +376,8 @@ TEST(PublishTrack, RoundTripToASubscriberAndNormalEnd) {
   ASSERT_MOQ_OK(subscriber);
   Collector got;
   Terminal terminal;
-  auto sub = subscriber->subscribe(ns, "video", got.callback());
+  auto sub = subscriber->subscribe(ns, "video", {got.callback(), terminal.callback()});
   ASSERT_MOQ_OK(sub);
-  sub->on_closed(terminal.callback());
   ASSERT_TRUE(warm_up_published(*track, got)) << "no warm-up object arrived";
 
   auto group = track->begin_group(64);

@@ -25,6 +25,7 @@ class FetchEvents {
   }
   std::function<void(const moq::Status&)> on_closed() {
     return [this](const moq::Status& status) {
+      if (std::this_thread::get_id() == caller_) closed_on_caller_thread_ = true;
       std::lock_guard<std::mutex> lk(mu_);
       ++closed_count_;
       closed_ = status;
@@ -52,6 +53,7 @@ class FetchEvents {
   }
   bool overlapped() const { return overlapped_; }
   bool on_caller_thread() const { return on_caller_thread_; }
+  bool closed_on_caller_thread() const { return closed_on_caller_thread_; }
 
  private:
   Collector objects_;
@@ -59,6 +61,7 @@ class FetchEvents {
   std::atomic<int> inside_{0};
   std::atomic<bool> overlapped_{false};
   std::atomic<bool> on_caller_thread_{false};
+  std::atomic<bool> closed_on_caller_thread_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   int closed_count_ = 0;
@@ -111,12 +114,12 @@ TEST(FetchTest, StandaloneRangesFromOwnPublisherHistory) {
   // Whole groups 2..4, in order, on a library thread, one call at a time.
   {
     FetchEvents events;
-    auto fetch = subscriber->fetch(ns, "t", moq::FetchRange::groups(2, 4), events.on_object());
+    auto fetch = subscriber->fetch(ns, "t", moq::FetchRange::groups(2, 4),
+                                   {events.on_object(), events.on_closed()});
     ASSERT_MOQ_OK(fetch);
     EXPECT_EQ(fetch->end_group(), 4u);
     EXPECT_EQ(fetch->end_object(), std::optional<uint64_t>(3));
     EXPECT_FALSE(fetch->end_of_track());
-    fetch->on_closed(events.on_closed());
     ASSERT_TRUE(events.wait_closed()) << "no terminal event; got " << events.locations().size()
                                       << " objects";
     ASSERT_TRUE(events.closed()->has_value()) << describe(events.closed()->error());
@@ -129,20 +132,18 @@ TEST(FetchTest, StandaloneRangesFromOwnPublisherHistory) {
     }
     EXPECT_FALSE(events.overlapped());
     EXPECT_FALSE(events.on_caller_thread());
-    // on_closed after the end: called at once, on this thread, once more.
-    int late = 0;
-    fetch->on_closed([&](const moq::Status& s) { late += s.has_value() ? 1 : 100; });
-    EXPECT_EQ(late, 1);
+    // on_closed, given at creation: called once, on a library thread.
+    std::this_thread::sleep_for(200ms);
     EXPECT_EQ(events.closed_count(), 1);
+    EXPECT_FALSE(events.closed_on_caller_thread());
   }
 
   // An inclusive object range inside the history.
   {
     FetchEvents events;
-    auto fetch =
-        subscriber->fetch(ns, "t", moq::FetchRange::objects(2, 3, 3, 1), events.on_object());
+    auto fetch = subscriber->fetch(ns, "t", moq::FetchRange::objects(2, 3, 3, 1),
+                                   {events.on_object(), events.on_closed()});
     ASSERT_MOQ_OK(fetch);
-    fetch->on_closed(events.on_closed());
     EXPECT_EQ(fetch->end_group(), 3u);
     EXPECT_EQ(fetch->end_object(), std::optional<uint64_t>(1));
     ASSERT_TRUE(events.wait_closed());
@@ -153,9 +154,9 @@ TEST(FetchTest, StandaloneRangesFromOwnPublisherHistory) {
   // A range reaching past what exists gets what is retained, and says so.
   {
     FetchEvents events;
-    auto fetch = subscriber->fetch(ns, "t", moq::FetchRange::groups(3, 9), events.on_object());
+    auto fetch = subscriber->fetch(ns, "t", moq::FetchRange::groups(3, 9),
+                                   {events.on_object(), events.on_closed()});
     ASSERT_MOQ_OK(fetch);
-    fetch->on_closed(events.on_closed());
     EXPECT_EQ(fetch->end_group(), 4u);
     EXPECT_EQ(fetch->end_object(), std::optional<uint64_t>(3));
     ASSERT_TRUE(events.wait_closed());
@@ -184,16 +185,17 @@ TEST(FetchTest, FetchFromACallbackThreadIsWouldBlock) {
   std::optional<moq::Errc> inner;
   FetchEvents events;
   auto forward = events.on_object();
-  auto fetch = subscriber->fetch(ns, "t", moq::FetchRange::group(0), [&](const moq::Object& o) {
+  auto on_object = [&](const moq::Object& o) {
     auto nested = subscriber->fetch(ns, "t", moq::FetchRange::group(0), [](const moq::Object&) {});
     {
       std::lock_guard<std::mutex> lk(mu);
       if (!inner) inner = nested ? moq::Errc::internal : nested.error().code();
     }
     forward(o);
-  });
+  };
+  auto fetch =
+      subscriber->fetch(ns, "t", moq::FetchRange::group(0), {on_object, events.on_closed()});
   ASSERT_MOQ_OK(fetch);
-  fetch->on_closed(events.on_closed());
   ASSERT_TRUE(events.wait_closed());
   std::lock_guard<std::mutex> lk(mu);
   ASSERT_TRUE(inner.has_value());
@@ -229,9 +231,9 @@ TEST(FetchTest, UnknownTrackIsNotFound) {
       moq::Errc::not_found);
   // The session is still usable.
   FetchEvents events;
-  auto fetch = subscriber->fetch(ns, "t", moq::FetchRange::group(0), events.on_object());
+  auto fetch = subscriber->fetch(ns, "t", moq::FetchRange::group(0),
+                                 {events.on_object(), events.on_closed()});
   ASSERT_MOQ_OK(fetch);
-  fetch->on_closed(events.on_closed());
   ASSERT_TRUE(events.wait_closed());
   EXPECT_EQ(events.locations(), (std::vector<Location>{{0, 0}}));
 }
@@ -274,15 +276,17 @@ TEST(FetchTest, DestroyingAFetchStopsItsCallbacks) {
   std::atomic<bool> first_done{false};
   std::atomic<bool> closed_called{false};
   {
-    auto fetch = subscriber->fetch(ns, "t", moq::FetchRange::groups(0, 7), [&](const moq::Object&) {
+    auto on_object = [&](const moq::Object&) {
       if (calls.fetch_add(1) == 0) {
         entered = true;
         std::this_thread::sleep_for(300ms);
         first_done = true;
       }
-    });
+    };
+    auto fetch =
+        subscriber->fetch(ns, "t", moq::FetchRange::groups(0, 7),
+                          {on_object, [&](const moq::Status&) { closed_called = true; }});
     ASSERT_MOQ_OK(fetch);
-    fetch->on_closed([&](const moq::Status&) { closed_called = true; });
     ASSERT_TRUE(wait_until([&] { return entered.load(); }));
     std::optional<moq::Fetch> owned(std::move(fetch).value());
     owned.reset();
@@ -320,9 +324,9 @@ TEST(FetchTest, DestroyingAFetchStopsItsCallbacks) {
 
   // The session still fetches.
   FetchEvents events;
-  auto again = subscriber->fetch(ns, "t", moq::FetchRange::group(7), events.on_object());
+  auto again = subscriber->fetch(ns, "t", moq::FetchRange::group(7),
+                                 {events.on_object(), events.on_closed()});
   ASSERT_MOQ_OK(again);
-  again->on_closed(events.on_closed());
   ASSERT_TRUE(events.wait_closed());
   EXPECT_EQ(events.locations().size(), 100u);
 }
@@ -338,7 +342,8 @@ TEST(FetchTest, MovedFromHandlesAreInert) {
   ASSERT_MOQ_OK(subscriber);
 
   FetchEvents events;
-  auto fetch = subscriber->fetch(ns, "t", moq::FetchRange::group(0), events.on_object());
+  auto fetch = subscriber->fetch(ns, "t", moq::FetchRange::group(0),
+                                 {events.on_object(), events.on_closed()});
   ASSERT_MOQ_OK(fetch);
   moq::Fetch moved = std::move(fetch).value();
   moq::Fetch& from = *fetch;  // moved-from
@@ -346,11 +351,7 @@ TEST(FetchTest, MovedFromHandlesAreInert) {
   EXPECT_EQ(from.end_group(), 0u);
   EXPECT_FALSE(from.end_object().has_value());
   EXPECT_FALSE(from.end_of_track());
-  bool called = false;
-  from.on_closed([&](const moq::Status&) { called = true; });
-  EXPECT_FALSE(called);
   // The moved-to handle carries the fetch on.
-  moved.on_closed(events.on_closed());
   ASSERT_TRUE(events.wait_closed());
   EXPECT_EQ(events.locations().size(), 3u);
   // Move-assignment over a live handle, then destroy both.
@@ -358,6 +359,7 @@ TEST(FetchTest, MovedFromHandlesAreInert) {
   EXPECT_TRUE(moved.closed());
   EXPECT_EQ(other.end_group(), 0u);
   EXPECT_EQ(other.end_object(), std::optional<uint64_t>(2));
+  EXPECT_EQ(events.closed_count(), 1) << "the moves repeated the terminal event";
 
   // A moved-from session and a moved-from subscription.
   moq::Session taken = std::move(subscriber).value();
@@ -422,9 +424,9 @@ TEST(FetchTest, FetchAsyncAnswersThroughThenAndCancelsWhenDestroyed) {
   std::mutex mu;
   std::condition_variable cv;
   std::optional<moq::Result<moq::Fetch>> answer;
-  auto pending = subscriber->fetch_async(ns, "t", moq::FetchRange::groups(3, 4), events.on_object());
+  auto pending = subscriber->fetch_async(ns, "t", moq::FetchRange::groups(3, 4),
+                                         {events.on_object(), events.on_closed()});
   ASSERT_MOQ_OK(pending.then([&](moq::Result<moq::Fetch> fetch) {
-    if (fetch) fetch->on_closed(events.on_closed());
     std::lock_guard<std::mutex> lk(mu);
     answer.emplace(std::move(fetch));
     cv.notify_all();
@@ -500,9 +502,9 @@ TEST(FetchTest, JoiningFetchOnALiveSubscription) {
 
   FetchEvents events;
   // The non-blocking form (the blocking one is a thin wrapper over it).
-  auto fetch = session->joining_fetch_async(*sub, 1, events.on_object()).wait(15000ms);
+  auto fetch =
+      session->joining_fetch_async(*sub, 1, {events.on_object(), events.on_closed()}).wait(15000ms);
   ASSERT_MOQ_OK(fetch);
-  fetch->on_closed(events.on_closed());
   ASSERT_TRUE(fetch->end_object().has_value());
   const Location joining{fetch->end_group(), *fetch->end_object()};
   ASSERT_TRUE(events.wait_closed());

@@ -35,23 +35,26 @@ struct Watched {
   }
 };
 
-void watch(const Relay& relay, const moq::Namespace& ns, const std::string& track, Watched* w) {
-  auto session = connect_to(relay);
+// `session_handlers` go to the watcher's session (what they capture must
+// outlive `w`).
+void watch(const Relay& relay, const moq::Namespace& ns, const std::string& track, Watched* w,
+           moq::SessionHandlers session_handlers = {}) {
+  auto session = moq::Session::connect(relay.url(), config_for(relay), std::move(session_handlers));
   ASSERT_MOQ_OK(session);
   w->session.emplace(std::move(session).value());
-  auto sub = w->session->subscribe(ns, track, w->got.callback());
+  auto sub = w->session->subscribe(
+      ns, track, {w->got.callback(), [w](const moq::Status& st) { w->on_closed(st); }});
   ASSERT_MOQ_OK(sub);
   w->sub.emplace(std::move(sub).value());
-  w->sub->on_closed([w](const moq::Status& st) { w->on_closed(st); });
 }
 
 // make_publisher, watch the track from a fresh session, then warm_up until
 // the watcher received something. Fails the test on error.
 void publish_and_watch(const Relay& relay, const moq::Namespace& ns, const std::string& track,
-                       Publisher* pub, Watched* w) {
+                       Publisher* pub, Watched* w, moq::SessionHandlers session_handlers = {}) {
   make_publisher(relay, ns, track, pub);
   if (::testing::Test::HasFatalFailure()) return;
-  watch(relay, ns, track, w);
+  watch(relay, ns, track, w, std::move(session_handlers));
   if (::testing::Test::HasFatalFailure()) return;
   ASSERT_TRUE(warm_up(*pub->track, [w] { return w->got.size() > 0; }));
 }
@@ -93,15 +96,6 @@ TEST(Lifetime, DestroyingTrackWriterEndsSubscriptionNormally) {
   EXPECT_MOQ_OK(pub.session->close());
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(w.events(), 1);
-  // A late on_closed callback is called at once, on this thread, with the same outcome.
-  std::thread::id called_on;
-  bool late_ok = false;
-  w.sub->on_closed([&](const moq::Status& st) {
-    called_on = std::this_thread::get_id();
-    late_ok = st.has_value();
-  });
-  EXPECT_EQ(called_on, std::this_thread::get_id());
-  EXPECT_TRUE(late_ok);
 }
 
 TEST(Lifetime, PullSubscriptionReportsEndOfTrackAfterQueueDrains) {
@@ -176,11 +170,11 @@ TEST(Lifetime, DestroyingSubscriptionStopsCallbacks) {
   ASSERT_MOQ_OK(session);
   std::atomic<bool> destroyed{false};
   std::atomic<int> before{0}, after{0}, closed_calls{0};
-  auto sub = session->subscribe(ns, "t", [&](const moq::Object&) {
-    (destroyed ? after : before).fetch_add(1);
-  });
+  auto sub = session->subscribe(
+      ns, "t",
+      {[&](const moq::Object&) { (destroyed ? after : before).fetch_add(1); },
+       [&](const moq::Status&) { closed_calls.fetch_add(1); }});
   ASSERT_MOQ_OK(sub);
-  sub->on_closed([&](const moq::Status&) { closed_calls.fetch_add(1); });
 
   // Keep publishing from another thread the whole time.
   std::atomic<bool> stop{false};
@@ -293,21 +287,22 @@ TEST(Lifetime, CallsOnAClosedSessionReturnClosed) {
 TEST(Lifetime, SessionTerminalEventAfterLocalCloseIsOnceWithNullError) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
-  auto session = connect_to(*relay);
-  ASSERT_MOQ_OK(session);
-  EXPECT_EQ(session->state(), moq::SessionState::connected);
   std::mutex mu;
   std::condition_variable cv;
   int calls = 0;
   bool success = false;
   std::thread::id thread;
-  session->on_closed([&](const moq::Status& status) {
+  moq::SessionHandlers handlers;
+  handlers.on_closed = [&](const moq::Status& status) {
     std::lock_guard<std::mutex> lk(mu);
     ++calls;
     success = status.has_value();
     thread = std::this_thread::get_id();
     cv.notify_all();
-  });
+  };
+  auto session = moq::Session::connect(relay->url(), config_for(*relay), std::move(handlers));
+  ASSERT_MOQ_OK(session);
+  EXPECT_EQ(session->state(), moq::SessionState::connected);
   ASSERT_MOQ_OK(session->close(7, "done"));
   {
     std::unique_lock<std::mutex> lk(mu);
@@ -323,56 +318,60 @@ TEST(Lifetime, SessionTerminalEventAfterLocalCloseIsOnceWithNullError) {
   EXPECT_NE(thread, std::this_thread::get_id()) << "callbacks run on library threads";
 }
 
-TEST(Lifetime, OnClosedAfterTheEndIsCalledAtOnce) {
+TEST(Lifetime, EndIsSeenAtOnceAfterTheTerminalEvent) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
-  auto session = connect_to(*relay);
-  ASSERT_MOQ_OK(session);
-  // The terminal event is delivered to this first callback...
-  std::atomic<bool> delivered{false};
-  session->on_closed([&](const moq::Status&) { delivered = true; });
-  ASSERT_MOQ_OK(session->close());
-  ASSERT_TRUE(wait_until([&] { return delivered.load(); }, 5000ms));
-  // ...and a callback set after it sees it too: at once, on this thread.
-  int calls = 0;
-  std::thread::id thread;
-  bool success = false;
-  session->on_closed([&](const moq::Status& status) {
-    ++calls;
-    thread = std::this_thread::get_id();
+  // The terminal event is delivered to the callback given at connect...
+  std::atomic<int> calls{0};
+  std::atomic<bool> success{false};
+  moq::SessionHandlers handlers;
+  handlers.on_closed = [&](const moq::Status& status) {
     success = status.has_value();
-  });
-  EXPECT_EQ(calls, 1);
-  EXPECT_EQ(thread, std::this_thread::get_id());
-  EXPECT_TRUE(success);
+    calls.fetch_add(1);
+  };
+  auto session = moq::Session::connect(relay->url(), config_for(*relay), std::move(handlers));
+  ASSERT_MOQ_OK(session);
+  ASSERT_MOQ_OK(session->close());
+  ASSERT_TRUE(wait_until([&] { return calls.load() > 0; }, 5000ms));
+  // ...and once it has run, this thread sees the end at once.
+  EXPECT_EQ(session->state(), moq::SessionState::closed);
+  EXPECT_MOQ_ERROR(session->close(), moq::Errc::closed);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_TRUE(success.load());
 }
 
 TEST(Lifetime, LaterCallbacksReplaceEarlierOnes) {
+  // The track request handler is the one callback that can still be set
+  // again: the one given to announce() is replaced by the setter, and only
+  // the later one runs. (Terminal callbacks are given once, at creation.)
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
-  Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
-  if (HasFatalFailure()) return;
-  std::atomic<int> first_state{0}, second_state{0}, first_closed{0}, second_closed{0};
-  Watched w;
-  watch(*relay, ns, "t", &w);  // sets an on_closed of its own
-  if (HasFatalFailure()) return;
-  w.sub->on_closed([&](const moq::Status&) { first_closed.fetch_add(1); });
-  w.sub->on_closed([&](const moq::Status&) { second_closed.fetch_add(1); });
-  w.session->on_closed([&](const moq::Status&) { first_state.fetch_add(1); });
-  w.session->on_closed([&](const moq::Status&) { second_state.fetch_add(1); });
-  ASSERT_TRUE(warm_up(*pub.track, [&] { return w.got.size() > 0; }));
-  pub.track.reset();
-  ASSERT_TRUE(wait_until([&] { return second_closed.load() > 0; }, 10000ms));
-  ASSERT_MOQ_OK(w.session->close());
-  ASSERT_TRUE(wait_until([&] { return second_state.load() > 0; }, 10000ms));
+  std::atomic<int> first_calls{0}, second_calls{0};
+  std::mutex mu;
+  std::vector<moq::TrackWriter> made;
+  auto publisher = connect_to(*relay);
+  ASSERT_MOQ_OK(publisher);
+  auto announcement =
+      publisher->announce(ns, [&](moq::TrackRequest) { first_calls.fetch_add(1); });
+  ASSERT_MOQ_OK(announcement);
+  announcement->on_track_requested([&](moq::TrackRequest request) {
+    second_calls.fetch_add(1);
+    auto track = request.accept();
+    if (!track) return;
+    std::lock_guard<std::mutex> lk(mu);
+    made.push_back(std::move(track).value());
+  });
+  auto subscriber = connect_to(*relay);
+  ASSERT_MOQ_OK(subscriber);
+  auto sub = subscriber->subscribe(ns, "t", [](const moq::Object&) {});
+  ASSERT_MOQ_OK(sub);
   std::this_thread::sleep_for(200ms);
-  EXPECT_EQ(first_closed.load(), 0);
-  EXPECT_EQ(first_state.load(), 0);
-  EXPECT_EQ(second_closed.load(), 1);
-  EXPECT_EQ(second_state.load(), 1);
-  EXPECT_EQ(w.events(), 0) << "the replaced on_closed ran";
+  EXPECT_EQ(first_calls.load(), 0) << "the replaced handler ran";
+  EXPECT_EQ(second_calls.load(), 1);
+  std::lock_guard<std::mutex> lk(mu);
+  EXPECT_EQ(made.size(), 1u);
 }
 
 TEST(Lifetime, RelayDeathEndsSessionWithAnError) {
@@ -381,21 +380,23 @@ TEST(Lifetime, RelayDeathEndsSessionWithAnError) {
   auto relay = Relay::start(&err);
   ASSERT_TRUE(relay) << err;
   const auto ns = test_namespace();
-  Publisher pub;
-  Watched w;
-  publish_and_watch(*relay, ns, "t", &pub, &w);
-  if (HasFatalFailure()) return;
-
+  // Before the watcher's session, whose on_closed uses them.
   std::mutex mu;
   std::condition_variable cv;
   int calls = 0;
   std::optional<moq::Error> error;
-  w.session->on_closed([&](const moq::Status& status) {
+  moq::SessionHandlers handlers;
+  handlers.on_closed = [&](const moq::Status& status) {
     std::lock_guard<std::mutex> lk(mu);
     ++calls;
     if (!status) error = status.error();
     cv.notify_all();
-  });
+  };
+  Publisher pub;
+  Watched w;
+  publish_and_watch(*relay, ns, "t", &pub, &w, std::move(handlers));
+  if (HasFatalFailure()) return;
+
   const auto start = Clock::now();
   relay->stop();  // SIGTERM, then SIGKILL: no graceful close from the relay
   // Destructors never wait on the network, also when the peer is gone.

@@ -47,29 +47,30 @@ TEST(Liveness, AKilledRelayEndsEverySessionAndSubscriptionWithinTheIdleTimeout) 
   constexpr auto kIdle = 2000ms;
   const auto cfg = with_liveness(*relay, kIdle, 500ms);
   const auto ns = test_namespace();
+  EndClock session_end, publisher_end, subscription_end;
+  moq::Status subscription_status;
   Publisher pub;
-  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "t", &pub, cfg, moq::TrackOptions{}));
-  auto connected = connect_to(*relay, cfg);
+  moq::SessionHandlers pub_handlers;
+  pub_handlers.on_closed = [&](const moq::Status&) {
+    publisher_end.mark();
+  };
+  ASSERT_NO_FATAL_FAILURE(
+      make_publisher_at(relay->url(), cfg, ns, "t", &pub, {}, std::move(pub_handlers)));
+  moq::SessionHandlers sub_handlers;
+  sub_handlers.on_closed = [&](const moq::Status&) {
+    session_end.mark();
+  };
+  auto connected = moq::Session::connect(relay->url(), cfg, std::move(sub_handlers));
   ASSERT_MOQ_OK(connected);
   std::optional<moq::Session> subscriber(std::move(connected).value());
   Collector got;
-  auto subscribed = subscriber->subscribe(ns, "t", got.callback());
+  auto subscribed = subscriber->subscribe(ns, "t", {got.callback(), [&](const moq::Status& status) {
+                                                      subscription_status = status;
+                                                      subscription_end.mark();
+                                                    }});
   ASSERT_MOQ_OK(subscribed);
   std::optional<moq::Subscription> subscription(std::move(subscribed).value());
   ASSERT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
-
-  EndClock session_end, publisher_end, subscription_end;
-  moq::Status subscription_status;
-  subscriber->on_closed([&](const moq::Status&) {
-    session_end.mark();
-  });
-  pub.session->on_closed([&](const moq::Status&) {
-    publisher_end.mark();
-  });
-  subscription->on_closed([&](const moq::Status& status) {
-    subscription_status = status;
-    subscription_end.mark();
-  });
 
   const auto killed = Clock::now();
   ASSERT_TRUE(relay->process().signal(SIGKILL));
@@ -135,13 +136,15 @@ TEST(Liveness, ThreeSecondsOfLostPacketsDoNotEndTheSession) {
   auto link = SlowLink::start(*relay, 1000000000, &error);  // no bottleneck
   ASSERT_NE(link, nullptr) << error;
   const auto ns = test_namespace();
-  Publisher pub;
-  make_publisher_at(link->url(), with_liveness(*relay, 10000ms, 4000ms), ns, "t", &pub);
-  if (HasFatalFailure()) return;
   std::atomic<int> ended{0};
-  pub.session->on_closed([&](const moq::Status&) {
+  Publisher pub;
+  moq::SessionHandlers handlers;
+  handlers.on_closed = [&](const moq::Status&) {
     ++ended;
-  });
+  };
+  make_publisher_at(link->url(), with_liveness(*relay, 10000ms, 4000ms), ns, "t", &pub, {},
+                    std::move(handlers));
+  if (HasFatalFailure()) return;
   Subscriber sub;
   subscribe_push(*relay, ns, "t", &sub);
   if (HasFatalFailure()) return;
@@ -193,14 +196,16 @@ TEST(Liveness, ALostPathLongerThanTheIdleTimeoutEndsTheSession) {
   std::string error;
   auto link = SlowLink::start(*relay, 1000000000, &error);
   ASSERT_NE(link, nullptr) << error;
-  auto session = moq::Session::connect(link->url(), with_liveness(*relay, 1000ms, 250ms));
-  ASSERT_MOQ_OK(session);
   EndClock ended;
   std::atomic<bool> with_error{false};
-  session->on_closed([&](const moq::Status& status) {
+  moq::SessionHandlers handlers;
+  handlers.on_closed = [&](const moq::Status& status) {
     with_error = !status;
     ended.mark();
-  });
+  };
+  auto session = moq::Session::connect(link->url(), with_liveness(*relay, 1000ms, 250ms),
+                                       std::move(handlers));
+  ASSERT_MOQ_OK(session);
   ASSERT_TRUE(link->set_blackhole(true, &error)) << error;
   const auto start = Clock::now();
   ASSERT_TRUE(wait_until([&] { return ended.get().has_value(); }, 5000ms))

@@ -46,6 +46,13 @@ class StateLog {
       ended_ = true;
     };
   }
+  // Both callbacks, for Session::connect (the log must outlive the session).
+  moq::SessionHandlers handlers() {
+    moq::SessionHandlers handlers;
+    handlers.on_state_change = callback();
+    handlers.on_closed = on_closed();
+    return handlers;
+  }
   std::vector<moq::SessionState> states() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return states_;
@@ -156,24 +163,21 @@ TEST(Reconnect, ARestartedRelayIsRejoinedAndDeliveryResumesInOrderWithTheGapRepo
   ASSERT_NE(relay, nullptr) << error;
   const auto cfg = reconnecting(*relay);
   const auto ns = test_namespace();
+  StateLog pub_states, sub_states;
   Publisher pub;
-  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "push", &pub, cfg));
+  ASSERT_NO_FATAL_FAILURE(
+      make_publisher_at(relay->url(), cfg, ns, "push", &pub, {}, pub_states.handlers()));
   auto pull_track = pub.announcement->create_track("pull");
   ASSERT_MOQ_OK(pull_track);
-  StateLog pub_states, sub_states;
-  pub.session->on_state_change(pub_states.callback());
-  pub.session->on_closed(pub_states.on_closed());
 
-  auto connected = connect_to(*relay, cfg);
+  auto connected = moq::Session::connect(relay->url(), cfg, sub_states.handlers());
   ASSERT_MOQ_OK(connected);
   moq::Session subscriber = std::move(connected).value();
-  subscriber.on_state_change(sub_states.callback());
-  subscriber.on_closed(sub_states.on_closed());
   Collector got;
-  auto push = subscriber.subscribe(ns, "push", got.callback());
-  ASSERT_MOQ_OK(push);
   std::atomic<bool> push_ended{false};
-  push->on_closed([&](const moq::Status&) { push_ended = true; });
+  auto push = subscriber.subscribe(
+      ns, "push", {got.callback(), [&](const moq::Status&) { push_ended = true; }});
+  ASSERT_MOQ_OK(push);
   auto pull = subscriber.subscribe(ns, "pull");
   ASSERT_MOQ_OK(pull);
   ASSERT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
@@ -269,10 +273,10 @@ TEST(Reconnect, APublishedTrackIsOfferedAgainAndItsSubscriberResumes) {
   auto subscriber = connect_to(*relay, cfg);
   ASSERT_MOQ_OK(subscriber);
   Collector got;
-  auto sub = subscriber->subscribe(ns, "published", got.callback());
-  ASSERT_MOQ_OK(sub);
   std::atomic<bool> sub_ended{false};
-  sub->on_closed([&](const moq::Status&) { sub_ended = true; });
+  auto sub = subscriber->subscribe(ns, "published",
+                                   {got.callback(), [&](const moq::Status&) { sub_ended = true; }});
+  ASSERT_MOQ_OK(sub);
   // Warm-up groups until one arrives (the relay may drop the first).
   ASSERT_GT(warm_up_by(
                 [&] {
@@ -383,12 +387,10 @@ TEST(Reconnect, APolicyThatGivesUpEndsTheSessionWithTheLastError) {
   auto cfg = reconnecting(*relay);
   cfg.reconnect.max_attempts = 3;
   cfg.connect_timeout = 1000ms;
-  auto connected = connect_to(*relay, cfg);
+  StateLog states;
+  auto connected = moq::Session::connect(relay->url(), cfg, states.handlers());
   ASSERT_MOQ_OK(connected);
   moq::Session session = std::move(connected).value();
-  StateLog states;
-  session.on_state_change(states.callback());
-  session.on_closed(states.on_closed());
   ASSERT_TRUE(relay->kill());  // and it stays down
   // Idle timeout 1.5 s, then three attempts of at most 1 s each, 0.1-0.4 s apart.
   EXPECT_TRUE(wait_until([&] { return states.ended(); }, 10000ms));
@@ -406,12 +408,10 @@ TEST(Reconnect, ClosingWhileReconnectingEndsTheSessionAtOnce) {
   std::string error;
   auto relay = Relay::start(&error);
   ASSERT_NE(relay, nullptr) << error;
-  auto connected = connect_to(*relay, reconnecting(*relay));
+  StateLog states;
+  auto connected = moq::Session::connect(relay->url(), reconnecting(*relay), states.handlers());
   ASSERT_MOQ_OK(connected);
   moq::Session session = std::move(connected).value();
-  StateLog states;
-  session.on_state_change(states.callback());
-  session.on_closed(states.on_closed());
   ASSERT_TRUE(relay->kill());
   ASSERT_TRUE(wait_until([&] { return session.state() == moq::SessionState::reconnecting; }, 5000ms));
   // A request made now waits for the next connection (bounded by its timeout).
@@ -451,12 +451,10 @@ TEST(Reconnect, ARelayThatRefusesTheReconnectEndsTheSessionWithTheRefusal) {
   auto cfg = reconnecting(*relay);
   cfg.auth_tokens = {{moq::AuthToken::kCatTokenType, token}};
   cfg.reconnect.max_attempts = 2;
-  auto connected = connect_to(*relay, cfg);
+  StateLog states;
+  auto connected = moq::Session::connect(relay->url(), cfg, states.handlers());
   ASSERT_MOQ_OK(connected);
   moq::Session session = std::move(connected).value();
-  StateLog states;
-  session.on_state_change(states.callback());
-  session.on_closed(states.on_closed());
   // Back on the same port, now trusting only the second key.
   ASSERT_TRUE(relay->restart(&error, std::vector<std::string>{"--scope-config",
                                                               second.file("scope-config.json")}))
@@ -498,23 +496,22 @@ TEST(Reconnect, AGoawayMovesTheSessionAndItsSubscriptionToTheNamedRelay) {
   ASSERT_NE(peer, nullptr) << error;
   auto cfg = reconnecting(*relay);
   cfg.tls.root_cert_files = {peer->ca_file(), relay->ca_file()};
-  auto connected = moq::Session::connect(peer->url(), cfg);
-  ASSERT_MOQ_OK(connected);
-  moq::Session session = std::move(connected).value();
   StateLog states;
-  session.on_state_change(states.callback());
-  session.on_closed(states.on_closed());
   std::mutex goaway_mutex;
   std::string goaway_uri;
-  session.on_goaway([&](std::string_view uri) {
+  moq::SessionHandlers handlers = states.handlers();
+  handlers.on_goaway = [&](std::string_view uri) {
     std::lock_guard<std::mutex> lock(goaway_mutex);
     goaway_uri = std::string(uri);
-  });
+  };
+  auto connected = moq::Session::connect(peer->url(), cfg, std::move(handlers));
+  ASSERT_MOQ_OK(connected);
+  moq::Session session = std::move(connected).value();
   Collector got;
-  auto subscription = session.subscribe(ns, "t", got.callback());
-  ASSERT_MOQ_OK(subscription);
   std::atomic<bool> ended{false};
-  subscription->on_closed([&](const moq::Status&) { ended = true; });
+  auto subscription =
+      session.subscribe(ns, "t", {got.callback(), [&](const moq::Status&) { ended = true; }});
+  ASSERT_MOQ_OK(subscription);
 
   // From the peer first, then from the relay's publisher.
   auto from_relay = [](const std::vector<moq::Object>& objects) {
@@ -570,10 +567,11 @@ TEST(Reconnect, ANamespaceWatchIsRestoredAndReportsEachNamespaceOnce) {
   auto announced = publisher->announce(ns_a);
   ASSERT_MOQ_OK(announced);
 
-  auto watcher = connect_to(*relay, cfg);
-  ASSERT_MOQ_OK(watcher);
   StateLog states;
-  watcher->on_state_change(states.callback());
+  moq::SessionHandlers handlers;
+  handlers.on_state_change = states.callback();
+  auto watcher = moq::Session::connect(relay->url(), cfg, std::move(handlers));
+  ASSERT_MOQ_OK(watcher);
   std::mutex mutex;
   std::vector<std::string> events;
   auto note = [&](const char* what) {
@@ -586,10 +584,10 @@ TEST(Reconnect, ANamespaceWatchIsRestoredAndReportsEachNamespaceOnce) {
     std::lock_guard<std::mutex> lock(mutex);
     return events;
   };
-  auto watch = watcher->subscribe_namespace(prefix, note("+"), note("-"));
-  ASSERT_MOQ_OK(watch);
   std::atomic<bool> ended{false};
-  watch->on_closed([&](const moq::Status&) { ended = true; });
+  auto watch = watcher->subscribe_namespace(
+      prefix, {note("+"), note("-"), [&](const moq::Status&) { ended = true; }});
+  ASSERT_MOQ_OK(watch);
   ASSERT_TRUE(wait_until([&] { return seen().size() == 1; }, 10000ms));
 
   ASSERT_TRUE(relay->kill());

@@ -138,27 +138,26 @@ TEST(Runtime, HandlesDestroyingEachOtherFromTheirCallbacksDoNotDeadlock) {
     ASSERT_MOQ_OK(session);
 
     std::mutex app;
-    std::optional<moq::Subscription> a, b;
     std::atomic<int> ended{0};
     Collector got_a, got_b;
-    auto sub_a = session->subscribe(ns, "a", got_a.callback());
+    std::optional<moq::Subscription> a, b;  // after what their callbacks use
+    // The tracks end only once both handles are in place (below).
+    auto sub_a = session->subscribe(ns, "a", {got_a.callback(), [&](const moq::Status&) {
+                                                std::lock_guard<std::mutex> lock(app);
+                                                b.reset();
+                                                ++ended;
+                                              }});
     ASSERT_MOQ_OK(sub_a);
-    auto sub_b = session->subscribe(ns, "b", got_b.callback());
+    auto sub_b = session->subscribe(ns, "b", {got_b.callback(), [&](const moq::Status&) {
+                                                std::lock_guard<std::mutex> lock(app);
+                                                a.reset();
+                                                ++ended;
+                                              }});
     ASSERT_MOQ_OK(sub_b);
     {
       std::lock_guard<std::mutex> lock(app);
       a.emplace(std::move(sub_a).value());
       b.emplace(std::move(sub_b).value());
-      a->on_closed([&](const moq::Status&) {
-        std::lock_guard<std::mutex> lock(app);
-        b.reset();
-        ++ended;
-      });
-      b->on_closed([&](const moq::Status&) {
-        std::lock_guard<std::mutex> lock(app);
-        a.reset();
-        ++ended;
-      });
     }
     ASSERT_TRUE(warm_up(*pub.track, [&] { return got_a.size() > 0; }));
     ASSERT_TRUE(warm_up(*b_writer, [&] { return got_b.size() > 0; }));

@@ -115,8 +115,9 @@ inline moq::SessionConfig config_trusting(const std::string& ca_file) {
 }
 inline moq::SessionConfig config_for(const Relay& relay) { return config_trusting(relay.ca_file()); }
 
-inline moq::Result<moq::Session> connect_to(const Relay& relay, moq::SessionConfig cfg) {
-  return moq::Session::connect(relay.url(), std::move(cfg));
+inline moq::Result<moq::Session> connect_to(const Relay& relay, moq::SessionConfig cfg,
+                                            moq::SessionHandlers handlers = {}) {
+  return moq::Session::connect(relay.url(), std::move(cfg), std::move(handlers));
 }
 inline moq::Result<moq::Session> connect_to(const Relay& relay) {
   return connect_to(relay, config_for(relay));
@@ -202,6 +203,33 @@ class Collector {
   std::vector<moq::Object> objects_;
 };
 
+// Records the terminal events an on_closed callback receives, from any thread.
+class Ends {
+ public:
+  std::function<void(const moq::Status&)> callback() {
+    return [this](const moq::Status& status) {
+      std::lock_guard<std::mutex> lk(mu_);
+      ends_.push_back(status);
+      cv_.notify_all();
+    };
+  }
+  std::size_t count() const {
+    std::lock_guard<std::mutex> lk(mu_);
+    return ends_.size();
+  }
+  // The first terminal event, once one came within `timeout`.
+  std::optional<moq::Status> wait_first(milliseconds timeout = 15000ms) {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (!cv_.wait_for(lk, timeout, [&] { return !ends_.empty(); })) return std::nullopt;
+    return ends_.front();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<moq::Status> ends_;
+};
+
 // The relay may not forward the first group to a subscriber that has just
 // attached (DESIGN §1), and never loses more than that one. So a warm-up
 // writes one group (`write_one`) and waits a second for `arrived()`; then one
@@ -254,8 +282,9 @@ struct Publisher {
 // test on error.
 inline void make_publisher_at(const std::string& url, moq::SessionConfig cfg,
                               const moq::Namespace& ns, const std::string& track_name,
-                              Publisher* out, const moq::TrackOptions& options = {}) {
-  auto session = moq::Session::connect(url, std::move(cfg));
+                              Publisher* out, const moq::TrackOptions& options = {},
+                              moq::SessionHandlers handlers = {}) {
+  auto session = moq::Session::connect(url, std::move(cfg), std::move(handlers));
   ASSERT_MOQ_OK(session);
   out->session.emplace(std::move(session).value());
   auto announcement = out->session->announce(ns);
@@ -293,12 +322,14 @@ struct Subscriber {
   std::optional<moq::Subscription> subscription;
 };
 
+// `on_closed`: the subscription's terminal event (optional).
 inline void subscribe_push(const Relay& relay, const moq::Namespace& ns, const std::string& track,
-                           Subscriber* out) {
+                           Subscriber* out,
+                           std::function<void(const moq::Status&)> on_closed = nullptr) {
   auto session = connect_to(relay);
   ASSERT_MOQ_OK(session);
   out->session.emplace(std::move(session).value());
-  auto sub = out->session->subscribe(ns, track, out->got.callback());
+  auto sub = out->session->subscribe(ns, track, {out->got.callback(), std::move(on_closed)});
   ASSERT_MOQ_OK(sub);
   out->subscription.emplace(std::move(sub).value());
 }

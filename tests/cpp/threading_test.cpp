@@ -400,18 +400,18 @@ TEST(Threading, OnClosedMayDestroyItsSubscription) {
   ASSERT_MOQ_OK(session);
   Collector got;
   std::mutex mu;
-  std::unique_ptr<moq::Subscription> sub;
   std::atomic<bool> destroyed{false};
+  std::unique_ptr<moq::Subscription> sub;
   {
-    auto r = session->subscribe(ns, "t", got.callback());
-    ASSERT_MOQ_OK(r);
+    // Under mu: on_closed waits until the subscription is in `sub`.
     std::lock_guard<std::mutex> lk(mu);
+    auto r = session->subscribe(ns, "t", {got.callback(), [&](const moq::Status&) {
+                                            std::lock_guard<std::mutex> lk2(mu);
+                                            sub.reset();
+                                            destroyed = true;
+                                          }});
+    ASSERT_MOQ_OK(r);
     sub = std::make_unique<moq::Subscription>(std::move(r).value());
-    sub->on_closed([&](const moq::Status&) {
-      std::lock_guard<std::mutex> lk2(mu);
-      sub.reset();
-      destroyed = true;
-    });
   }
   ASSERT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
   pub.track.reset();
@@ -422,18 +422,19 @@ TEST(Threading, StateCallbackMayDestroyItsSession) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   std::mutex mu;
-  std::unique_ptr<moq::Session> session;
   std::atomic<bool> destroyed{false};
-  auto s = connect_to(*relay);
+  std::unique_ptr<moq::Session> session;
+  moq::SessionHandlers handlers;
+  handlers.on_closed = [&](const moq::Status&) {
+    std::lock_guard<std::mutex> lk2(mu);
+    session.reset();
+    destroyed = true;
+  };
+  auto s = moq::Session::connect(relay->url(), config_for(*relay), std::move(handlers));
   ASSERT_MOQ_OK(s);
   {
     std::lock_guard<std::mutex> lk(mu);
     session = std::make_unique<moq::Session>(std::move(s).value());
-    session->on_closed([&](const moq::Status&) {
-      std::lock_guard<std::mutex> lk2(mu);
-      session.reset();
-      destroyed = true;
-    });
     ASSERT_MOQ_OK(session->close());
   }
   EXPECT_TRUE(wait_until([&] { return destroyed.load(); }, 10000ms));
@@ -478,15 +479,16 @@ TEST(Threading, SubscriptionDestructorWaitsForRunningCallback) {
 TEST(Threading, SessionDestructorWaitsForRunningStateCallback) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
-  auto s = connect_to(*relay);
-  ASSERT_MOQ_OK(s);
-  std::optional<moq::Session> session(std::move(s).value());
   std::atomic<bool> entered{false}, finished{false};
-  session->on_closed([&](const moq::Status&) {
+  moq::SessionHandlers handlers;
+  handlers.on_closed = [&](const moq::Status&) {
     entered = true;
     std::this_thread::sleep_for(200ms);
     finished = true;
-  });
+  };
+  auto s = moq::Session::connect(relay->url(), config_for(*relay), std::move(handlers));
+  ASSERT_MOQ_OK(s);
+  std::optional<moq::Session> session(std::move(s).value());
   ASSERT_MOQ_OK(session->close());
   ASSERT_TRUE(wait_until([&] { return entered.load(); }, 10000ms));
   session.reset();
@@ -497,27 +499,31 @@ TEST(Threading, ExactlyOneTerminalEventPerSubscriptionAndSession) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
-  Publisher pub;
-  make_publisher(*relay, ns, "t", &pub);
-  if (HasFatalFailure()) return;
   std::atomic<int> sub_events{0}, session_events{0}, pub_session_events{0};
   std::atomic<int> objects_after_end{0};
   std::atomic<bool> ended{false};
-  auto session = connect_to(*relay);
+  Publisher pub;
+  {
+    moq::SessionHandlers handlers;
+    handlers.on_closed = [&](const moq::Status&) { pub_session_events.fetch_add(1); };
+    make_publisher_at(relay->url(), config_for(*relay), ns, "t", &pub, {}, std::move(handlers));
+    if (HasFatalFailure()) return;
+  }
+  moq::SessionHandlers handlers;
+  handlers.on_closed = [&](const moq::Status&) { session_events.fetch_add(1); };
+  auto session = moq::Session::connect(relay->url(), config_for(*relay), std::move(handlers));
   ASSERT_MOQ_OK(session);
-  session->on_closed([&](const moq::Status&) { session_events.fetch_add(1); });
-  pub.session->on_closed(
-      [&](const moq::Status&) { pub_session_events.fetch_add(1); });
   Collector got;
-  auto sub = session->subscribe(ns, "t", [&](const moq::Object& o) {
-    if (ended) objects_after_end.fetch_add(1);
-    got.add(o);
-  });
+  auto sub = session->subscribe(ns, "t",
+                                {[&](const moq::Object& o) {
+                                   if (ended) objects_after_end.fetch_add(1);
+                                   got.add(o);
+                                 },
+                                 [&](const moq::Status&) {
+                                   ended = true;
+                                   sub_events.fetch_add(1);
+                                 }});
   ASSERT_MOQ_OK(sub);
-  sub->on_closed([&](const moq::Status&) {
-    ended = true;
-    sub_events.fetch_add(1);
-  });
   ASSERT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
   // Every way of ending, one after the other: track end, publisher session
   // close, subscriber session close, destruction.
@@ -622,15 +628,15 @@ TEST(Threading, BlockingCallFromOnClosedReturnsWouldBlock) {
   auto session = connect_to(*relay);
   ASSERT_MOQ_OK(session);
   Collector got;
-  auto sub = session->subscribe(ns, "t", got.callback());
-  ASSERT_MOQ_OK(sub);
   std::mutex mu;
   std::optional<moq::Errc> code;
-  sub->on_closed([&](const moq::Status&) {
-    auto r = session->subscribe(ns, "t", [](const moq::Object&) {});
-    std::lock_guard<std::mutex> lk(mu);
-    code = r ? moq::Errc::internal : r.error().code();
-  });
+  auto sub = session->subscribe(ns, "t", {got.callback(), [&](const moq::Status&) {
+                                            auto r = session->subscribe(
+                                                ns, "t", [](const moq::Object&) {});
+                                            std::lock_guard<std::mutex> lk(mu);
+                                            code = r ? moq::Errc::internal : r.error().code();
+                                          }});
+  ASSERT_MOQ_OK(sub);
   ASSERT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
   pub.track.reset();
   ASSERT_TRUE(wait_until([&] {
@@ -649,24 +655,26 @@ TEST(Threading, ExceptionsFromCallbacksAreCaughtAndLogged) {
   Publisher pub;
   make_publisher(*relay, ns, "t", &pub);
   if (HasFatalFailure()) return;
-  auto session = connect_to(*relay);
+  moq::SessionHandlers handlers;
+  handlers.on_closed = [](const moq::Status&) { throw std::runtime_error("boom-from-state"); };
+  auto session = moq::Session::connect(relay->url(), config_for(*relay), std::move(handlers));
   ASSERT_MOQ_OK(session);
   std::atomic<int> calls{0};
   std::mutex mu;
   std::vector<std::string> delivered;
-  auto sub = session->subscribe(ns, "t", [&](const moq::Object& o) {
-    const int n = calls.fetch_add(1);
-    {
-      std::lock_guard<std::mutex> lk(mu);
-      delivered.push_back(o.payload.to_string());
-    }
-    if (n % 2 == 0) throw std::runtime_error("boom-from-test-callback");
-    throw 42;  // not a std::exception
-  });
+  auto sub = session->subscribe(
+      ns, "t",
+      {[&](const moq::Object& o) {
+         const int n = calls.fetch_add(1);
+         {
+           std::lock_guard<std::mutex> lk(mu);
+           delivered.push_back(o.payload.to_string());
+         }
+         if (n % 2 == 0) throw std::runtime_error("boom-from-test-callback");
+         throw 42;  // not a std::exception
+       },
+       [](const moq::Status&) { throw std::logic_error("boom-from-on-closed"); }});
   ASSERT_MOQ_OK(sub);
-  sub->on_closed([](const moq::Status&) { throw std::logic_error("boom-from-on-closed"); });
-  session->on_closed(
-      [](const moq::Status&) { throw std::runtime_error("boom-from-state"); });
   ASSERT_TRUE(warm_up(*pub.track, [&] { return calls.load() > 0; }));
   // Later objects are still delivered after callbacks threw.
   ASSERT_TRUE(write_group(*pub.track, {"after-1", "after-2", "after-3"}));
@@ -691,7 +699,11 @@ TEST(Threading, MovedFromHandlesAreInert) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
-  auto s = connect_to(*relay);
+  // The handlers given at connect move with the Session.
+  std::atomic<bool> state_called{false};
+  moq::SessionHandlers handlers;
+  handlers.on_closed = [&](const moq::Status&) { state_called = true; };
+  auto s = moq::Session::connect(relay->url(), config_for(*relay), std::move(handlers));
   ASSERT_MOQ_OK(s);
   moq::Session session = std::move(s).value();
   moq::Session session2 = std::move(session);
@@ -701,8 +713,6 @@ TEST(Threading, MovedFromHandlesAreInert) {
   EXPECT_MOQ_ERROR(session.announce(ns), moq::Errc::invalid_argument);
   EXPECT_MOQ_ERROR(session.subscribe(ns, "t", [](const moq::Object&) {}), moq::Errc::invalid_argument);
   EXPECT_MOQ_ERROR(session.subscribe(ns, "t"), moq::Errc::invalid_argument);
-  bool state_called = false;
-  session.on_closed([&](const moq::Status&) { state_called = true; });
   EXPECT_EQ(session2.state(), moq::SessionState::connected) << "the moved-to session works";
 
   auto a = session2.announce(ns);
@@ -736,7 +746,6 @@ TEST(Threading, MovedFromHandlesAreInert) {
   EXPECT_MOQ_ERROR(sub.next(10ms), moq::Errc::invalid_argument);
   EXPECT_TRUE(sub.closed());
   EXPECT_EQ(sub.stats().dropped_objects, 0u);
-  sub.on_closed([](const moq::Status&) {});
   EXPECT_FALSE(sub2.closed());
 
   // Move-assignment over a live handle releases the old one; over a moved-from one revives it.
@@ -748,7 +757,7 @@ TEST(Threading, MovedFromHandlesAreInert) {
   session = std::move(session2);
   EXPECT_EQ(session.state(), moq::SessionState::connected);
   EXPECT_EQ(session2.state(), moq::SessionState::closed);
-  EXPECT_FALSE(state_called) << "on_closed on a moved-from Session must do nothing";
+  EXPECT_FALSE(state_called.load()) << "calls on a moved-from Session must not end the session";
   // Every moved-from handle is destroyed at the end of the test: must be safe.
 }
 

@@ -50,9 +50,11 @@ struct FetchRange {
 };
 
 /// A FETCH the publisher accepted, made by Session::fetch or
-/// Session::joining_fetch. Its objects go to the callback given there: on a
-/// library thread, one call at a time, in order; then exactly one terminal
-/// event (on_closed).
+/// Session::joining_fetch. Its objects go to the ObjectHandlers given there:
+/// on a library thread, one call at a time, in order; then exactly one
+/// terminal event (ObjectHandlers::on_closed: ok when the whole response was
+/// delivered; closed when the session ended or the publisher abandoned the
+/// response; protocol for a malformed response).
 ///
 /// Ownership: move-only RAII; it owns the callbacks. Destroying it cancels
 /// the fetch if it is still running (the publisher is told to stop); when the
@@ -83,16 +85,6 @@ class Fetch {
   std::optional<uint64_t> end_object() const noexcept;
   /// The publisher says the response reaches the track's last object.
   bool end_of_track() const noexcept;
-
-  /// Sets the callback for the single terminal event, called after the last
-  /// object: Status ok when the whole response was delivered, an Error
-  /// otherwise (closed: the session ended or the publisher abandoned the
-  /// response; protocol: a malformed response). If the fetch has already
-  /// ended, `callback` is called at once on this thread; otherwise on a
-  /// library thread. Not called when you destroy the Fetch. Replaces an
-  /// earlier callback. The fetch's callbacks are released after the terminal
-  /// event.
-  void on_closed(Callback<void(const Status&)> callback) noexcept;
 
   /// True once the terminal event has happened (and for a moved-from Fetch).
   bool closed() const noexcept;

@@ -5,10 +5,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "moq/bytes.hpp"
 #include "moq/callback.hpp"
+#include "moq/error.hpp"
 
 namespace moq {
 
@@ -58,5 +61,36 @@ struct ObjectOptions {
 /// look, or `moq::Object&&` to keep the payload and extensions without a copy
 /// (`queue.push(std::move(object))`).
 using ObjectCallback = Callback<void(Object&&)>;
+
+/// The callbacks of a push Subscription or a Fetch, given when it is made
+/// (Session::subscribe, fetch, joining_fetch and their _async forms), so
+/// none of its events can come before its callback exists. Both run on the
+/// handle's strand (a library thread), one call at a time.
+///
+/// A lambda (or any ObjectCallback) converts to ObjectHandlers with only
+/// on_object set: `session.subscribe(ns, "t", [](const moq::Object& o) {...})`;
+/// `{on_object, on_closed}` sets both.
+struct ObjectHandlers {
+  ObjectHandlers() noexcept = default;
+  /// Only on_object.
+  template <class F, class = std::enable_if_t<std::is_constructible<ObjectCallback, F>::value &&
+                                              !std::is_same<std::decay_t<F>, ObjectHandlers>::value>>
+  ObjectHandlers(F&& on_object)  // NOLINT: implicit, so a lambda is enough
+      : on_object(std::forward<F>(on_object)) {}
+  ObjectHandlers(ObjectCallback on_object, Callback<void(const Status&)> on_closed) noexcept
+      : on_object(std::move(on_object)), on_closed(std::move(on_closed)) {}
+
+  /// Every object, in arrival order (a fetch: ascending groups and objects).
+  /// Required: an empty one is refused (Errc::invalid_argument).
+  ObjectCallback on_object;
+  /// The single terminal event, after the last object: Status ok when the
+  /// publisher ended the track (a fetch: the whole response was delivered),
+  /// an Error otherwise (closed: the session ended or the publisher
+  /// abandoned it; lagging; protocol ...). Optional. Only for a request that
+  /// was accepted (a refused one answers with its Error instead); never
+  /// called after you destroyed the handle (or its Pending before the
+  /// answer was taken).
+  Callback<void(const Status&)> on_closed;
+};
 
 }  // namespace moq

@@ -62,20 +62,15 @@ class PublishedTrack {
 };
 
 /// How to receive one track the peer offered with PUBLISH: return it from
-/// the PublishOfferHandler to accept the track.
-struct AcceptedTrack {
-  /// Called for every object of the track, exactly like a push
-  /// Subscription's callback: on a library thread, one call at a time, in
-  /// arrival order (different accepted tracks' callbacks may run at the same
-  /// time on different threads). Required: an AcceptedTrack without it is a
-  /// rejection (logged).
-  ObjectCallback on_object;
-  /// The track's single terminal event, after its last object: Status ok when
-  /// the publisher ended the track normally (PUBLISH_DONE), an Error otherwise
-  /// (Errc::closed when the session ended or the publisher's request was
-  /// lost). Optional. Not called when the PublishListener is destroyed first.
-  Callback<void(const Status&)> on_closed;
-};
+/// the PublishOfferHandler to accept the track. on_object gets every object
+/// exactly as a push Subscription's does (different accepted tracks'
+/// callbacks may run at the same time on different threads); it is required:
+/// an AcceptedTrack without it is a rejection (logged). on_closed (optional)
+/// gets the track's single terminal event: ok when the publisher ended the
+/// track normally (PUBLISH_DONE), an Error otherwise (Errc::closed when the
+/// session ended or the publisher's request was lost); not called when the
+/// PublishListener is destroyed first.
+using AcceptedTrack = ObjectHandlers;
 
 /// Decides about one PUBLISH from the peer: `ns` and `track` name the offered
 /// track. Return an AcceptedTrack to accept it (the peer gets REQUEST_OK),

@@ -178,6 +178,31 @@ struct SessionConfig {
   ReconnectPolicy reconnect;
 };
 
+/// The session's callbacks, given to Session::connect (so none of its
+/// events can come before its callback exists). All three are optional and
+/// run on the session's strand (a library thread), one at a time, in order:
+/// on_state_change and on_goaway before on_closed, never after it; all are
+/// released after the terminal event. The _async requests may be made from
+/// them (the blocking ones return Errc::would_block there).
+struct SessionHandlers {
+  /// The session's single terminal event, as every handle's on_closed:
+  /// success after a local close(), or the Error that ended the session (the
+  /// peer closed it, the connection was lost and not regained, ...). Not
+  /// called when you destroy the Session.
+  Callback<void(const Status&)> on_closed;
+  /// The peer's GOAWAY (MoQT §9.4), at most once: the peer is going away and
+  /// asks this client to connect to `new_uri` (empty: the same URL again),
+  /// move its subscriptions there, and close this session. The session keeps
+  /// working until then, or until the peer closes it. With
+  /// SessionConfig::reconnect on, the session moves itself (see
+  /// ReconnectPolicy); without it, moving is yours: call connect_async here.
+  Callback<void(std::string_view new_uri)> on_goaway;
+  /// Changes of connection under a ReconnectPolicy: (reconnecting, the error
+  /// that lost the connection), then (connected, success) once a new
+  /// connection is up. Never sees closed: on_closed alone reports the end.
+  Callback<void(SessionState state, const Status& cause)> on_state_change;
+};
+
 namespace detail {
 struct SessionImpl;
 }
@@ -201,14 +226,18 @@ struct SessionImpl;
 class Session {
  public:
   /// Connects and completes MoQT SETUP. Blocks up to config.connect_timeout.
+  /// `handlers` receive the session's events from then on (a session that
+  /// fails to connect reports its Error here, not to on_closed).
   /// Errors: invalid_url, invalid_argument, tls, connect_failed, timeout,
   /// would_block.
-  static Result<Session> connect(std::string_view url, const SessionConfig& config = {}) noexcept;
+  static Result<Session> connect(std::string_view url, const SessionConfig& config = {},
+                                 SessionHandlers handlers = {}) noexcept;
 
   /// connect without blocking: the Pending answers with the Session or with
-  /// connect's errors (would_block aside). See moq/pending.hpp.
-  static Pending<Session> connect_async(std::string_view url,
-                                       const SessionConfig& config = {}) noexcept;
+  /// connect's errors (would_block aside). See moq/pending.hpp. Destroying
+  /// the Pending before its answer is taken destroys `handlers` unused.
+  static Pending<Session> connect_async(std::string_view url, const SessionConfig& config = {},
+                                        SessionHandlers handlers = {}) noexcept;
 
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;
@@ -218,36 +247,6 @@ class Session {
 
   /// connected until the session ends, then closed. A moved-from Session is closed.
   SessionState state() const noexcept;
-
-  /// Sets the callback for the session's single terminal event, as every
-  /// handle's on_closed: called once with success after a local close(), or
-  /// with the Error that ended the session (the peer closed it, the
-  /// connection was lost, ...). If the session has already ended, it is
-  /// called at once on this thread; otherwise on a library thread (the
-  /// session's strand, shared with on_goaway). Replaces any earlier
-  /// callback; released after the terminal event.
-  void on_closed(Callback<void(const Status&)> callback) noexcept;
-
-  /// Sets the callback for the peer's GOAWAY (MoQT §9.4): the peer is going
-  /// away and asks this client to connect to `new_uri` (empty: the same URL
-  /// again), move its subscriptions there, and close this session. The session
-  /// keeps working until then, or until the peer closes it. Called at most
-  /// once per callback, on a library thread; if the GOAWAY has already come,
-  /// at once on this thread. Never called after the session's terminal event
-  /// (on_closed); the callback is released then. Replaces any
-  /// earlier callback. With SessionConfig::reconnect on, the session moves
-  /// itself (see ReconnectPolicy); without it, moving is yours: connect_async
-  /// may be called from the callback (connect fails there with would_block).
-  void on_goaway(Callback<void(std::string_view new_uri)> callback) noexcept;
-
-  /// Sets the callback for changes of connection under a ReconnectPolicy:
-  /// (reconnecting, the error that lost the connection), then (connected,
-  /// success) once a new connection is up. Runs on the session's strand (a
-  /// library thread), in order with on_goaway and before on_closed, which
-  /// alone reports the end (this callback never sees closed). Released at
-  /// the terminal event; a later call replaces it (the old one is destroyed
-  /// outside library locks). The _async requests may be made from it.
-  void on_state_change(Callback<void(SessionState state, const Status& cause)> callback) noexcept;
 
   /// Closes the session: the peer sees a graceful close with `code` and
   /// `reason` (UTF-8, at most 1024 bytes). Never blocks. Errors: closed if
@@ -274,21 +273,27 @@ class Session {
   Status track_status(const Namespace& ns, std::string_view track) noexcept;
 
   /// Announces `ns` (PUBLISH_NAMESPACE) and waits for the peer's OK.
+  /// `on_track_requested` (optional) serves SUBSCRIBEs for tracks of `ns`
+  /// that do not exist; see Announcement::on_track_requested.
   /// Errors: closed, timeout, would_block, duplicate, protocol.
-  Result<Announcement> announce(const Namespace& ns) noexcept;
+  Result<Announcement> announce(const Namespace& ns,
+                                Callback<void(TrackRequest)> on_track_requested = {}) noexcept;
 
   /// announce without blocking: the Pending answers with the Announcement or
   /// with announce's errors (would_block aside).
-  Pending<Announcement> announce_async(const Namespace& ns) noexcept;
+  Pending<Announcement> announce_async(const Namespace& ns,
+                                       Callback<void(TrackRequest)> on_track_requested = {}) noexcept;
 
   /// Subscribes to `track` in `ns` and waits for the publisher's answer.
-  /// Push mode: `on_object` is called for every object, on a library thread,
-  /// one call at a time, in arrival order (objects of one group in order); it
-  /// may take the object (see ObjectCallback).
+  /// Push mode: `handlers.on_object` (a lambda alone will do) is called for
+  /// every object, on a library thread, one call at a time, in arrival order
+  /// (objects of one group in order); it may take the object (see
+  /// ObjectCallback). `handlers.on_closed` reports the end (see
+  /// ObjectHandlers).
   /// Errors: not_found (nobody publishes the track), duplicate (this session
   /// already subscribes to it), invalid_argument, closed, timeout, would_block.
   Result<Subscription> subscribe(const Namespace& ns, std::string_view track,
-                                 ObjectCallback on_object,
+                                 ObjectHandlers handlers,
                                  SubscribeOptions options = {}) noexcept;
 
   /// Pull mode: objects queue inside the Subscription; take them with
@@ -298,10 +303,11 @@ class Session {
 
   /// subscribe without blocking (push mode): the Pending answers with the
   /// Subscription or with subscribe's errors (would_block aside). Objects
-  /// may reach `on_object` before the Pending's answer is taken. Destroying
-  /// the Pending before that unsubscribes, and destroys `on_object`.
+  /// (and the end) may reach the handlers before the Pending's answer is
+  /// taken. Destroying the Pending before that unsubscribes, and destroys
+  /// the handlers.
   Pending<Subscription> subscribe_async(const Namespace& ns, std::string_view track,
-                                        ObjectCallback on_object,
+                                        ObjectHandlers handlers,
                                         SubscribeOptions options = {}) noexcept;
 
   /// subscribe without blocking, pull mode.
@@ -309,27 +315,23 @@ class Session {
                                         SubscribeOptions options = {}) noexcept;
 
   /// Watches the namespaces under `prefix` (SUBSCRIBE_NAMESPACE, see
-  /// moq/discovery.hpp) and waits for the peer's answer. `on_added` is called
-  /// for every namespace under the prefix (the full namespace, prefix
-  /// included), also for those that exist when the watch starts; `on_removed`
-  /// when one of them goes away (optional: may be empty). Both run on a
-  /// library thread, one call at a time, in the order the peer sent them. The
-  /// returned NamespaceWatch owns the callbacks; destroy it to stop.
+  /// moq/discovery.hpp) and waits for the peer's answer. The handlers (an
+  /// on_added lambda alone will do) get every namespace under the prefix,
+  /// also those that exist when the watch starts; see NamespaceHandlers. The
+  /// returned NamespaceWatch owns them; destroy it to stop.
   /// Errors: invalid_argument (empty on_added, moved-from), duplicate (this
   /// session already watches a prefix that overlaps this one: one is a prefix
   /// of the other), unsupported / not_found / closed (the peer refused),
   /// closed (session ended), timeout, would_block (called from a moq callback).
-  Result<NamespaceWatch> subscribe_namespace(
-      const Namespace& prefix, Callback<void(const Namespace&)> on_added,
-      Callback<void(const Namespace&)> on_removed = {}) noexcept;
+  Result<NamespaceWatch> subscribe_namespace(const Namespace& prefix,
+                                             NamespaceHandlers handlers) noexcept;
 
   /// subscribe_namespace without blocking: the Pending answers with the
   /// NamespaceWatch or with subscribe_namespace's errors (would_block aside).
   /// on_added may run before the answer is taken. Destroying the Pending
-  /// before that ends the watch and destroys both callbacks.
-  Pending<NamespaceWatch> subscribe_namespace_async(
-      const Namespace& prefix, Callback<void(const Namespace&)> on_added,
-      Callback<void(const Namespace&)> on_removed = {}) noexcept;
+  /// before that ends the watch and destroys the handlers.
+  Pending<NamespaceWatch> subscribe_namespace_async(const Namespace& prefix,
+                                                    NamespaceHandlers handlers) noexcept;
 
   /// Offers the track `name` in `ns` to the peer with PUBLISH (no announce()
   /// needed) and waits for its answer. See moq/publish_track.hpp.
@@ -358,13 +360,13 @@ class Session {
 
   /// Standalone FETCH of `range` of `track` in `ns` (see moq/fetch.hpp):
   /// blocks until the publisher answers (FETCH_OK or an error, bounded by
-  /// SessionConfig::request_timeout). Then `on_object` is called for every
-  /// object of the response, on a library thread, one call at a time, in
-  /// order (ascending groups, ascending objects), and Fetch::on_closed's
-  /// callback once at the end (ok = the response was complete). The publisher
-  /// may answer with less than asked (what it retains): Fetch::end_group /
-  /// end_object say where the response ends. The returned Fetch owns
-  /// `on_object`; destroy it to cancel.
+  /// SessionConfig::request_timeout). Then `handlers.on_object` (a lambda
+  /// alone will do) is called for every object of the response, on a
+  /// library thread, one call at a time, in order (ascending groups,
+  /// ascending objects), and `handlers.on_closed` once at the end (ok = the
+  /// response was complete). The publisher may answer with less than asked
+  /// (what it retains): Fetch::end_group / end_object say where the response
+  /// ends. The returned Fetch owns the handlers; destroy it to cancel.
   /// Errors: invalid_argument (empty callback or track name, a range whose
   /// end precedes its start, bad namespace, moved-from), not_found (nobody
   /// publishes the track, it keeps no history, or none of the range is
@@ -372,14 +374,14 @@ class Session {
   /// does not answer FETCH), closed (session ended), timeout, would_block
   /// (called from a moq callback).
   Result<Fetch> fetch(const Namespace& ns, std::string_view track, FetchRange range,
-                      ObjectCallback on_object) noexcept;
+                      ObjectHandlers handlers) noexcept;
 
   /// fetch without blocking: the Pending answers with the Fetch or with
-  /// fetch's errors (would_block aside). Objects may reach `on_object`
+  /// fetch's errors (would_block aside). Objects may reach the handlers
   /// before the answer is taken. Destroying the Pending before that cancels
-  /// the fetch and destroys `on_object`.
+  /// the fetch and destroys the handlers.
   Pending<Fetch> fetch_async(const Namespace& ns, std::string_view track, FetchRange range,
-                             ObjectCallback on_object) noexcept;
+                             ObjectHandlers handlers) noexcept;
 
   /// Joining FETCH (draft 18 §10.12.2): the history just before what the
   /// live `subscription` (of this session) delivers: the `groups_before`
@@ -399,16 +401,16 @@ class Session {
   /// retained), closed (the subscription or session ended), unsupported,
   /// timeout, would_block (called from a moq callback).
   Result<Fetch> joining_fetch(const Subscription& subscription, uint64_t groups_before,
-                              ObjectCallback on_object) noexcept;
+                              ObjectHandlers handlers) noexcept;
 
   /// joining_fetch without blocking, as fetch_async.
   Pending<Fetch> joining_fetch_async(const Subscription& subscription, uint64_t groups_before,
-                                     ObjectCallback on_object) noexcept;
+                                     ObjectHandlers handlers) noexcept;
 
  private:
   explicit Session(std::unique_ptr<detail::SessionImpl> impl) noexcept;
   Pending<Subscription> subscribe_async_impl(const Namespace& ns, std::string_view track,
-                                             ObjectCallback on_object,
+                                             ObjectHandlers handlers,
                                              const SubscribeOptions& options,
                                              bool push) noexcept;
   std::unique_ptr<detail::SessionImpl> impl_;

@@ -166,14 +166,8 @@ class Subscription {
   /// callback thread), invalid_argument (push mode or moved-from).
   Result<Object> next(std::chrono::milliseconds timeout) noexcept;
 
-  /// Sets the callback for the single terminal event: Status ok when the
-  /// publisher ended the track normally, an Error otherwise (session lost,
-  /// subscription ended by the publisher...). If the subscription has already
-  /// ended, it is called at once on this thread; otherwise on a library thread,
-  /// after the last object. Not called when you destroy the Subscription.
-  void on_closed(Callback<void(const Status&)> callback) noexcept;
-
-  /// True once the terminal event has happened.
+  /// True once the terminal event has happened (ObjectHandlers::on_closed in
+  /// push mode; in pull mode next() reports it once the queue is empty).
   bool closed() const noexcept;
   /// Objects, bytes and drops so far (zeros for a moved-from handle).
   SubscriptionStats stats() const noexcept;
