@@ -5,7 +5,7 @@
 namespace moq {
 namespace {
 
-using Storage = detail::BytesAccess::Storage;
+using Storage = LibraryAccess::Storage;
 
 struct StringStorage final : Storage {
   explicit StringStorage(std::string&& s) noexcept : text(std::move(s)) {}

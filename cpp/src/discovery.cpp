@@ -65,16 +65,16 @@ Pending<NamespaceWatch> Session::subscribe_namespace_async(const Namespace& pref
   auto core = std::make_shared<detail::NamespaceWatchCore>(std::move(handlers),
                                                            "namespace watch on_closed callback");
   auto convert = [core, prefix](rust::Box<ffi::PendingResult> result) -> Result<NamespaceWatch> {
-    ffi::Status status = detail::new_status();
-    rust::Box<ffi::NamespaceWatchBox> box =
-        ffi::pending_result_namespace_watch(std::move(result), status);
-    core->hand_over(status.code != ffi::Code::Ok);
-    if (status.code != ffi::Code::Ok) return detail::to_error(status);
-    return NamespaceWatch(std::make_unique<detail::NamespaceWatchImpl>(core, std::move(box), prefix));
+    auto box = detail::checked([&](ffi::Status& status) {
+      return ffi::pending_result_namespace_watch(std::move(result), status);
+    });
+    core->hand_over(!box);
+    if (!box) return box.error();
+    return LibraryAccess::make<NamespaceWatch>(core, std::move(box).value(), prefix);
   };
   auto pending = [&](rust::Box<ffi::PendingBox> box) {
-    return Pending<NamespaceWatch>(std::make_unique<detail::PendingImpl<NamespaceWatch>>(
-        std::move(box), std::move(convert), [core] { core->cancel(); }));
+    return LibraryAccess::make<Pending<NamespaceWatch>>(std::move(convert),
+                                                        [core] { core->cancel(); }, std::move(box));
   };
   if (!impl_) {
     return pending(
@@ -89,11 +89,7 @@ Pending<NamespaceWatch> Session::subscribe_namespace_async(const Namespace& pref
       *impl_->box, prefix.parts(), std::make_unique<ffi::NamespaceEvents>(core)));
 }
 
-NamespaceWatch::NamespaceWatch(std::unique_ptr<detail::NamespaceWatchImpl> impl) noexcept
-    : impl_(std::move(impl)) {}
-NamespaceWatch::NamespaceWatch(NamespaceWatch&&) noexcept = default;
-NamespaceWatch& NamespaceWatch::operator=(NamespaceWatch&&) noexcept = default;
-NamespaceWatch::~NamespaceWatch() = default;
+MOQ_DEFINE_HANDLE(NamespaceWatch)
 
 const Namespace& NamespaceWatch::prefix() const noexcept {
   return impl_ ? impl_->prefix : detail::moved_from_namespace();

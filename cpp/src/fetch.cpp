@@ -7,16 +7,6 @@
 namespace moq {
 namespace detail {
 
-struct FetchImpl {
-  FetchImpl(std::shared_ptr<SubscriptionCore> core, rust::Box<ffi::FetchBox> box) noexcept
-      : core(std::move(core)), box(std::move(box)), end(ffi::fetch_end(*this->box)) {}
-  // As SubscriptionImpl: the Rust fetch (and its strand) goes first, then the
-  // core with the callbacks.
-  std::shared_ptr<SubscriptionCore> core;
-  rust::Box<ffi::FetchBox> box;
-  ffi::FetchEnd end;
-};
-
 namespace {
 
 std::shared_ptr<SubscriptionCore> fetch_core(ObjectHandlers handlers) {
@@ -32,18 +22,20 @@ namespace detail {
 struct FetchRequest {
   std::shared_ptr<SubscriptionCore> core;
 
-  [[nodiscard]] PendingImpl<Fetch>::Convert convert() const {
+  [[nodiscard]] ConvertAnswer<Fetch> convert() const {
     return [core = core](rust::Box<ffi::PendingResult> result) -> Result<Fetch> {
-      ffi::Status status = new_status();
-      rust::Box<ffi::FetchBox> box = ffi::pending_result_fetch(std::move(result), status);
-      core->hand_over(status.code != ffi::Code::Ok);
-      if (status.code != ffi::Code::Ok) return to_error(status);
-      return Fetch(std::make_unique<FetchImpl>(core, std::move(box)));
+      auto box = checked([&](ffi::Status& status) {
+        return ffi::pending_result_fetch(std::move(result), status);
+      });
+      core->hand_over(!box);
+      if (!box) return box.error();
+      const ffi::FetchEnd end = ffi::fetch_end(**box);
+      return LibraryAccess::make<Fetch>(core, std::move(box).value(), end);
     };
   }
-  [[nodiscard]] std::unique_ptr<PendingImpl<Fetch>> pending(rust::Box<ffi::PendingBox> box) const {
-    return std::make_unique<PendingImpl<Fetch>>(std::move(box), convert(),
-                                                [core = core] { core->cancel(); });
+  [[nodiscard]] Pending<Fetch> pending(rust::Box<ffi::PendingBox> box) const {
+    return LibraryAccess::make<Pending<Fetch>>(convert(), [core = core] { core->cancel(); },
+                                               std::move(box));
   }
 };
 
@@ -60,19 +52,18 @@ Pending<Fetch> Session::fetch_async(const Namespace& ns, std::string_view track,
   const bool has_on_object = static_cast<bool>(handlers.on_object);
   const detail::FetchRequest request{detail::fetch_core(std::move(handlers))};
   if (!impl_) {
-    return Pending<Fetch>(
-        request.pending(ffi::pending_invalid(detail::moved_from("Session::fetch").message())));
+    return request.pending(ffi::pending_invalid(detail::moved_from("Session::fetch").message()));
   }
   if (!has_on_object) {
-    return Pending<Fetch>(request.pending(ffi::pending_invalid(
+    return request.pending(ffi::pending_invalid(
         "Session::fetch: the object callback is empty; pass one to receive the fetched "
-        "objects")));
+        "objects"));
   }
   const ffi::FetchParams params{range.start_group, range.start_object, range.end_group,
                                 range.end_object.has_value(), range.end_object.value_or(0)};
-  return Pending<Fetch>(request.pending(
+  return request.pending(
       ffi::session_fetch_async(*impl_->box, ns.parts(), detail::as_slice(track), params,
-                               std::make_unique<ffi::SubscriptionEvents>(request.core))));
+                               std::make_unique<ffi::SubscriptionEvents>(request.core)));
 }
 
 Result<Fetch> Session::joining_fetch(const Subscription& subscription, uint64_t groups_before,
@@ -90,7 +81,7 @@ Pending<Fetch> Session::joining_fetch_async(const Subscription& subscription,
   const bool has_on_object = static_cast<bool>(handlers.on_object);
   const detail::FetchRequest request{detail::fetch_core(std::move(handlers))};
   const char* refused = nullptr;
-  if (!subscription.impl_) {
+  if (LibraryAccess::impl(subscription) == nullptr) {
     refused =
         "Session::joining_fetch: the subscription is moved-from; pass a live subscription of "
         "this session";
@@ -100,19 +91,16 @@ Pending<Fetch> Session::joining_fetch_async(const Subscription& subscription,
         "objects";
   }
   if (!impl_) {
-    return Pending<Fetch>(request.pending(
-        ffi::pending_invalid(detail::moved_from("Session::joining_fetch").message())));
+    return request.pending(
+        ffi::pending_invalid(detail::moved_from("Session::joining_fetch").message()));
   }
-  if (refused != nullptr) return Pending<Fetch>(request.pending(ffi::pending_invalid(refused)));
-  return Pending<Fetch>(request.pending(ffi::session_joining_fetch_async(
-      *impl_->box, *subscription.impl_->box, groups_before,
-      std::make_unique<ffi::SubscriptionEvents>(request.core))));
+  if (refused != nullptr) return request.pending(ffi::pending_invalid(refused));
+  return request.pending(ffi::session_joining_fetch_async(
+      *impl_->box, *LibraryAccess::impl(subscription)->box, groups_before,
+      std::make_unique<ffi::SubscriptionEvents>(request.core)));
 }
 
-Fetch::Fetch(std::unique_ptr<detail::FetchImpl> impl) noexcept : impl_(std::move(impl)) {}
-Fetch::Fetch(Fetch&&) noexcept = default;
-Fetch& Fetch::operator=(Fetch&&) noexcept = default;
-Fetch::~Fetch() = default;
+MOQ_DEFINE_HANDLE(Fetch)
 
 uint64_t Fetch::end_group() const noexcept { return impl_ ? impl_->end.end_group : 0; }
 

@@ -3,10 +3,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "moq-ffi/src/bridge.rs.h"
@@ -21,17 +23,6 @@ struct Bytes::Storage {
 };
 
 namespace detail {
-
-/// The library's access to a Bytes' storage.
-struct BytesAccess {
-  using Storage = Bytes::Storage;
-  static Bytes make(std::shared_ptr<const Storage> storage, const uint8_t* data,
-                    std::size_t size) noexcept {
-    return Bytes(std::move(storage), data, size);
-  }
-  static const Storage* storage(const Bytes& bytes) noexcept { return bytes.storage_.get(); }
-  static long owners(const Bytes& bytes) noexcept { return bytes.storage_.use_count(); }
-};
 
 // When callbacks run and when they stop is decided on the Rust side: every
 // handle's callbacks run on its strand (src/dispatch.rs), one at a time, on a
@@ -103,13 +94,6 @@ struct HandleCore {
   }
 };
 
-struct SessionImpl {
-  SessionImpl(rust::Box<ffi::SessionBox> box, std::shared_ptr<SessionCore> core) noexcept
-      : box(std::move(box)), core(std::move(core)) {}
-  rust::Box<ffi::SessionBox> box;
-  std::shared_ptr<SessionCore> core;
-};
-
 /// An announcement's core is released when no request can come any more
 /// (the announcement ended with its session, or was destroyed).
 struct AnnouncementHandlers {
@@ -118,91 +102,15 @@ struct AnnouncementHandlers {
   std::shared_ptr<const Callback<void(TrackRequest)>> on_track_requested;
 };
 
-struct AnnouncementImpl {
-  AnnouncementImpl(rust::Box<ffi::AnnouncementBox> box, Namespace ns,
-                   std::shared_ptr<AnnouncementCore> core) noexcept
-      : box(std::move(box)), ns(std::move(ns)), core(std::move(core)) {}
-  rust::Box<ffi::AnnouncementBox> box;
-  Namespace ns;
-  std::shared_ptr<AnnouncementCore> core;
-};
-
-struct TrackRequestImpl {
-  rust::Box<ffi::TrackRequestBox> box;
-};
-
-struct TrackWriterImpl {
-  rust::Box<ffi::TrackWriterBox> box;
-};
-
-struct GroupWriterImpl {
-  rust::Box<ffi::GroupWriterBox> box;
-  uint64_t group_id;
-};
-
-struct ObjectWriterImpl {
-  rust::Box<ffi::ObjectWriterBox> box;
-};
-
-struct DatagramWriterImpl {
-  rust::Box<ffi::DatagramWriterBox> box;
-};
-
-struct SubscriptionImpl {
-  SubscriptionImpl(std::shared_ptr<SubscriptionCore> core, rust::Box<ffi::SubscriptionBox> box,
-                   bool push) noexcept
-      : core(std::move(core)), box(std::move(box)), push(push) {}
-  // Members go in reverse order: the Rust subscription (and its strand)
-  // first, then the core with the callbacks.
-  std::shared_ptr<SubscriptionCore> core;
-  rust::Box<ffi::SubscriptionBox> box;
-  bool push;
-};
-
-struct NamespaceWatchImpl {
-  NamespaceWatchImpl(std::shared_ptr<NamespaceWatchCore> core, rust::Box<ffi::NamespaceWatchBox> box,
-                     Namespace prefix) noexcept
-      : core(std::move(core)), box(std::move(box)), prefix(std::move(prefix)) {}
-  std::shared_ptr<NamespaceWatchCore> core;
-  rust::Box<ffi::NamespaceWatchBox> box;
-  Namespace prefix;
-};
-
-struct PublishedTrackImpl {
-  rust::Box<ffi::PublishedTrackBox> box;
-  Namespace ns;
-  std::string name;
-};
-
 struct PublishListenerCore {
   std::mutex mutex;
   PublishOfferHandler on_offer;
 };
 
-struct PublishListenerImpl {
-  PublishListenerImpl(std::shared_ptr<PublishListenerCore> core,
-                      rust::Box<ffi::PublishListenerBox> box) noexcept
-      : core(std::move(core)), box(std::move(box)) {}
-  std::shared_ptr<PublishListenerCore> core;
-  rust::Box<ffi::PublishListenerBox> box;
-};
-
-/// What a Pending<T> holds (moq/pending.hpp).
+/// What a Pending answers through: turns the Rust answer into the handle,
+/// capturing what the handle needs besides its box (its core).
 template <class T>
-struct PendingImpl {
-  using Convert = std::function<Result<T>(rust::Box<ffi::PendingResult>)>;
-  PendingImpl(rust::Box<ffi::PendingBox> box, Convert convert,
-              std::function<void()> cancel = nullptr) noexcept
-      : convert(std::move(convert)), cancel(std::move(cancel)), box(std::move(box)) {}
-  /// Turns the Rust answer into the handle; captures what the handle needs
-  /// besides its box (its core). Copied into the completion of then().
-  Convert convert;
-  /// Run when the Pending is destroyed on a user thread: releases the
-  /// callbacks the request was given, which no answer can reach any more.
-  std::function<void()> cancel;
-  /// Last member, destroyed first: cancels the request.
-  rust::Box<ffi::PendingBox> box;
-};
+using ConvertAnswer = std::function<Result<T>(rust::Box<ffi::PendingResult>)>;
 
 /// A received object from its bridge form (the payload is not copied).
 Object object_from(const ffi::ObjectHeader& header, rust::Box<ffi::PayloadBox> payload) noexcept;
@@ -235,5 +143,123 @@ std::vector<Extension> from_ffi(const rust::Vec<ffi::ObjectExtension>& extension
 /// if it somehow is not a valid Namespace.
 std::optional<Namespace> namespace_from(const rust::Vec<rust::String>& parts) noexcept;
 
+/// Runs `call(status)`, a bridge function that reports failure through its
+/// status out-parameter: its value, or the error the status carries.
+template <class Call>
+auto checked(Call&& call) noexcept -> Result<decltype(call(std::declval<ffi::Status&>()))> {
+  ffi::Status status = new_status();
+  auto value = std::forward<Call>(call)(status);
+  if (status.code != ffi::Code::Ok) return to_error(status);
+  return value;
+}
+
 }  // namespace detail
+
+// The state behind each public handle (its private, forward-declared Impl).
+// Members are destroyed in reverse order: Subscription, NamespaceWatch, Fetch
+// and PublishListener declare their core (the user's callbacks) first, so the
+// Rust half (and its strand) goes before the callbacks.
+
+struct Session::Impl {
+  rust::Box<ffi::SessionBox> box;
+  std::shared_ptr<detail::SessionCore> core;
+};
+
+struct Announcement::Impl {
+  rust::Box<ffi::AnnouncementBox> box;
+  Namespace ns;
+  std::shared_ptr<detail::AnnouncementCore> core;
+};
+
+struct TrackRequest::Impl {
+  rust::Box<ffi::TrackRequestBox> box;
+};
+
+struct TrackWriter::Impl {
+  rust::Box<ffi::TrackWriterBox> box;
+};
+
+struct GroupWriter::Impl {
+  rust::Box<ffi::GroupWriterBox> box;
+};
+
+struct ObjectWriter::Impl {
+  rust::Box<ffi::ObjectWriterBox> box;
+};
+
+struct DatagramWriter::Impl {
+  rust::Box<ffi::DatagramWriterBox> box;
+};
+
+struct Subscription::Impl {
+  std::shared_ptr<detail::SubscriptionCore> core;
+  rust::Box<ffi::SubscriptionBox> box;
+  bool push;
+};
+
+struct NamespaceWatch::Impl {
+  std::shared_ptr<detail::NamespaceWatchCore> core;
+  rust::Box<ffi::NamespaceWatchBox> box;
+  Namespace prefix;
+};
+
+struct Fetch::Impl {
+  std::shared_ptr<detail::SubscriptionCore> core;
+  rust::Box<ffi::FetchBox> box;
+  ffi::FetchEnd end;
+};
+
+struct PublishedTrack::Impl {
+  rust::Box<ffi::PublishedTrackBox> box;
+  Namespace ns;
+  std::string name;
+};
+
+struct PublishListener::Impl {
+  std::shared_ptr<detail::PublishListenerCore> core;
+  rust::Box<ffi::PublishListenerBox> box;
+};
+
+template <class T>
+struct Pending<T>::Impl {
+  detail::ConvertAnswer<T> convert;
+  /// Run when the Pending is destroyed on a user thread: releases the
+  /// callbacks the request was given, which no answer can reach any more.
+  std::function<void()> cancel;
+  /// Last member, destroyed first: cancels the request.
+  rust::Box<ffi::PendingBox> box;
+};
+
+/// The library's one way into the public handles and Bytes (each names it a
+/// friend): makes them around their state and reaches the state of one.
+struct LibraryAccess {
+  /// A handle around a new Impl made of `members` (in declaration order).
+  template <class Handle, class... Members>
+  static Handle make(Members&&... members) noexcept {
+    using Impl = typename Handle::Impl;
+    return Handle(std::unique_ptr<Impl>(new Impl{std::forward<Members>(members)...}));
+  }
+  /// The state of `handle`; null once moved from.
+  template <class Handle>
+  static typename Handle::Impl* impl(const Handle& handle) noexcept {
+    return handle.impl_.get();
+  }
+
+  using Storage = Bytes::Storage;
+  static Bytes bytes(std::shared_ptr<const Storage> storage, const uint8_t* data,
+                     std::size_t size) noexcept {
+    return Bytes(std::move(storage), data, size);
+  }
+  static const Storage* storage(const Bytes& bytes) noexcept { return bytes.storage_.get(); }
+  static long owners(const Bytes& bytes) noexcept { return bytes.storage_.use_count(); }
+};
+
+// The members every handle defines alike: construction from its state, move,
+// and destruction (where its Impl is complete).
+#define MOQ_DEFINE_HANDLE(Handle)                                                    \
+  Handle::Handle(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}  \
+  Handle::Handle(Handle&&) noexcept = default;                                       \
+  Handle& Handle::operator=(Handle&&) noexcept = default;                            \
+  Handle::~Handle() = default;
+
 }  // namespace moq

@@ -3,12 +3,12 @@
 namespace moq {
 
 Result<Namespace> Namespace::parse(std::string_view path) noexcept {
-  ffi::Status status = detail::new_status();
-  rust::Vec<rust::String> parts = ffi::namespace_parse(detail::as_slice(path), status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  auto parts = detail::checked(
+      [&](ffi::Status& status) { return ffi::namespace_parse(detail::as_slice(path), status); });
+  if (!parts) return parts.error();
   std::vector<std::string> out;
-  out.reserve(parts.size());
-  for (const auto& part : parts) out.emplace_back(part);
+  out.reserve(parts->size());
+  for (const auto& part : *parts) out.emplace_back(part);
   return Namespace(std::move(out));
 }
 

@@ -15,7 +15,7 @@ void PendingReady::on_ready(rust::Box<PendingResult> result) const noexcept {
 }  // namespace ffi
 
 template <class T>
-Pending<T>::Pending(std::unique_ptr<detail::PendingImpl<T>> impl) noexcept : impl_(std::move(impl)) {}
+Pending<T>::Pending(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
 
 template <class T>
 Pending<T>::Pending(Pending&&) noexcept = default;

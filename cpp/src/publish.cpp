@@ -8,11 +8,7 @@ namespace detail {
 const ffi::PayloadBox* received_payload(const Bytes& bytes) noexcept;
 }
 
-Announcement::Announcement(std::unique_ptr<detail::AnnouncementImpl> impl) noexcept
-    : impl_(std::move(impl)) {}
-Announcement::Announcement(Announcement&&) noexcept = default;
-Announcement& Announcement::operator=(Announcement&&) noexcept = default;
-Announcement::~Announcement() = default;
+MOQ_DEFINE_HANDLE(Announcement)
 
 const Namespace& Announcement::ns() const noexcept {
   return impl_ ? impl_->ns : detail::moved_from_namespace();
@@ -68,11 +64,11 @@ Result<TrackWriter> Announcement::create_track(std::string_view name,
   if (!impl_) return detail::moved_from("Announcement::create_track");
   auto params = detail::track_params(options);
   if (!params) return params.error();
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::TrackWriterBox> box =
-      ffi::announcement_create_track(*impl_->box, detail::as_slice(name), *params, status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return TrackWriter(std::make_unique<detail::TrackWriterImpl>(detail::TrackWriterImpl{std::move(box)}));
+  auto box = detail::checked([&](ffi::Status& status) {
+    return ffi::announcement_create_track(*impl_->box, detail::as_slice(name), *params, status);
+  });
+  if (!box) return box.error();
+  return LibraryAccess::make<TrackWriter>(std::move(box).value());
 }
 
 void Announcement::on_track_requested(Callback<void(TrackRequest)> handler) noexcept {
@@ -103,7 +99,7 @@ TrackRequestEvents::~TrackRequestEvents() {
 
 void TrackRequestEvents::on_track_requested(rust::Box<TrackRequestBox> request) const noexcept {
   const auto call = handoff_.enter();
-  TrackRequest wrapped(std::make_unique<detail::TrackRequestImpl>(detail::TrackRequestImpl{std::move(request)}));
+  auto wrapped = LibraryAccess::make<TrackRequest>(std::move(request));
   std::shared_ptr<const Callback<void(TrackRequest)>> handler;
   {
     std::lock_guard<std::mutex> lock(core_->mutex);
@@ -115,11 +111,7 @@ void TrackRequestEvents::on_track_requested(rust::Box<TrackRequestBox> request) 
 }
 }  // namespace ffi
 
-TrackRequest::TrackRequest(std::unique_ptr<detail::TrackRequestImpl> impl) noexcept
-    : impl_(std::move(impl)) {}
-TrackRequest::TrackRequest(TrackRequest&&) noexcept = default;
-TrackRequest& TrackRequest::operator=(TrackRequest&&) noexcept = default;
-TrackRequest::~TrackRequest() = default;
+MOQ_DEFINE_HANDLE(TrackRequest)
 
 std::string_view TrackRequest::name() const noexcept {
   if (!impl_) return {};
@@ -131,27 +123,23 @@ Result<TrackWriter> TrackRequest::accept(const TrackOptions& options) noexcept {
   if (!impl_) return detail::moved_from("TrackRequest::accept");
   auto params = detail::track_params(options);
   if (!params) return params.error();
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::TrackWriterBox> box = ffi::track_request_accept(*impl_->box, *params, status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return TrackWriter(std::make_unique<detail::TrackWriterImpl>(detail::TrackWriterImpl{std::move(box)}));
+  auto box = detail::checked([&](ffi::Status& status) {
+    return ffi::track_request_accept(*impl_->box, *params, status);
+  });
+  if (!box) return box.error();
+  return LibraryAccess::make<TrackWriter>(std::move(box).value());
 }
 
 Result<DatagramWriter> Announcement::create_datagram_track(std::string_view name) noexcept {
   if (!impl_) return detail::moved_from("Announcement::create_datagram_track");
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::DatagramWriterBox> box =
-      ffi::announcement_create_datagram_track(*impl_->box, detail::as_slice(name), status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return DatagramWriter(
-      std::make_unique<detail::DatagramWriterImpl>(detail::DatagramWriterImpl{std::move(box)}));
+  auto box = detail::checked([&](ffi::Status& status) {
+    return ffi::announcement_create_datagram_track(*impl_->box, detail::as_slice(name), status);
+  });
+  if (!box) return box.error();
+  return LibraryAccess::make<DatagramWriter>(std::move(box).value());
 }
 
-DatagramWriter::DatagramWriter(std::unique_ptr<detail::DatagramWriterImpl> impl) noexcept
-    : impl_(std::move(impl)) {}
-DatagramWriter::DatagramWriter(DatagramWriter&&) noexcept = default;
-DatagramWriter& DatagramWriter::operator=(DatagramWriter&&) noexcept = default;
-DatagramWriter::~DatagramWriter() = default;
+MOQ_DEFINE_HANDLE(DatagramWriter)
 
 Status DatagramWriter::write(uint64_t group_id, uint64_t object_id, Bytes payload,
                              uint8_t priority) noexcept {
@@ -164,19 +152,15 @@ std::size_t DatagramWriter::max_payload() const noexcept {
   return impl_ ? ffi::datagram_max_payload(*impl_->box) : 0;
 }
 
-TrackWriter::TrackWriter(std::unique_ptr<detail::TrackWriterImpl> impl) noexcept
-    : impl_(std::move(impl)) {}
-TrackWriter::TrackWriter(TrackWriter&&) noexcept = default;
-TrackWriter& TrackWriter::operator=(TrackWriter&&) noexcept = default;
-TrackWriter::~TrackWriter() = default;
+MOQ_DEFINE_HANDLE(TrackWriter)
 
 Result<GroupWriter> TrackWriter::begin_group(uint8_t priority) noexcept {
   if (!impl_) return detail::moved_from("TrackWriter::begin_group");
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::GroupWriterBox> box = ffi::track_begin_group(*impl_->box, priority, status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  uint64_t id = ffi::group_id(*box);
-  return GroupWriter(std::make_unique<detail::GroupWriterImpl>(detail::GroupWriterImpl{std::move(box), id}));
+  auto box = detail::checked([&](ffi::Status& status) {
+    return ffi::track_begin_group(*impl_->box, priority, status);
+  });
+  if (!box) return box.error();
+  return LibraryAccess::make<GroupWriter>(std::move(box).value());
 }
 
 TrackStats TrackWriter::stats() const noexcept {
@@ -196,19 +180,14 @@ Status TrackWriter::flush(std::chrono::milliseconds timeout) noexcept {
 Result<GroupWriter> TrackWriter::begin_subgroup(uint64_t group_id, uint64_t subgroup_id,
                                                 uint8_t priority) noexcept {
   if (!impl_) return detail::moved_from("TrackWriter::begin_subgroup");
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::GroupWriterBox> box =
-      ffi::track_begin_subgroup(*impl_->box, group_id, subgroup_id, priority, status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  uint64_t id = ffi::group_id(*box);
-  return GroupWriter(std::make_unique<detail::GroupWriterImpl>(detail::GroupWriterImpl{std::move(box), id}));
+  auto box = detail::checked([&](ffi::Status& status) {
+    return ffi::track_begin_subgroup(*impl_->box, group_id, subgroup_id, priority, status);
+  });
+  if (!box) return box.error();
+  return LibraryAccess::make<GroupWriter>(std::move(box).value());
 }
 
-GroupWriter::GroupWriter(std::unique_ptr<detail::GroupWriterImpl> impl) noexcept
-    : impl_(std::move(impl)) {}
-GroupWriter::GroupWriter(GroupWriter&&) noexcept = default;
-GroupWriter& GroupWriter::operator=(GroupWriter&&) noexcept = default;
-GroupWriter::~GroupWriter() = default;
+MOQ_DEFINE_HANDLE(GroupWriter)
 
 Status GroupWriter::write(Bytes payload) noexcept {
   if (!impl_) return detail::moved_from("GroupWriter::write");
@@ -232,11 +211,11 @@ Status GroupWriter::write(Bytes payload, const ObjectOptions& options) noexcept 
 
 Result<ObjectWriter> GroupWriter::begin_object(std::size_t size, const ObjectOptions& options) noexcept {
   if (!impl_) return detail::moved_from("GroupWriter::begin_object");
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::ObjectWriterBox> box =
-      ffi::group_begin_object(*impl_->box, detail::to_ffi(options), size, status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return ObjectWriter(std::make_unique<detail::ObjectWriterImpl>(detail::ObjectWriterImpl{std::move(box)}));
+  auto box = detail::checked([&](ffi::Status& status) {
+    return ffi::group_begin_object(*impl_->box, detail::to_ffi(options), size, status);
+  });
+  if (!box) return box.error();
+  return LibraryAccess::make<ObjectWriter>(std::move(box).value());
 }
 
 Status GroupWriter::end_group(std::optional<uint64_t> object_id) noexcept {
@@ -251,11 +230,7 @@ Status GroupWriter::end_track(std::optional<uint64_t> object_id) noexcept {
       ffi::group_write_marker(*impl_->box, 2, object_id.has_value(), object_id.value_or(0)));
 }
 
-ObjectWriter::ObjectWriter(std::unique_ptr<detail::ObjectWriterImpl> impl) noexcept
-    : impl_(std::move(impl)) {}
-ObjectWriter::ObjectWriter(ObjectWriter&&) noexcept = default;
-ObjectWriter& ObjectWriter::operator=(ObjectWriter&&) noexcept = default;
-ObjectWriter::~ObjectWriter() = default;
+MOQ_DEFINE_HANDLE(ObjectWriter)
 
 Status ObjectWriter::write(Bytes chunk) noexcept {
   if (!impl_) return detail::moved_from("ObjectWriter::write");
@@ -268,6 +243,6 @@ Status GroupWriter::finish() noexcept {
   return detail::to_status(ffi::group_finish(*impl_->box));
 }
 
-uint64_t GroupWriter::group_id() const noexcept { return impl_ ? impl_->group_id : 0; }
+uint64_t GroupWriter::group_id() const noexcept { return impl_ ? ffi::group_id(*impl_->box) : 0; }
 
 }  // namespace moq

@@ -54,18 +54,16 @@ Pending<PublishedTrack> Session::publish_track_async(const Namespace& ns,
                                                      std::string_view name) noexcept {
   auto convert = [ns, name = std::string(name)](
                      rust::Box<ffi::PendingResult> result) -> Result<PublishedTrack> {
-    ffi::Status status = detail::new_status();
-    rust::Box<ffi::PublishedTrackBox> box =
-        ffi::pending_result_published_track(std::move(result), status);
-    if (status.code != ffi::Code::Ok) return detail::to_error(status);
-    return PublishedTrack(std::make_unique<detail::PublishedTrackImpl>(
-        detail::PublishedTrackImpl{std::move(box), ns, name}));
+    auto box = detail::checked([&](ffi::Status& status) {
+      return ffi::pending_result_published_track(std::move(result), status);
+    });
+    if (!box) return box.error();
+    return LibraryAccess::make<PublishedTrack>(std::move(box).value(), ns, name);
   };
   rust::Box<ffi::PendingBox> box =
       impl_ ? ffi::session_publish_track_async(*impl_->box, ns.parts(), detail::as_slice(name))
             : ffi::pending_invalid(detail::moved_from("Session::publish_track").message());
-  return Pending<PublishedTrack>(
-      std::make_unique<detail::PendingImpl<PublishedTrack>>(std::move(box), std::move(convert)));
+  return LibraryAccess::make<Pending<PublishedTrack>>(std::move(convert), nullptr, std::move(box));
 }
 
 Result<PublishListener> Session::on_publish(PublishOfferHandler on_offer) noexcept {
@@ -77,19 +75,14 @@ Result<PublishListener> Session::on_publish(PublishOfferHandler on_offer) noexce
   }
   auto core = std::make_shared<detail::PublishListenerCore>();
   core->on_offer = std::move(on_offer);
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::PublishListenerBox> box =
-      ffi::session_on_publish(*impl_->box, std::make_unique<ffi::PublishEvents>(core), status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return PublishListener(
-      std::make_unique<detail::PublishListenerImpl>(std::move(core), std::move(box)));
+  auto box = detail::checked([&](ffi::Status& status) {
+    return ffi::session_on_publish(*impl_->box, std::make_unique<ffi::PublishEvents>(core), status);
+  });
+  if (!box) return box.error();
+  return LibraryAccess::make<PublishListener>(std::move(core), std::move(box).value());
 }
 
-PublishedTrack::PublishedTrack(std::unique_ptr<detail::PublishedTrackImpl> impl) noexcept
-    : impl_(std::move(impl)) {}
-PublishedTrack::PublishedTrack(PublishedTrack&&) noexcept = default;
-PublishedTrack& PublishedTrack::operator=(PublishedTrack&&) noexcept = default;
-PublishedTrack::~PublishedTrack() = default;
+MOQ_DEFINE_HANDLE(PublishedTrack)
 
 const Namespace& PublishedTrack::ns() const noexcept {
   return impl_ ? impl_->ns : detail::moved_from_namespace();
@@ -101,19 +94,13 @@ std::string_view PublishedTrack::name() const noexcept {
 
 Result<GroupWriter> PublishedTrack::begin_group(uint8_t priority) noexcept {
   if (!impl_) return detail::moved_from("PublishedTrack::begin_group");
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::GroupWriterBox> box =
-      ffi::published_track_begin_group(*impl_->box, priority, status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  uint64_t id = ffi::group_id(*box);
-  return GroupWriter(
-      std::make_unique<detail::GroupWriterImpl>(detail::GroupWriterImpl{std::move(box), id}));
+  auto box = detail::checked([&](ffi::Status& status) {
+    return ffi::published_track_begin_group(*impl_->box, priority, status);
+  });
+  if (!box) return box.error();
+  return LibraryAccess::make<GroupWriter>(std::move(box).value());
 }
 
-PublishListener::PublishListener(std::unique_ptr<detail::PublishListenerImpl> impl) noexcept
-    : impl_(std::move(impl)) {}
-PublishListener::PublishListener(PublishListener&&) noexcept = default;
-PublishListener& PublishListener::operator=(PublishListener&&) noexcept = default;
-PublishListener::~PublishListener() = default;
+MOQ_DEFINE_HANDLE(PublishListener)
 
 }  // namespace moq

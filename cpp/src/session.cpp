@@ -127,24 +127,22 @@ Pending<Session> Session::connect_async(std::string_view url, const SessionConfi
   // Set before the session exists, so no event can come before them.
   auto core = std::make_shared<detail::SessionCore>(std::move(handlers), "session on_closed callback");
   auto convert = [core](rust::Box<ffi::PendingResult> result) -> Result<Session> {
-    ffi::Status status = detail::new_status();
-    rust::Box<ffi::SessionBox> box = ffi::pending_result_session(std::move(result), status);
-    core->hand_over(status.code != ffi::Code::Ok);
-    if (status.code != ffi::Code::Ok) return detail::to_error(status);
-    return Session(std::make_unique<detail::SessionImpl>(std::move(box), core));
+    auto box = detail::checked([&](ffi::Status& status) {
+      return ffi::pending_result_session(std::move(result), status);
+    });
+    core->hand_over(!box);
+    if (!box) return box.error();
+    return LibraryAccess::make<Session>(std::move(box).value(), core);
   };
   Result<ffi::ConnectOptions> options = detail::connect_options(url, config);
   rust::Box<ffi::PendingBox> box =
       options ? ffi::session_connect_async(*options, std::make_unique<ffi::SessionEvents>(core))
               : ffi::pending_invalid(options.error().message());
-  return Pending<Session>(std::make_unique<detail::PendingImpl<Session>>(
-      std::move(box), std::move(convert), [core] { core->cancel(); }));
+  return LibraryAccess::make<Pending<Session>>(std::move(convert), [core] { core->cancel(); },
+                                               std::move(box));
 }
 
-Session::Session(std::unique_ptr<detail::SessionImpl> impl) noexcept : impl_(std::move(impl)) {}
-Session::Session(Session&&) noexcept = default;
-Session& Session::operator=(Session&&) noexcept = default;
-Session::~Session() = default;
+MOQ_DEFINE_HANDLE(Session)
 
 SessionState Session::state() const noexcept {
   if (!impl_) return SessionState::closed;
@@ -165,9 +163,10 @@ Status Session::close(uint64_t code, std::string_view reason) noexcept {
 
 Result<SessionStats> Session::stats() const noexcept {
   if (!impl_) return detail::moved_from("Session::stats");
-  ffi::Status status = detail::new_status();
-  ffi::SessionCounters c = ffi::session_stats(*impl_->box, status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
+  auto counters = detail::checked(
+      [&](ffi::Status& status) { return ffi::session_stats(*impl_->box, status); });
+  if (!counters) return counters.error();
+  const ffi::SessionCounters& c = *counters;
   SessionStats stats;
   stats.rtt = std::chrono::microseconds(static_cast<int64_t>(c.rtt_us));
   stats.bytes_sent = c.bytes_sent;
@@ -213,20 +212,21 @@ Pending<Announcement> Session::announce_async(
   auto core = std::make_shared<detail::AnnouncementCore>(std::move(handlers),
                                                          "announcement track request handler");
   auto convert = [ns, core](rust::Box<ffi::PendingResult> result) -> Result<Announcement> {
-    ffi::Status status = detail::new_status();
-    rust::Box<ffi::AnnouncementBox> box = ffi::pending_result_announcement(std::move(result), status);
-    core->hand_over(status.code != ffi::Code::Ok);
-    if (status.code != ffi::Code::Ok) return detail::to_error(status);
+    auto box = detail::checked([&](ffi::Status& status) {
+      return ffi::pending_result_announcement(std::move(result), status);
+    });
+    core->hand_over(!box);
+    if (!box) return box.error();
     // Registered once, before any request can reach the handler: the setter
     // only swaps it under the core's lock.
-    ffi::announcement_on_track_requested(*box, std::make_unique<ffi::TrackRequestEvents>(core));
-    return Announcement(std::make_unique<detail::AnnouncementImpl>(std::move(box), ns, core));
+    ffi::announcement_on_track_requested(**box, std::make_unique<ffi::TrackRequestEvents>(core));
+    return LibraryAccess::make<Announcement>(std::move(box).value(), ns, core);
   };
   rust::Box<ffi::PendingBox> box =
       impl_ ? ffi::session_announce_async(*impl_->box, ns.parts())
             : ffi::pending_invalid(detail::moved_from("Session::announce_async").message());
-  return Pending<Announcement>(std::make_unique<detail::PendingImpl<Announcement>>(
-      std::move(box), std::move(convert), [core] { core->cancel(); }));
+  return LibraryAccess::make<Pending<Announcement>>(std::move(convert),
+                                                    [core] { core->cancel(); }, std::move(box));
 }
 
 }  // namespace moq

@@ -5,7 +5,7 @@ namespace moq {
 namespace {
 
 /// Bytes over a payload the network delivered (a Rust `Bytes`): no copy.
-struct ReceivedStorage final : detail::BytesAccess::Storage {
+struct ReceivedStorage final : LibraryAccess::Storage {
   explicit ReceivedStorage(rust::Box<ffi::PayloadBox> box) noexcept : payload(std::move(box)) {}
   rust::Box<ffi::PayloadBox> payload;
 };
@@ -16,7 +16,7 @@ namespace detail {
 /// The Rust payload behind `bytes`, if it was received (lets GroupWriter
 /// republish it without a copy).
 const ffi::PayloadBox* received_payload(const Bytes& bytes) noexcept {
-  const auto* storage = dynamic_cast<const ReceivedStorage*>(BytesAccess::storage(bytes));
+  const auto* storage = dynamic_cast<const ReceivedStorage*>(LibraryAccess::storage(bytes));
   return storage != nullptr ? &*storage->payload : nullptr;
 }
 }  // namespace detail
@@ -31,7 +31,7 @@ Object object_from(const ffi::ObjectHeader& header, rust::Box<ffi::PayloadBox> p
   object.subgroup_id = header.subgroup_id;
   object.object_id = header.object_id;
   object.priority = header.priority;
-  object.payload = BytesAccess::make(std::move(storage), data.data(), data.size());
+  object.payload = LibraryAccess::bytes(std::move(storage), data.data(), data.size());
   object.datagram = header.datagram;
   object.status = header.status == 1   ? ObjectStatus::end_of_group
                   : header.status == 2 ? ObjectStatus::end_of_track
@@ -85,16 +85,17 @@ Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::st
   auto core = std::make_shared<detail::SubscriptionCore>(std::move(handlers),
                                                          "subscription on_closed callback");
   auto convert = [core, push](rust::Box<ffi::PendingResult> result) -> Result<Subscription> {
-    ffi::Status status = detail::new_status();
-    rust::Box<ffi::SubscriptionBox> box = ffi::pending_result_subscription(std::move(result), status);
-    core->hand_over(status.code != ffi::Code::Ok);
-    if (status.code != ffi::Code::Ok) return detail::to_error(status);
-    return Subscription(std::make_unique<detail::SubscriptionImpl>(core, std::move(box), push));
+    auto box = detail::checked([&](ffi::Status& status) {
+      return ffi::pending_result_subscription(std::move(result), status);
+    });
+    core->hand_over(!box);
+    if (!box) return box.error();
+    return LibraryAccess::make<Subscription>(core, std::move(box).value(), push);
   };
   auto cancel = [core] { core->cancel(); };
   auto pending = [&](rust::Box<ffi::PendingBox> box) {
-    return Pending<Subscription>(std::make_unique<detail::PendingImpl<Subscription>>(
-        std::move(box), std::move(convert), std::move(cancel)));
+    return LibraryAccess::make<Pending<Subscription>>(std::move(convert), std::move(cancel),
+                                                      std::move(box));
   };
   if (!impl_) {
     return pending(ffi::pending_invalid(detail::moved_from("Session::subscribe_async").message()));
@@ -154,11 +155,7 @@ Pending<Subscription> Session::subscribe_async(const Namespace& ns, std::string_
   return subscribe_async_impl(ns, track, ObjectHandlers(), options, false);
 }
 
-Subscription::Subscription(std::unique_ptr<detail::SubscriptionImpl> impl) noexcept
-    : impl_(std::move(impl)) {}
-Subscription::Subscription(Subscription&&) noexcept = default;
-Subscription& Subscription::operator=(Subscription&&) noexcept = default;
-Subscription::~Subscription() = default;
+MOQ_DEFINE_HANDLE(Subscription)
 
 std::optional<Object> Subscription::try_next() noexcept {
   if (!impl_ || impl_->push) return std::nullopt;
@@ -180,11 +177,11 @@ Result<Object> Subscription::next(std::chrono::milliseconds timeout) noexcept {
   const bool forever = timeout.count() >= std::chrono::milliseconds::max().count() / 2;
   const uint64_t wait_ms = timeout.count() <= 0 ? 0 : static_cast<uint64_t>(timeout.count());
   ffi::ObjectHeader header{};
-  ffi::Status status = detail::new_status();
-  rust::Box<ffi::PayloadBox> payload =
-      ffi::subscription_next(*impl_->box, false, wait_ms, forever, header, status);
-  if (status.code != ffi::Code::Ok) return detail::to_error(status);
-  return detail::object_from(header, std::move(payload));
+  auto payload = detail::checked([&](ffi::Status& status) {
+    return ffi::subscription_next(*impl_->box, false, wait_ms, forever, header, status);
+  });
+  if (!payload) return payload.error();
+  return detail::object_from(header, std::move(payload).value());
 }
 
 bool Subscription::closed() const noexcept { return !impl_ || impl_->core->closed(); }

@@ -21,7 +21,7 @@ Status override_resolver(std::string_view host, const std::vector<std::string>& 
       ffi::test_hook_override_resolver(rust::Str(host.data(), host.size()), std::move(list)));
 }
 
-long buffer_owners(const Bytes& bytes) noexcept { return detail::BytesAccess::owners(bytes); }
+long buffer_owners(const Bytes& bytes) noexcept { return LibraryAccess::owners(bytes); }
 
 const void* received_buffer(const Bytes& bytes) noexcept {
   const ffi::PayloadBox* payload = detail::received_payload(bytes);

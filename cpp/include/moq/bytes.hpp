@@ -12,10 +12,6 @@
 
 namespace moq {
 
-namespace detail {
-struct BytesAccess;
-}
-
 /// An immutable byte buffer that shares ownership of its storage: copies are
 /// cheap (a reference count), and the data never changes while any copy lives.
 ///
@@ -55,8 +51,8 @@ class Bytes {
   Result<Bytes> slice(std::size_t offset, std::size_t length) const noexcept;
 
  private:
-  struct Storage;  // defined by the library: what owns the buffer
-  friend struct detail::BytesAccess;
+  struct Storage;               // defined by the library: what owns the buffer
+  friend struct LibraryAccess;  // how the library makes Bytes over its buffers
   Bytes(std::shared_ptr<const Storage> storage, const uint8_t* data, std::size_t size) noexcept
       : storage_(std::move(storage)), data_(data), size_(size) {}
 

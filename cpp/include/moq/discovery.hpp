@@ -13,10 +13,6 @@
 
 namespace moq {
 
-namespace detail {
-struct NamespaceWatchImpl;
-}
-
 /// The callbacks of a namespace watch, given to Session::subscribe_namespace
 /// (so none of its events comes before its callback exists). They run on the
 /// watch's strand (a library thread), one at a time, in the order the peer
@@ -82,9 +78,10 @@ class NamespaceWatch {
   bool closed() const noexcept;
 
  private:
-  friend class Session;
-  explicit NamespaceWatch(std::unique_ptr<detail::NamespaceWatchImpl> impl) noexcept;
-  std::unique_ptr<detail::NamespaceWatchImpl> impl_;
+  struct Impl;                  // the library's state behind the handle
+  friend struct LibraryAccess;  // how the library makes handles and reaches their state
+  explicit NamespaceWatch(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace moq

@@ -9,7 +9,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 
@@ -17,11 +16,6 @@
 #include "moq/callback.hpp"
 
 namespace moq {
-
-namespace detail {
-struct FetchImpl;
-struct FetchRequest;
-}
 
 /// The objects a standalone FETCH asks for. Both ends are inclusive:
 /// (start_group, start_object) is the first object wanted, (end_group,
@@ -90,10 +84,10 @@ class Fetch {
   bool closed() const noexcept;
 
  private:
-  friend class Session;
-  friend struct detail::FetchRequest;
-  explicit Fetch(std::unique_ptr<detail::FetchImpl> impl) noexcept;
-  std::unique_ptr<detail::FetchImpl> impl_;
+  struct Impl;                  // the library's state behind the handle
+  friend struct LibraryAccess;  // how the library makes handles and reaches their state
+  explicit Fetch(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace moq

@@ -1,7 +1,6 @@
 // moq/log.hpp — where the library's log messages go.
 #pragma once
 
-#include <functional>
 #include <string_view>
 
 #include "moq/abi.hpp"

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <optional>
 
@@ -10,11 +9,6 @@
 #include "moq/callback.hpp"
 
 namespace moq {
-
-namespace detail {
-template <class T>
-struct PendingImpl;
-}
 
 /// A request to the peer in flight, as the non-blocking forms return it at
 /// once: Session::connect_async (Pending<Session>), announce_async
@@ -79,9 +73,10 @@ class [[nodiscard]] Pending {
   Status then(Callback<void(Result<T>)> on_done) noexcept;
 
  private:
-  friend class Session;
-  explicit Pending(std::unique_ptr<detail::PendingImpl<T>> impl) noexcept;
-  std::unique_ptr<detail::PendingImpl<T>> impl_;
+  struct Impl;                  // the library's state behind the request
+  friend struct LibraryAccess;  // how the library makes Pendings and reaches their state
+  explicit Pending(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace moq

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -16,19 +15,6 @@
 #include "moq/callback.hpp"
 
 namespace moq {
-
-namespace ffi {
-class TrackRequestEvents;
-}
-
-namespace detail {
-struct AnnouncementImpl;
-struct TrackWriterImpl;
-struct GroupWriterImpl;
-struct ObjectWriterImpl;
-struct TrackRequestImpl;
-struct DatagramWriterImpl;
-}  // namespace detail
 
 class TrackWriter;
 class GroupWriter;
@@ -118,9 +104,10 @@ class Announcement {
   void on_track_requested(Callback<void(TrackRequest)> handler) noexcept;
 
  private:
-  friend class Session;
-  explicit Announcement(std::unique_ptr<detail::AnnouncementImpl> impl) noexcept;
-  std::unique_ptr<detail::AnnouncementImpl> impl_;
+  struct Impl;                  // the library's state behind the handle
+  friend struct LibraryAccess;  // how the library makes handles and reaches their state
+  explicit Announcement(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 /// One track. Destroying it ends the track: its subscribers get their
@@ -162,10 +149,10 @@ class TrackWriter {
   Status flush(std::chrono::milliseconds timeout) noexcept;
 
  private:
-  friend class TrackRequest;
-  friend class Announcement;
-  explicit TrackWriter(std::unique_ptr<detail::TrackWriterImpl> impl) noexcept;
-  std::unique_ptr<detail::TrackWriterImpl> impl_;
+  struct Impl;                  // the library's state behind the handle
+  friend struct LibraryAccess;  // how the library makes handles and reaches their state
+  explicit TrackWriter(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 /// One group of a track, sent as one QUIC stream; objects get ids 0, 1, 2...
@@ -207,10 +194,10 @@ class GroupWriter {
   uint64_t group_id() const noexcept;
 
  private:
-  friend class TrackWriter;
-  friend class PublishedTrack;
-  explicit GroupWriter(std::unique_ptr<detail::GroupWriterImpl> impl) noexcept;
-  std::unique_ptr<detail::GroupWriterImpl> impl_;
+  struct Impl;                  // the library's state behind the handle
+  friend struct LibraryAccess;  // how the library makes handles and reaches their state
+  explicit GroupWriter(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 /// A subscriber's request for a track that does not exist (see
@@ -230,9 +217,10 @@ class TrackRequest {
   Result<TrackWriter> accept(const TrackOptions& options = {}) noexcept;
 
  private:
-  friend class ffi::TrackRequestEvents;
-  explicit TrackRequest(std::unique_ptr<detail::TrackRequestImpl> impl) noexcept;
-  std::unique_ptr<detail::TrackRequestImpl> impl_;
+  struct Impl;                  // the library's state behind the handle
+  friend struct LibraryAccess;  // how the library makes handles and reaches their state
+  explicit TrackRequest(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 /// One object written in chunks (GroupWriter::begin_object). The chunks must
@@ -249,9 +237,10 @@ class ObjectWriter {
   Status write(Bytes chunk) noexcept;
 
  private:
-  friend class GroupWriter;
-  explicit ObjectWriter(std::unique_ptr<detail::ObjectWriterImpl> impl) noexcept;
-  std::unique_ptr<detail::ObjectWriterImpl> impl_;
+  struct Impl;                  // the library's state behind the handle
+  friend struct LibraryAccess;  // how the library makes handles and reaches their state
+  explicit ObjectWriter(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 /// A track sent as QUIC datagrams. Destroying it ends the track.
@@ -273,9 +262,10 @@ class DatagramWriter {
   std::size_t max_payload() const noexcept;
 
  private:
-  friend class Announcement;
-  explicit DatagramWriter(std::unique_ptr<detail::DatagramWriterImpl> impl) noexcept;
-  std::unique_ptr<detail::DatagramWriterImpl> impl_;
+  struct Impl;                  // the library's state behind the handle
+  friend struct LibraryAccess;  // how the library makes handles and reaches their state
+  explicit DatagramWriter(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace moq

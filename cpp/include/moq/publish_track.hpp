@@ -5,10 +5,8 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
-#include <string>
 #include <string_view>
 
 #include "moq/error.hpp"
@@ -18,11 +16,6 @@
 #include "moq/callback.hpp"
 
 namespace moq {
-
-namespace detail {
-struct PublishedTrackImpl;
-struct PublishListenerImpl;
-}  // namespace detail
 
 /// One track offered to the peer with PUBLISH and accepted by it, made by
 /// Session::publish_track. Write groups with begin_group(); they are sent
@@ -56,9 +49,10 @@ class PublishedTrack {
   Result<GroupWriter> begin_group(uint8_t priority = default_priority) noexcept;
 
  private:
-  friend class Session;
-  explicit PublishedTrack(std::unique_ptr<detail::PublishedTrackImpl> impl) noexcept;
-  std::unique_ptr<detail::PublishedTrackImpl> impl_;
+  struct Impl;                  // the library's state behind the handle
+  friend struct LibraryAccess;  // how the library makes handles and reaches their state
+  explicit PublishedTrack(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 /// How to receive one track the peer offered with PUBLISH: return it from
@@ -108,9 +102,10 @@ class PublishListener {
   ~PublishListener();
 
  private:
-  friend class Session;
-  explicit PublishListener(std::unique_ptr<detail::PublishListenerImpl> impl) noexcept;
-  std::unique_ptr<detail::PublishListenerImpl> impl_;
+  struct Impl;                  // the library's state behind the handle
+  friend struct LibraryAccess;  // how the library makes handles and reaches their state
+  explicit PublishListener(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace moq

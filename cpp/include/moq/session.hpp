@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -202,10 +201,6 @@ struct SessionHandlers {
   /// connection is up. Never sees closed: on_closed alone reports the end.
   Callback<void(SessionState state, const Status& cause)> on_state_change;
 };
-
-namespace detail {
-struct SessionImpl;
-}
 
 /// One MoQT session (draft 18) with a relay or peer, over WebTransport
 /// (`https://host:port/path`) or raw QUIC (`moqt://host:port/path`; port
@@ -408,12 +403,14 @@ class Session {
                                      ObjectHandlers handlers) noexcept;
 
  private:
-  explicit Session(std::unique_ptr<detail::SessionImpl> impl) noexcept;
+  struct Impl;                  // the library's state behind the handle
+  friend struct LibraryAccess;  // how the library makes handles and reaches their state
+  explicit Session(std::unique_ptr<Impl> impl) noexcept;
   Pending<Subscription> subscribe_async_impl(const Namespace& ns, std::string_view track,
                                              ObjectHandlers handlers,
                                              const SubscribeOptions& options,
                                              bool push) noexcept;
-  std::unique_ptr<detail::SessionImpl> impl_;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Defined in the library for these answers only.

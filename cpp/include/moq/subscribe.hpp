@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 
@@ -131,10 +130,6 @@ struct SubscribeOptions {
   std::chrono::milliseconds reorder_window{1000};
 };
 
-namespace detail {
-struct SubscriptionImpl;
-}
-
 /// A subscription to one track. Its callbacks run on a callback thread of the
 /// library, one at a time, in order (objects of one group in order), never on
 /// the threads that drive QUIC: a slow callback delays only this
@@ -173,9 +168,10 @@ class Subscription {
   SubscriptionStats stats() const noexcept;
 
  private:
-  friend class Session;
-  explicit Subscription(std::unique_ptr<detail::SubscriptionImpl> impl) noexcept;
-  std::unique_ptr<detail::SubscriptionImpl> impl_;
+  struct Impl;                  // the library's state behind the handle
+  friend struct LibraryAccess;  // how the library makes handles and reaches their state
+  explicit Subscription(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace moq
