@@ -107,15 +107,43 @@ mod ffi {
         Pause,
     }
 
+    /// `moq::SubscribeFilter::Type`.
+    enum FilterKind {
+        LatestObject,
+        NextGroup,
+        AbsoluteStart,
+        AbsoluteRange,
+    }
+
+    /// `moq::GroupOrder`.
+    enum GroupOrderKind {
+        Publisher,
+        Ascending,
+        Descending,
+    }
+
+    /// `moq::ObjectStatus`: a received object's, or the marker a publisher writes.
+    enum ObjectStatusKind {
+        Normal,
+        EndOfGroup,
+        EndOfTrack,
+    }
+
+    /// `moq::LogLevel`.
+    enum LogLevelKind {
+        Debug,
+        Info,
+        Warn,
+        Error,
+    }
+
     /// `moq::SubscribeOptions`; see subscribe.rs for the meaning.
     struct SubscribeParams {
-        /// 0 latest object, 1 next group, 2 absolute start, 3 absolute range.
-        filter: u8,
+        filter: FilterKind,
         start_group: u64,
         start_object: u64,
         end_group: u64,
-        /// 0 publisher, 1 ascending, 2 descending.
-        group_order: u8,
+        group_order: GroupOrderKind,
         forward: bool,
         priority: u8,
         /// 0 = none.
@@ -153,8 +181,7 @@ mod ffi {
         object_id: u64,
         priority: u8,
         datagram: bool,
-        /// 0 normal, 1 end of group, 2 end of track.
-        status: u8,
+        status: ObjectStatusKind,
         extensions: Vec<ObjectExtension>,
         /// Pieces the payload arrived in (`ReceivedObject::chunks`).
         chunks: u32,
@@ -300,10 +327,10 @@ mod ffi {
             size: u64,
             status: &mut Status,
         ) -> Box<ObjectWriterBox>;
-        /// `kind`: 1 end of group, 2 end of track.
+        /// `kind`: EndOfGroup or EndOfTrack.
         fn group_write_marker(
             group: &GroupWriterBox,
-            kind: u8,
+            kind: ObjectStatusKind,
             has_object_id: bool,
             object_id: u64,
         ) -> Status;
@@ -313,8 +340,8 @@ mod ffi {
 
         fn on_runtime_thread() -> bool;
         fn log_forward_to_cpp(enabled: bool);
-        /// `moq::set_log_level`: 0 debug, 1 info, 2 warn, 3 error.
-        fn log_set_level(level: u8);
+        /// `moq::set_log_level`.
+        fn log_set_level(level: LogLevelKind);
         /// `moq::shutdown`: closes open sessions, waits for the runtime's work.
         fn runtime_shutdown(timeout_ms: u64) -> Status;
         /// `moq::configure_runtime`: thread counts, before first use.
@@ -349,7 +376,7 @@ mod ffi {
         fn on_object(self: &SubscriptionEvents, header: &ObjectHeader, payload: Box<PayloadBox>);
         fn on_closed(self: &SubscriptionEvents, status: &Status);
         fn data(self: &PayloadOwner) -> &[u8];
-        fn log_message(level: u8, message: &str);
+        fn log_message(level: LogLevelKind, message: &str);
     }
 
     // ---------------------------------------------------------- namespace discovery
@@ -815,9 +842,9 @@ fn to_ffi_object(object: ReceivedObject) -> (ffi::ObjectHeader, Box<PayloadBox>)
         priority: object.priority,
         datagram: object.datagram,
         status: match object.status {
-            ObjectStatus::Normal => 0,
-            ObjectStatus::EndOfGroup => 1,
-            ObjectStatus::EndOfTrack => 2,
+            ObjectStatus::Normal => ffi::ObjectStatusKind::Normal,
+            ObjectStatus::EndOfGroup => ffi::ObjectStatusKind::EndOfGroup,
+            ObjectStatus::EndOfTrack => ffi::ObjectStatusKind::EndOfTrack,
         },
         extensions: object
             .extensions
@@ -850,30 +877,32 @@ impl ObjectHandler for CppObjectHandler {
 fn subscribe_options(p: &ffi::SubscribeParams) -> Result<SubscribeOptions> {
     let optional = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
     let filter = match p.filter {
-        0 => Filter::LatestObject,
-        1 => Filter::NextGroup,
-        2 => Filter::AbsoluteStart {
+        ffi::FilterKind::LatestObject => Filter::LatestObject,
+        ffi::FilterKind::NextGroup => Filter::NextGroup,
+        ffi::FilterKind::AbsoluteStart => Filter::AbsoluteStart {
             group: p.start_group,
             object: p.start_object,
         },
-        3 => Filter::AbsoluteRange {
+        ffi::FilterKind::AbsoluteRange => Filter::AbsoluteRange {
             start_group: p.start_group,
             start_object: p.start_object,
             end_group: p.end_group,
         },
         other => {
             return Err(Error::invalid_argument(format!(
-                "unknown subscription filter type {other}"
+                "unknown subscription filter type {}",
+                other.repr
             )))
         }
     };
     let group_order = match p.group_order {
-        0 => GroupOrder::Publisher,
-        1 => GroupOrder::Ascending,
-        2 => GroupOrder::Descending,
+        ffi::GroupOrderKind::Publisher => GroupOrder::Publisher,
+        ffi::GroupOrderKind::Ascending => GroupOrder::Ascending,
+        ffi::GroupOrderKind::Descending => GroupOrder::Descending,
         other => {
             return Err(Error::invalid_argument(format!(
-                "unknown group order {other}"
+                "unknown group order {}",
+                other.repr
             )))
         }
     };
@@ -1255,17 +1284,18 @@ fn group_begin_object(
 
 fn group_write_marker(
     group: &GroupWriterBox,
-    kind: u8,
+    kind: ffi::ObjectStatusKind,
     has_object_id: bool,
     object_id: u64,
 ) -> ffi::Status {
     status_of(&guarded("GroupWriter::end_group", || {
         let status = match kind {
-            1 => ObjectStatus::EndOfGroup,
-            2 => ObjectStatus::EndOfTrack,
+            ffi::ObjectStatusKind::EndOfGroup => ObjectStatus::EndOfGroup,
+            ffi::ObjectStatusKind::EndOfTrack => ObjectStatus::EndOfTrack,
             other => {
                 return Err(Error::invalid_argument(format!(
-                    "unknown marker kind {other}"
+                    "a marker ends a group or the track, not object status {}",
+                    other.repr
                 )))
             }
         };
@@ -1350,11 +1380,11 @@ fn test_hook_panic() -> ffi::Status {
     }))
 }
 
-fn log_set_level(level: u8) {
+fn log_set_level(level: ffi::LogLevelKind) {
     log::set_min_level(match level {
-        0 => log::Level::Debug,
-        1 => log::Level::Info,
-        2 => log::Level::Warn,
+        ffi::LogLevelKind::Debug => log::Level::Debug,
+        ffi::LogLevelKind::Info => log::Level::Info,
+        ffi::LogLevelKind::Warn => log::Level::Warn,
         _ => log::Level::Error,
     });
 }
@@ -1362,7 +1392,15 @@ fn log_set_level(level: u8) {
 fn log_forward_to_cpp(enabled: bool) {
     if enabled {
         log::set_sink(Some(Box::new(|level, message| {
-            ffi::log_message(level as u8, message);
+            ffi::log_message(
+                match level {
+                    log::Level::Debug => ffi::LogLevelKind::Debug,
+                    log::Level::Info => ffi::LogLevelKind::Info,
+                    log::Level::Warn => ffi::LogLevelKind::Warn,
+                    log::Level::Error => ffi::LogLevelKind::Error,
+                },
+                message,
+            );
         })));
     } else {
         log::set_sink(None);

@@ -135,7 +135,8 @@ class PayloadOwner {
   detail::RustHandoff handoff_;  // last: see tsan.hpp
 };
 
-void log_message(uint8_t level, rust::Str message) noexcept;
+enum class LogLevelKind : ::std::uint8_t;
+void log_message(LogLevelKind level, rust::Str message) noexcept;
 
 }  // namespace ffi
 }  // namespace moq

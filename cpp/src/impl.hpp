@@ -143,6 +143,65 @@ std::vector<Extension> from_ffi(const rust::Vec<ffi::ObjectExtension>& extension
 /// if it somehow is not a valid Namespace.
 std::optional<Namespace> namespace_from(const rust::Vec<rust::String>& parts) noexcept;
 
+// The public enums and their bridge twins (cxx shared enums), both ways.
+
+inline ffi::FilterKind filter_to_ffi(SubscribeFilter::Type type) noexcept {
+  switch (type) {
+    case SubscribeFilter::Type::latest_object: return ffi::FilterKind::LatestObject;
+    case SubscribeFilter::Type::next_group: return ffi::FilterKind::NextGroup;
+    case SubscribeFilter::Type::absolute_start: return ffi::FilterKind::AbsoluteStart;
+    case SubscribeFilter::Type::absolute_range: return ffi::FilterKind::AbsoluteRange;
+  }
+  return ffi::FilterKind::LatestObject;
+}
+
+inline ffi::GroupOrderKind group_order_to_ffi(GroupOrder order) noexcept {
+  switch (order) {
+    case GroupOrder::publisher: return ffi::GroupOrderKind::Publisher;
+    case GroupOrder::ascending: return ffi::GroupOrderKind::Ascending;
+    case GroupOrder::descending: return ffi::GroupOrderKind::Descending;
+  }
+  return ffi::GroupOrderKind::Publisher;
+}
+
+inline ffi::Overflow overflow_to_ffi(Overflow overflow) noexcept {
+  switch (overflow) {
+    case Overflow::drop_oldest_groups: return ffi::Overflow::DropOldestGroups;
+    case Overflow::end_with_lag: return ffi::Overflow::EndWithLag;
+    case Overflow::pause: return ffi::Overflow::Pause;
+  }
+  return ffi::Overflow::DropOldestGroups;
+}
+
+inline ObjectStatus object_status_from_ffi(ffi::ObjectStatusKind status) noexcept {
+  if (status == ffi::ObjectStatusKind::EndOfGroup) return ObjectStatus::end_of_group;
+  if (status == ffi::ObjectStatusKind::EndOfTrack) return ObjectStatus::end_of_track;
+  return ObjectStatus::normal;
+}
+
+inline ffi::LogLevelKind level_to_ffi(LogLevel level) noexcept {
+  switch (level) {
+    case LogLevel::debug: return ffi::LogLevelKind::Debug;
+    case LogLevel::info: return ffi::LogLevelKind::Info;
+    case LogLevel::warn: return ffi::LogLevelKind::Warn;
+    case LogLevel::error: return ffi::LogLevelKind::Error;
+  }
+  return ffi::LogLevelKind::Error;
+}
+
+inline LogLevel level_from_ffi(ffi::LogLevelKind level) noexcept {
+  if (level == ffi::LogLevelKind::Debug) return LogLevel::debug;
+  if (level == ffi::LogLevelKind::Info) return LogLevel::info;
+  if (level == ffi::LogLevelKind::Warn) return LogLevel::warn;
+  return LogLevel::error;
+}
+
+inline SessionState state_from_ffi(ffi::SessionStateKind state) noexcept {
+  if (state == ffi::SessionStateKind::Connected) return SessionState::connected;
+  if (state == ffi::SessionStateKind::Reconnecting) return SessionState::reconnecting;
+  return SessionState::closed;
+}
+
 /// Runs `call(status)`, a bridge function that reports failure through its
 /// status out-parameter: its value, or the error the status carries.
 template <class Call>

@@ -51,7 +51,7 @@ void set_log_handler(LogHandler new_handler) noexcept {
 
 void set_log_level(LogLevel minimum) noexcept {
   min_level.store(static_cast<int>(minimum), std::memory_order_relaxed);
-  ffi::log_set_level(static_cast<uint8_t>(minimum));
+  ffi::log_set_level(detail::level_to_ffi(minimum));
 }
 
 namespace detail {
@@ -84,8 +84,8 @@ void log(LogLevel level, std::string_view message) noexcept {
 }  // namespace detail
 
 namespace ffi {
-void log_message(uint8_t level, rust::Str message) noexcept {
-  auto lvl = level > static_cast<uint8_t>(LogLevel::error) ? LogLevel::error : static_cast<LogLevel>(level);
+void log_message(LogLevelKind level, rust::Str message) noexcept {
+  const LogLevel lvl = detail::level_from_ffi(level);
   // Checked against the level when the engine made it, maybe before a
   // set_log_level that came since.
   detail::deliver(lvl, std::string_view(message.data(), message.size()));

@@ -221,13 +221,15 @@ Result<ObjectWriter> GroupWriter::begin_object(std::size_t size, const ObjectOpt
 Status GroupWriter::end_group(std::optional<uint64_t> object_id) noexcept {
   if (!impl_) return detail::moved_from("GroupWriter::end_group");
   return detail::to_status(
-      ffi::group_write_marker(*impl_->box, 1, object_id.has_value(), object_id.value_or(0)));
+      ffi::group_write_marker(*impl_->box, ffi::ObjectStatusKind::EndOfGroup, object_id.has_value(),
+                              object_id.value_or(0)));
 }
 
 Status GroupWriter::end_track(std::optional<uint64_t> object_id) noexcept {
   if (!impl_) return detail::moved_from("GroupWriter::end_track");
   return detail::to_status(
-      ffi::group_write_marker(*impl_->box, 2, object_id.has_value(), object_id.value_or(0)));
+      ffi::group_write_marker(*impl_->box, ffi::ObjectStatusKind::EndOfTrack, object_id.has_value(),
+                              object_id.value_or(0)));
 }
 
 MOQ_DEFINE_HANDLE(ObjectWriter)

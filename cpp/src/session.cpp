@@ -44,8 +44,7 @@ void SessionEvents::on_goaway(rust::Str new_uri) const noexcept {
 
 void SessionEvents::on_state_change(SessionStateKind kind, const Status& status) const noexcept {
   const auto call = handoff_.enter();
-  const SessionState state =
-      kind == SessionStateKind::Reconnecting ? SessionState::reconnecting : SessionState::connected;
+  const SessionState state = detail::state_from_ffi(kind);
   Callback<void(SessionState, const moq::Status&)> callback;
   {
     std::lock_guard<std::mutex> lock(core_->mutex);
@@ -146,14 +145,7 @@ MOQ_DEFINE_HANDLE(Session)
 
 SessionState Session::state() const noexcept {
   if (!impl_) return SessionState::closed;
-  switch (ffi::session_state(*impl_->box)) {
-    case ffi::SessionStateKind::Connected:
-      return SessionState::connected;
-    case ffi::SessionStateKind::Reconnecting:
-      return SessionState::reconnecting;
-    default:
-      return SessionState::closed;
-  }
+  return detail::state_from_ffi(ffi::session_state(*impl_->box));
 }
 
 Status Session::close(uint64_t code, std::string_view reason) noexcept {

@@ -33,9 +33,7 @@ Object object_from(const ffi::ObjectHeader& header, rust::Box<ffi::PayloadBox> p
   object.priority = header.priority;
   object.payload = LibraryAccess::bytes(std::move(storage), data.data(), data.size());
   object.datagram = header.datagram;
-  object.status = header.status == 1   ? ObjectStatus::end_of_group
-                  : header.status == 2 ? ObjectStatus::end_of_track
-                                       : ObjectStatus::normal;
+  object.status = object_status_from_ffi(header.status);
   if (!header.extensions.empty()) object.extensions = from_ffi(header.extensions);
   return object;
 }
@@ -63,21 +61,6 @@ void SubscriptionEvents::on_closed(const Status& status) const noexcept {
 }
 
 }  // namespace ffi
-
-namespace detail {
-namespace {
-
-ffi::Overflow overflow_of(Overflow overflow) noexcept {
-  switch (overflow) {
-    case Overflow::drop_oldest_groups: return ffi::Overflow::DropOldestGroups;
-    case Overflow::end_with_lag: return ffi::Overflow::EndWithLag;
-    case Overflow::pause: return ffi::Overflow::Pause;
-  }
-  return ffi::Overflow::DropOldestGroups;
-}
-
-}  // namespace
-}  // namespace detail
 
 Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::string_view track,
                                                     ObjectHandlers handlers,
@@ -110,11 +93,11 @@ Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::st
     return pending(ffi::pending_invalid("SubscribeOptions timeouts must not be negative"));
   }
   const ffi::SubscribeParams params{
-      static_cast<uint8_t>(options.filter.type),
+      detail::filter_to_ffi(options.filter.type),
       options.filter.start_group,
       options.filter.start_object,
       options.filter.end_group,
-      static_cast<uint8_t>(options.group_order),
+      detail::group_order_to_ffi(options.group_order),
       options.forward,
       options.priority,
       static_cast<uint64_t>(options.delivery_timeout.count()),
@@ -122,7 +105,7 @@ Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::st
       !push,
       static_cast<uint64_t>(options.budget.max_bytes),
       static_cast<uint64_t>(options.budget.max_objects),
-      detail::overflow_of(options.budget.overflow),
+      detail::overflow_to_ffi(options.budget.overflow),
       static_cast<uint64_t>(options.reorder_window.count()),
   };
   return pending(ffi::session_subscribe_async(*impl_->box, ns.parts(), detail::as_slice(track),
