@@ -1,4 +1,4 @@
-//! Compiles the cxx bridge and the library's C++ (cpp/src) into the crate, so
+//! Compiles the cxx bridges (src/bridge, one per concept) and the library's C++ (cpp/src) into the crate, so
 //! the staticlib carries everything a C++ program needs and `cargo test` links
 //! on its own. cxx-build is the only code generator.
 
@@ -39,7 +39,8 @@ fn main() {
     }
     boundary.compile("moq_boundary");
 
-    let mut bridge = cxx_build::bridge("src/bridge.rs");
+    let bridges = bridge_files();
+    let mut bridge = cxx_build::bridges(&bridges);
     bridge
         .std("c++17")
         .files(&sources)
@@ -56,7 +57,10 @@ fn main() {
     }
     bridge.compile("moq_cxx");
 
-    println!("cargo:rerun-if-changed=src/bridge.rs");
+    println!("cargo:rerun-if-changed=src/bridge");
+    for file in &bridges {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
     println!("cargo:rerun-if-changed=cpp/src");
     println!("cargo:rerun-if-changed=cpp/include/moq");
     for source in sources.iter().chain([PathBuf::from(BOUNDARY)].iter()) {
@@ -71,6 +75,17 @@ fn main() {
     println!("cargo:rerun-if-changed=cpp/src/bridge.hpp");
 
     copy_generated_headers();
+}
+
+/// One `#[cxx::bridge]` per concept: every file of src/bridge but its mod.rs.
+fn bridge_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir("src/bridge")
+        .expect("src/bridge is missing")
+        .map(|entry| entry.expect("cannot list src/bridge").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs") && !p.ends_with("mod.rs"))
+        .collect();
+    files.sort();
+    files
 }
 
 /// CMake may ask for the generated headers (MOQ_CXX_GENERATED_DIR); nothing

@@ -305,9 +305,14 @@ function(moq_add_rust_crate)
   # build.rs copies the headers cxx generates here. Nothing public includes them
   # (they are for tools that index the library's C++), so no target uses them.
   set(MOQ_CXX_GENERATED_DIR "${CMAKE_CURRENT_BINARY_DIR}/cxx-generated")
-  set(MOQ_CXX_GENERATED_HEADERS
-    "${MOQ_CXX_GENERATED_DIR}/rust/cxx.h"
-    "${MOQ_CXX_GENERATED_DIR}/moq-ffi/src/bridge.rs.h")
+  # One header per bridge (src/bridge/<concept>.rs.h), next to cxx's own.
+  get_filename_component(_bridge_dir "${ARG_MANIFEST_PATH}" DIRECTORY)
+  file(GLOB _bridges RELATIVE "${_bridge_dir}" "${_bridge_dir}/src/bridge/*.rs")
+  list(REMOVE_ITEM _bridges "src/bridge/mod.rs")
+  set(MOQ_CXX_GENERATED_HEADERS "${MOQ_CXX_GENERATED_DIR}/rust/cxx.h")
+  foreach(_bridge IN LISTS _bridges)
+    list(APPEND MOQ_CXX_GENERATED_HEADERS "${MOQ_CXX_GENERATED_DIR}/moq-ffi/${_bridge}.h")
+  endforeach()
   _moq_find_corrosion(_use_corrosion _corrosion_version)
 
   if(_use_corrosion)

@@ -1,4 +1,4 @@
-// The C++ types and functions the cxx bridge (src/bridge.rs) names. Included by
+// The C++ types and functions the cxx bridges (src/bridge/) name. Included by
 // the generated bridge code; shared bridge structs are only forward-declared.
 #pragma once
 

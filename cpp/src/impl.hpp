@@ -11,7 +11,20 @@
 #include <utility>
 #include <vector>
 
-#include "moq-ffi/src/bridge.rs.h"
+// The bridges' generated headers, one per concept (src/bridge/).
+#include "moq-ffi/src/bridge/bytes.rs.h"
+#include "moq-ffi/src/bridge/discovery.rs.h"
+#include "moq-ffi/src/bridge/error.rs.h"
+#include "moq-ffi/src/bridge/fetch.rs.h"
+#include "moq-ffi/src/bridge/log.rs.h"
+#include "moq-ffi/src/bridge/names.rs.h"
+#include "moq-ffi/src/bridge/object.rs.h"
+#include "moq-ffi/src/bridge/pending.rs.h"
+#include "moq-ffi/src/bridge/publish.rs.h"
+#include "moq-ffi/src/bridge/publish_track.rs.h"
+#include "moq-ffi/src/bridge/runtime.rs.h"
+#include "moq-ffi/src/bridge/session.rs.h"
+#include "moq-ffi/src/bridge/subscribe.rs.h"
 #include "boundary.hpp"
 #include "moq/moq.hpp"
 
