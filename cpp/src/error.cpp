@@ -48,12 +48,12 @@ static_assert(static_cast<int>(ffi::Code::Closed) == static_cast<int>(Errc::clos
 static_assert(static_cast<int>(ffi::Code::Lagging) == static_cast<int>(Errc::lagging));
 static_assert(static_cast<int>(ffi::Code::EndOfTrack) == static_cast<int>(Errc::end_of_track));
 
-namespace detail {
-
-void bad_result_access(const char* what) noexcept {
+void Error::bad_access(const char* what) noexcept {
   (void)std::fprintf(stderr, "moq: %s; check has_value() first\n", what);
   std::abort();
 }
+
+namespace detail {
 
 ffi::Status new_status() noexcept { return ffi::Status{ffi::Code::Ok, rust::String()}; }
 

@@ -25,6 +25,8 @@ static_assert(!std::is_copy_constructible<Result<std::unique_ptr<int>>>::value);
 static_assert(std::is_copy_constructible<Result<std::string>>::value);
 static_assert(std::is_copy_constructible<Status>::value);
 static_assert(std::is_error_code_enum<Errc>::value);
+static_assert(moq::is_result_v<Result<moq::Session>> && moq::is_result_v<Status>);
+static_assert(!moq::is_result_v<int> && !moq::is_result_v<Error>);
 
 Result<int> parse(const std::string& text) {
   if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {

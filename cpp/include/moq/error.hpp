@@ -8,12 +8,12 @@
 #pragma once
 
 #include <functional>
-#include <new>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "moq/abi.hpp"
 
@@ -53,126 +53,50 @@ class Error {
   const std::string& message() const noexcept { return message_; }
 
  private:
+  template <class T>
+  friend class Result;
+  /// value() on an error or error() on a value: prints `what` and aborts.
+  [[noreturn]] static void bad_access(const char* what) noexcept;
+
   Errc code_;
   std::string message_;
 };
 
-namespace detail {
-[[noreturn]] void bad_result_access(const char* what) noexcept;
-
 template <class T>
-using remove_cvref_t = std::remove_cv_t<std::remove_reference_t<T>>;
+class Result;
 
+/// True for moq::Result<T> and moq::Status (what and_then's function must return).
 template <class T>
 struct is_result : std::false_type {};
-
-// The storage of Result<T> and its copy and move. Result defaults its own
-// special members, so it has a copy constructor only where T has one.
 template <class T>
-class ResultStorage {
- protected:
-  explicit ResultStorage(T&& value) noexcept(std::is_nothrow_move_constructible<T>::value)
-      : has_value_(true) {
-    new (&storage_.value) T(std::move(value));
-  }
-  explicit ResultStorage(Error&& error) noexcept : has_value_(false) {
-    new (&storage_.error) Error(std::move(error));
-  }
-  ResultStorage(const ResultStorage& other) : has_value_(other.has_value_) { copy_from(other); }
-  ResultStorage(ResultStorage&& other) noexcept(std::is_nothrow_move_constructible<T>::value)
-      : has_value_(other.has_value_) {
-    move_from(std::move(other));
-  }
-  ResultStorage& operator=(const ResultStorage& other) {
-    if (this != &other) {
-      destroy();
-      has_value_ = other.has_value_;
-      copy_from(other);
-    }
-    return *this;
-  }
-  ResultStorage& operator=(ResultStorage&& other) noexcept(
-      std::is_nothrow_move_constructible<T>::value) {
-    if (this != &other) {
-      destroy();
-      has_value_ = other.has_value_;
-      move_from(std::move(other));
-    }
-    return *this;
-  }
-  ~ResultStorage() { destroy(); }
-
-  void copy_from(const ResultStorage& other) {
-    if (has_value_) {
-      new (&storage_.value) T(other.storage_.value);
-    } else {
-      new (&storage_.error) Error(other.storage_.error);
-    }
-  }
-  void move_from(ResultStorage&& other) noexcept(std::is_nothrow_move_constructible<T>::value) {
-    if (has_value_) {
-      new (&storage_.value) T(std::move(other.storage_.value));
-    } else {
-      new (&storage_.error) Error(std::move(other.storage_.error));
-    }
-  }
-  void destroy() noexcept {
-    if (has_value_) {
-      storage_.value.~T();
-    } else {
-      storage_.error.~Error();
-    }
-  }
-
-  union Storage {
-    Storage() {}
-    ~Storage() {}
-    T value;
-    Error error;
-  } storage_;
-  bool has_value_;
-};
-
-struct Copyable {};
-struct MoveOnly {
-  MoveOnly() = default;
-  MoveOnly(const MoveOnly&) = delete;
-  MoveOnly(MoveOnly&&) = default;
-  MoveOnly& operator=(const MoveOnly&) = delete;
-  MoveOnly& operator=(MoveOnly&&) = default;
-};
+struct is_result<Result<T>> : std::true_type {};
 template <class T>
-using CopyGate = std::conditional_t<std::is_copy_constructible<T>::value, Copyable, MoveOnly>;
-}  // namespace detail
+inline constexpr bool is_result_v = is_result<T>::value;
 
 /// A value of type T, or an Error: std::expected<T, Error> without exceptions.
 /// Copyable only when T is (a Result<Session> is not). [[nodiscard]]: an
 /// ignored Result is an ignored error.
 template <class T>
-class [[nodiscard]] Result : private detail::ResultStorage<T>, private detail::CopyGate<T> {
+class [[nodiscard]] Result {
   static_assert(!std::is_reference<T>::value, "Result<T&> is not supported");
-  static_assert(!std::is_same<detail::remove_cvref_t<T>, Error>::value,
+  static_assert(!std::is_same<std::decay_t<T>, Error>::value,
                 "Result<Error> is ambiguous: use Status");
-  using Storage = detail::ResultStorage<T>;
 
  public:
   using value_type = T;
 
   Result(T value) noexcept(std::is_nothrow_move_constructible<T>::value)  // NOLINT: implicit
-      : Storage(std::move(value)) {}
-  Result(Error error) noexcept : Storage(std::move(error)) {}  // NOLINT: implicit
-  Result(const Result&) = default;
-  Result(Result&&) = default;
-  Result& operator=(const Result&) = default;
-  Result& operator=(Result&&) = default;
-  ~Result() = default;
+      : state_(std::in_place_index<0>, std::move(value)) {}
+  Result(Error error) noexcept  // NOLINT: implicit
+      : state_(std::in_place_index<1>, std::move(error)) {}
+  // Copy and move are std::variant's: a copy constructor only where T has one.
 
-  bool has_value() const noexcept { return this->has_value_; }
-  explicit operator bool() const noexcept { return this->has_value_; }
+  bool has_value() const noexcept { return state_.index() == 0; }
+  explicit operator bool() const noexcept { return has_value(); }
 
-  T& value() & noexcept { check_value(); return this->storage_.value; }
-  const T& value() const& noexcept { check_value(); return this->storage_.value; }
-  T&& value() && noexcept { check_value(); return std::move(this->storage_.value); }
+  T& value() & noexcept { return *checked_value(*this); }
+  const T& value() const& noexcept { return *checked_value(*this); }
+  T&& value() && noexcept { return std::move(*checked_value(*this)); }
   T& operator*() & noexcept { return value(); }
   const T& operator*() const& noexcept { return value(); }
   T&& operator*() && noexcept { return std::move(*this).value(); }
@@ -180,18 +104,19 @@ class [[nodiscard]] Result : private detail::ResultStorage<T>, private detail::C
   const T* operator->() const noexcept { return &value(); }
 
   const Error& error() const noexcept {
-    if (this->has_value_) detail::bad_result_access("Result::error() called on a value");
-    return this->storage_.error;
+    const Error* error = std::get_if<1>(&state_);
+    if (error == nullptr) Error::bad_access("Result::error() called on a value");
+    return *error;
   }
 
   /// The value, or `fallback` converted to T.
   template <class U>
   T value_or(U&& fallback) const& {
-    return has_value() ? this->storage_.value : static_cast<T>(std::forward<U>(fallback));
+    return has_value() ? **this : static_cast<T>(std::forward<U>(fallback));
   }
   template <class U>
   T value_or(U&& fallback) && {
-    return has_value() ? std::move(this->storage_.value)
+    return has_value() ? std::move(**this)
                        : static_cast<T>(std::forward<U>(fallback));
   }
 
@@ -204,40 +129,40 @@ class [[nodiscard]] Result : private detail::ResultStorage<T>, private detail::C
   /// `f(value)` (which returns a Result) if this holds a value; else the error.
   template <class F>
   auto and_then(F&& f) const& {
-    using R = detail::remove_cvref_t<std::invoke_result_t<F, const T&>>;
-    static_assert(detail::is_result<R>::value, "and_then: f must return a moq::Result");
-    if (has_value()) return std::invoke(std::forward<F>(f), this->storage_.value);
+    using R = std::decay_t<std::invoke_result_t<F, const T&>>;
+    static_assert(is_result_v<R>, "and_then: f must return a moq::Result");
+    if (has_value()) return std::invoke(std::forward<F>(f), **this);
     return R(error());
   }
   template <class F>
   auto and_then(F&& f) && {
-    using R = detail::remove_cvref_t<std::invoke_result_t<F, T&&>>;
-    static_assert(detail::is_result<R>::value, "and_then: f must return a moq::Result");
-    if (has_value()) return std::invoke(std::forward<F>(f), std::move(this->storage_.value));
+    using R = std::decay_t<std::invoke_result_t<F, T&&>>;
+    static_assert(is_result_v<R>, "and_then: f must return a moq::Result");
+    if (has_value()) return std::invoke(std::forward<F>(f), std::move(**this));
     return R(error());
   }
 
   /// Result<U> of `f(value)` (U may be void) if this holds a value; else the error.
   template <class F>
   auto transform(F&& f) const& {
-    using U = detail::remove_cvref_t<std::invoke_result_t<F, const T&>>;
+    using U = std::decay_t<std::invoke_result_t<F, const T&>>;
     if (!has_value()) return Result<U>(error());
     if constexpr (std::is_void<U>::value) {
-      std::invoke(std::forward<F>(f), this->storage_.value);
+      std::invoke(std::forward<F>(f), **this);
       return Result<U>();
     } else {
-      return Result<U>(std::invoke(std::forward<F>(f), this->storage_.value));
+      return Result<U>(std::invoke(std::forward<F>(f), **this));
     }
   }
   template <class F>
   auto transform(F&& f) && {
-    using U = detail::remove_cvref_t<std::invoke_result_t<F, T&&>>;
+    using U = std::decay_t<std::invoke_result_t<F, T&&>>;
     if (!has_value()) return Result<U>(error());
     if constexpr (std::is_void<U>::value) {
-      std::invoke(std::forward<F>(f), std::move(this->storage_.value));
+      std::invoke(std::forward<F>(f), std::move(**this));
       return Result<U>();
     } else {
-      return Result<U>(std::invoke(std::forward<F>(f), std::move(this->storage_.value)));
+      return Result<U>(std::invoke(std::forward<F>(f), std::move(**this)));
     }
   }
 
@@ -254,9 +179,15 @@ class [[nodiscard]] Result : private detail::ResultStorage<T>, private detail::C
   }
 
  private:
-  void check_value() const noexcept {
-    if (!this->has_value_) detail::bad_result_access("Result::value() called on an error");
+  /// The value of `self` (a Result or a const one), or the abort value() promises.
+  template <class Self>
+  static auto* checked_value(Self& self) noexcept {
+    auto* value = std::get_if<0>(&self.state_);
+    if (value == nullptr) Error::bad_access("Result::value() called on an error");
+    return value;
   }
+
+  std::variant<T, Error> state_;
 };
 
 /// Success, or an Error (which a success does not carry). [[nodiscard]].
@@ -271,10 +202,10 @@ class [[nodiscard]] Result<void> {
   bool has_value() const noexcept { return !error_.has_value(); }
   explicit operator bool() const noexcept { return has_value(); }
   void value() const noexcept {
-    if (error_) detail::bad_result_access("Status::value() called on an error");
+    if (error_) Error::bad_access("Status::value() called on an error");
   }
   const Error& error() const noexcept {
-    if (!error_) detail::bad_result_access("Status::error() called on success");
+    if (!error_) Error::bad_access("Status::error() called on success");
     return *error_;
   }
 
@@ -287,8 +218,8 @@ class [[nodiscard]] Result<void> {
   /// `f()` (which returns a Result) on success; else the error.
   template <class F>
   auto and_then(F&& f) const {
-    using R = detail::remove_cvref_t<std::invoke_result_t<F>>;
-    static_assert(detail::is_result<R>::value, "and_then: f must return a moq::Result");
+    using R = std::decay_t<std::invoke_result_t<F>>;
+    static_assert(is_result_v<R>, "and_then: f must return a moq::Result");
     if (has_value()) return std::invoke(std::forward<F>(f));
     return R(*error_);
   }
@@ -296,7 +227,7 @@ class [[nodiscard]] Result<void> {
   /// Result<U> of `f()` (U may be void) on success; else the error.
   template <class F>
   auto transform(F&& f) const {
-    using U = detail::remove_cvref_t<std::invoke_result_t<F>>;
+    using U = std::decay_t<std::invoke_result_t<F>>;
     if (!has_value()) return Result<U>(*error_);
     if constexpr (std::is_void<U>::value) {
       std::invoke(std::forward<F>(f));
@@ -319,10 +250,6 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-namespace detail {
-template <class T>
-struct is_result<Result<T>> : std::true_type {};
-}  // namespace detail
 
 /// The std::error_code category of moq's codes; its name() is "moq" and its
 /// message(code) is to_string(Errc(code)). Errc values start at 1, so no moq
