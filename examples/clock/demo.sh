@@ -52,6 +52,15 @@ echo "== demo: C++ clock publisher -> relay" >&2
 "$CLOCK" --publish --bind 127.0.0.1:0 --root "$WORK/certs/ca.pem" "$URL" >"$WORK/publisher.out" 2>"$WORK/publisher.err" &
 PIDS+=($!)
 
+# Subscribe once the relay has the namespace: before that, a relay under load
+# may answer from its coordinator lookup (an internal error) instead of "not
+# found", which the subscriber would not retry.
+for _ in $(seq 300); do
+  grep -q "moq-clock: publishing" "$WORK/publisher.err" && break
+  sleep 0.1
+done
+grep -q "moq-clock: publishing" "$WORK/publisher.err" || { cat "$WORK/publisher.err" >&2; echo "publisher did not start" >&2; exit 1; }
+
 echo "== demo: C++ clock subscriber <- relay (prints $LINES received times)" >&2
 if ! timeout 120 "$CLOCK" --bind 127.0.0.1:0 --root "$WORK/certs/ca.pem" --count "$LINES" "$URL"; then
   echo "demo failed; publisher said:" >&2

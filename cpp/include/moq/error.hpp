@@ -36,7 +36,7 @@ enum class Errc {
   protocol,           ///< the peer violated the protocol
   cancelled,          ///< the request was cancelled
   would_block,        ///< a blocking call was made from a moq callback thread
-  internal,           ///< a bug in moq; the message says where
+  internal,           ///< a bug in moq, or an internal error the peer reported (message says)
   lagging,            ///< a subscriber fell too far behind (its receive budget filled up)
   end_of_track,       ///< pull mode: the publisher ended the track normally; all was taken
 };
