@@ -1,6 +1,7 @@
-//! Compiles the cxx bridges (src/bridge, one per concept) and the library's C++ (cpp/src) into the crate, so
-//! the staticlib carries everything a C++ program needs and `cargo test` links
-//! on its own. cxx-build is the only code generator.
+//! Compiles the cxx bridges (src/bridge, one per concept) and the library's
+//! C++ (cpp/src) into the crate, so the staticlib carries everything a C++
+//! program needs and `cargo test` links on its own. cxx-build is the only
+//! code generator.
 
 use std::path::{Path, PathBuf};
 
