@@ -137,42 +137,54 @@ TEST(Runtime, HandlesDestroyingEachOtherFromTheirCallbacksDoNotDeadlock) {
     auto session = connect_to(*relay);
     ASSERT_MOQ_OK(session);
 
-    std::mutex app;
-    std::atomic<int> ended{0};
-    Collector got_a, got_b;
-    std::optional<moq::Subscription> a, b;  // after what their callbacks use
+    // What the callbacks touch lives as long as they do: a callback that was
+    // already running (waiting for `app`) when the other destroyed its handle
+    // from a library thread still finishes, possibly after this round.
+    struct Shared {
+      std::mutex app;
+      int ended = 0;  // guarded by app
+      Collector got_a, got_b;
+      std::optional<moq::Subscription> a, b;  // guarded by app
+    };
+    auto shared = std::make_shared<Shared>();
     // The tracks end only once both handles are in place (below).
-    auto sub_a = session->subscribe(ns, "a", {got_a.callback(), [&](const moq::Status&) {
-                                                std::lock_guard<std::mutex> lock(app);
-                                                b.reset();
-                                                ++ended;
+    auto sub_a = session->subscribe(ns, "a", {shared->got_a.callback(), [shared](const moq::Status&) {
+                                                std::lock_guard<std::mutex> lock(shared->app);
+                                                shared->b.reset();
+                                                ++shared->ended;
                                               }});
     ASSERT_MOQ_OK(sub_a);
-    auto sub_b = session->subscribe(ns, "b", {got_b.callback(), [&](const moq::Status&) {
-                                                std::lock_guard<std::mutex> lock(app);
-                                                a.reset();
-                                                ++ended;
+    auto sub_b = session->subscribe(ns, "b", {shared->got_b.callback(), [shared](const moq::Status&) {
+                                                std::lock_guard<std::mutex> lock(shared->app);
+                                                shared->a.reset();
+                                                ++shared->ended;
                                               }});
     ASSERT_MOQ_OK(sub_b);
     {
-      std::lock_guard<std::mutex> lock(app);
-      a.emplace(std::move(sub_a).value());
-      b.emplace(std::move(sub_b).value());
+      std::lock_guard<std::mutex> lock(shared->app);
+      shared->a.emplace(std::move(sub_a).value());
+      shared->b.emplace(std::move(sub_b).value());
     }
-    ASSERT_TRUE(warm_up(*pub.track, [&] { return got_a.size() > 0; }));
-    ASSERT_TRUE(warm_up(*b_writer, [&] { return got_b.size() > 0; }));
+    ASSERT_TRUE(warm_up(*pub.track, [&] { return shared->got_a.size() > 0; }));
+    ASSERT_TRUE(warm_up(*b_writer, [&] { return shared->got_b.size() > 0; }));
     // Both tracks end at once: both terminal events run on two threads.
     pub.track.reset();
     b_writer.reset();
     // Both callbacks ran, or the first destroyed the other before its
     // callback started (then that one never runs).
     EXPECT_TRUE(wait_until([&] {
-      std::lock_guard<std::mutex> lock(app);
-      return ended.load() == 2 || (ended.load() == 1 && (!a.has_value() || !b.has_value()));
+      std::lock_guard<std::mutex> lock(shared->app);
+      return shared->ended == 2 ||
+             (shared->ended == 1 && (!shared->a.has_value() || !shared->b.has_value()));
     }, 10000ms)) << "the terminal callbacks did not complete (deadlock?)";
-    std::lock_guard<std::mutex> lock(app);
-    a.reset();
-    b.reset();
+    // Handles left are destroyed here (a user thread: waits for their
+    // callbacks); a handle's callbacks hold `shared` until they are released.
+    std::optional<moq::Subscription> a, b;
+    {
+      std::lock_guard<std::mutex> lock(shared->app);
+      a = std::move(shared->a);
+      b = std::move(shared->b);
+    }
   }
 }
 
