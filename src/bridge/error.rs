@@ -1,5 +1,5 @@
-//! `moq::Errc` and the status every entry reports, and the guard every entry
-//! runs in (engine: `crate::error`).
+//! `moq::Errc` and the status the entries report, and the guard that keeps a
+//! panic from unwinding into C++ (engine: `crate::error`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -1,8 +1,9 @@
 //! The cxx bridges: one `#[cxx::bridge]` per concept, each in the file named
 //! like the engine module it binds (`bridge/session.rs` binds
 //! `crate::session`). They only convert between C++ and the engine and
-//! dispatch; every entry runs in `error::guarded`, which reports a panic as
-//! `Code::Internal` instead of unwinding into C++.
+//! dispatch. Every entry that calls into the engine runs in
+//! `error::guarded`, which reports a panic as `Code::Internal` instead of
+//! unwinding into C++; the unguarded ones only read a field or a counter.
 //!
 //! Every bridge uses the C++ namespace `moq::ffi`, and cxx generates one
 //! header per bridge (`moq-ffi/src/bridge/<name>.rs.h`). A type that one

@@ -66,7 +66,7 @@ fn runtime_shutdown(timeout_ms: u64) -> Status {
     })
 }
 
-/// Panics inside the same guard every entry runs in, so a test can see the
+/// Panics inside the same guard the entries run in, so a test can see the
 /// panic come out as `Code::Internal` in C++.
 #[cfg(feature = "test-hooks")]
 fn test_hook_panic() -> Status {

@@ -170,8 +170,9 @@ TEST(Runtime, HandlesDestroyingEachOtherFromTheirCallbacksDoNotDeadlock) {
     // Both tracks end at once: both terminal events run on two threads.
     pub.track.reset();
     b_writer.reset();
-    // Both callbacks ran, or the first destroyed the other before its
-    // callback started (then that one never runs).
+    // Both callbacks ran, or the first destroyed the other's handle (the
+    // other then never starts, or finishes later if it was already waiting
+    // for `app`: `shared` outlives the round for it).
     EXPECT_TRUE(wait_until([&] {
       std::lock_guard<std::mutex> lock(shared->app);
       return shared->ended == 2 ||
