@@ -3,6 +3,7 @@
 #include "support/test_hooks.hpp"
 #include "test_util.hpp"
 
+#include <atomic>
 #include <map>
 #include <set>
 
@@ -638,9 +639,22 @@ TEST(PubSub, InteropWeReceiveFromMoqClockPublisher) {
   auto session = connect_to(*relay);
   ASSERT_MOQ_OK(session);
   const auto ns = moq::Namespace::parse(ns_text).value();
+  // Subscribe once the relay routes the clock's namespace. Before that the
+  // relay answers not_found, or, while the announce is being registered
+  // with its coordinator, a route failure reported as a bare internal error
+  // that cannot be told from a real one: wait for the announcement instead.
+  std::atomic<bool> announced{false};
+  auto watch = session->subscribe_namespace(ns, [&](const moq::Namespace& added) {
+    if (added == ns) announced = true;
+  });
+  ASSERT_MOQ_OK(watch);
+  ASSERT_TRUE(wait_until([&] { return announced.load(); }, 15000ms))
+      << "the relay never reported the clock's namespace; clock stderr:\n"
+      << clock->stderr_text();
   Collector got;
   std::optional<moq::Subscription> sub;
-  // The clock announces shortly after it starts: retry not_found for a while.
+  // The namespace and its track are served from now on; not_found is only
+  // retried in case the track is registered a moment after its namespace.
   ASSERT_TRUE(wait_until([&] {
     auto r = session->subscribe(ns, "now", got.callback());
     if (r) {
