@@ -61,13 +61,7 @@ impl Delivery {
                     return Ok(true);
                 }
                 Offered::Dropped => return Ok(false),
-                Offered::Lagging => {
-                    return Err(Error::new(
-                        Code::Lagging,
-                        "the subscriber fell behind: its receive budget filled up, and its \
-                         overflow policy ends the subscription (ReceiveBudget)",
-                    ))
-                }
+                Offered::Lagging => return Err(lagging()),
                 Offered::Full(back) => {
                     if self.strand.is_closed() {
                         return Err(Error::closed("the handle was destroyed"));
@@ -123,6 +117,27 @@ impl Delivery {
         self.inbox.wait_take(timeout)
     }
 
+    /// Network side: what the track's open streams may hold, see
+    /// [`Inbox::in_flight_limit`].
+    pub(crate) fn in_flight_limit(&self) -> Option<u64> {
+        self.inbox.in_flight_limit()
+    }
+
+    /// Network side: a group in progress was dropped, see
+    /// [`Inbox::dropped_in_flight`].
+    pub(crate) fn dropped_in_flight(&self, group: u64) {
+        self.inbox.dropped_in_flight(group);
+    }
+
+    /// Network side: `Err(Lagging)` once a group in progress was dropped
+    /// under `EndWithLag`.
+    pub(crate) fn check_lag(&self) -> Result<()> {
+        if self.inbox.lagged() {
+            return Err(lagging());
+        }
+        Ok(())
+    }
+
     /// Network side: one of the track's subgroup streams ended early.
     pub(crate) fn stream_reset(&self) {
         self.inbox.stream_reset();
@@ -150,6 +165,14 @@ impl Delivery {
     pub(crate) fn is_push(&self) -> bool {
         self.push
     }
+}
+
+fn lagging() -> Error {
+    Error::new(
+        Code::Lagging,
+        "the subscriber fell behind: its receive budget filled up, and its overflow policy \
+         ends the subscription (ReceiveBudget)",
+    )
 }
 
 /// Objects one drain job hands over before it makes way for other jobs on its

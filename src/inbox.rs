@@ -36,6 +36,12 @@ pub struct ReceiveBudget {
     /// Objects queued at most.
     pub max_objects: usize,
     pub overflow: Overflow,
+    /// Bytes the track's groups still arriving may hold in all (the engine
+    /// keeps a subgroup's bytes until its stream ends), never less than one
+    /// group of `SessionConfig::max_group_bytes`; past it the oldest groups
+    /// in progress are dropped, or, with `EndWithLag`, the subscription
+    /// ends. Not applied under `Pause`.
+    pub max_arriving_bytes: usize,
 }
 
 impl Default for ReceiveBudget {
@@ -44,15 +50,17 @@ impl Default for ReceiveBudget {
             max_bytes: 64 * 1024 * 1024,
             max_objects: 65536,
             overflow: Overflow::DropOldestGroups,
+            max_arriving_bytes: 256 * 1024 * 1024,
         }
     }
 }
 
 impl ReceiveBudget {
     pub fn validate(&self) -> Result<()> {
-        if self.max_bytes == 0 || self.max_objects == 0 {
+        if self.max_bytes == 0 || self.max_objects == 0 || self.max_arriving_bytes == 0 {
             return Err(Error::invalid_argument(
-                "the receive budget's max_bytes and max_objects must be positive",
+                "the receive budget's max_bytes, max_objects and max_arriving_bytes must be \
+                 positive",
             ));
         }
         Ok(())
@@ -134,6 +142,9 @@ struct State {
     floor: u64,
     /// A resumption happened and no object was accepted since.
     in_gap: bool,
+    /// A group in progress was dropped under `EndWithLag`: the subscription
+    /// ends (see [`Inbox::dropped_in_flight`]).
+    lagged: bool,
 }
 
 impl Inbox {
@@ -154,6 +165,9 @@ impl Inbox {
     pub fn offer(&self, object: ReceivedObject) -> Offered {
         let size = object.memory();
         let mut state = self.lock();
+        if state.lagged {
+            return Offered::Lagging;
+        }
         if object.group_id < state.floor {
             return Offered::Dropped; // from before a gap: delivered, or given up
         }
@@ -335,6 +349,35 @@ impl Inbox {
         self.lock().stats
     }
 
+    /// What the track's open streams may hold while their objects arrive
+    /// (stream_guard.rs `InFlight`); `None` under `Pause`, which drops
+    /// nothing and holds the peer back instead.
+    pub fn in_flight_limit(&self) -> Option<u64> {
+        (self.budget.overflow != Overflow::Pause).then_some(self.budget.max_arriving_bytes as u64)
+    }
+
+    /// The network side dropped `group` while it arrived, its streams held
+    /// more than [`Inbox::in_flight_limit`]: counted like a budget drop (its
+    /// object in progress with it), or, under `EndWithLag`, the end.
+    pub fn dropped_in_flight(&self, group: u64) {
+        let mut state = self.lock();
+        if self.budget.overflow == Overflow::EndWithLag {
+            state.lagged = true;
+            return;
+        }
+        if state.dropped_recently.contains(&group) {
+            return;
+        }
+        Self::remember_drop(&mut state, group);
+        state.stats.dropped_groups += 1;
+        state.stats.dropped_objects += 1;
+    }
+
+    /// A group in progress was dropped under `EndWithLag`.
+    pub fn lagged(&self) -> bool {
+        self.lock().lagged
+    }
+
     /// A group was given up to keep ascending order.
     pub fn group_skipped(&self) {
         self.lock().stats.skipped_groups += 1;
@@ -384,6 +427,7 @@ mod tests {
             max_bytes,
             max_objects,
             overflow,
+            max_arriving_bytes: 2000,
         }
     }
 
@@ -391,6 +435,35 @@ mod tests {
         std::iter::from_fn(|| inbox.try_take())
             .map(|o| (o.group_id, o.object_id))
             .collect()
+    }
+
+    #[test]
+    fn a_group_dropped_in_progress_is_counted_once_and_never_delivered() {
+        let inbox = Inbox::new(budget(1000, 100, Overflow::DropOldestGroups));
+        assert_eq!(inbox.in_flight_limit(), Some(2000));
+        inbox.dropped_in_flight(4);
+        inbox.dropped_in_flight(4);
+        // An object of it that was complete in the engine arrives late.
+        assert_eq!(inbox.offer(object(4, 0, 10)), Offered::Dropped);
+        assert!(matches!(
+            inbox.offer(object(5, 0, 10)),
+            Offered::Queued { .. }
+        ));
+        let stats = inbox.stats();
+        assert_eq!((stats.dropped_groups, stats.dropped_objects), (1, 2));
+        assert_eq!(queued(&inbox), vec![(5, 0)]);
+    }
+
+    #[test]
+    fn a_group_dropped_in_progress_ends_an_end_with_lag_subscription() {
+        let inbox = Inbox::new(budget(1000, 100, Overflow::EndWithLag));
+        inbox.dropped_in_flight(4);
+        assert!(inbox.lagged());
+        assert_eq!(inbox.offer(object(5, 0, 10)), Offered::Lagging);
+        assert_eq!(inbox.stats().dropped_groups, 0, "nothing dropped silently");
+        // Pause drops nothing: no bound on what arrives.
+        let paused = Inbox::new(budget(1000, 100, Overflow::Pause));
+        assert_eq!(paused.in_flight_limit(), None);
     }
 
     #[test]

@@ -13,7 +13,13 @@
 //!   the ones delivered already, so a group that never ends would otherwise
 //!   hold all it ever carried),
 //! - the subscriber dropped the stream's group to stay within its budget
-//!   (then the rest of the group would only be buffered and thrown away).
+//!   (then the rest of the group would only be buffered and thrown away),
+//! - the track's open streams hold more than its subscriber's budget
+//!   ([`InFlight`]): the engine reads every stream as fast as it arrives and
+//!   keeps a subgroup's bytes until the stream ends, so a peer that sends
+//!   many groups at once, each on its stream and none finished yet (quinn
+//!   sends streams of equal priority in turn), would make the engine hold
+//!   all of them; the oldest groups are dropped instead.
 //!
 //! Draft-18 subgroup stream (integers are leading-ones varints, 1-9 bytes):
 //! type, track alias, group id, [subgroup id], [priority: 1 byte], then
@@ -21,9 +27,9 @@
 //! [status when the length is 0], payload. FETCH streams are read only as
 //! the user takes objects, so flow control bounds them; they pass through.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use moq_transport::data::DataStreamResetCode;
 
@@ -45,6 +51,8 @@ pub(crate) struct StreamPolicy {
     dropped: Mutex<HashMap<u64, VecDeque<u64>>>,
     /// Bumped on every drop, so a stream looks the table up only then.
     generation: AtomicU64,
+    /// What the open streams of a track may hold, per track alias.
+    in_flight: Mutex<HashMap<u64, Arc<InFlight>>>,
     objects_refused: AtomicU64,
     streams_stopped: AtomicU64,
 }
@@ -88,6 +96,34 @@ impl StreamPolicy {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&alias);
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&alias);
+    }
+
+    /// The open streams of track `alias` may hold `limit` bytes in all, or
+    /// one group of `max_group_bytes` if that is more (a group the session
+    /// accepts can always arrive whole); past that its oldest groups are
+    /// dropped, and `shed` hears of each.
+    pub(crate) fn bound_in_flight(&self, alias: u64, limit: u64, shed: GroupShed) {
+        let bound = Arc::new(InFlight {
+            limit: limit.max(self.max_group_bytes.load(Ordering::Relaxed)),
+            shed,
+            state: Mutex::default(),
+        });
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(alias, bound);
+    }
+
+    fn in_flight_of(&self, alias: u64) -> Option<Arc<InFlight>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&alias)
+            .cloned()
     }
 
     fn is_dropped(&self, alias: u64, group: u64) -> bool {
@@ -106,6 +142,86 @@ impl StreamPolicy {
     /// Streams stopped, for any of the reasons above.
     pub(crate) fn streams_stopped(&self) -> u64 {
         self.streams_stopped.load(Ordering::Relaxed)
+    }
+}
+
+/// Told of each group dropped to keep a track's open streams within their
+/// bound (from the stream task that passed it).
+pub(crate) type GroupShed = Box<dyn Fn(u64) + Send + Sync>;
+
+/// What the open subgroup streams of one track hold in the engine: every
+/// byte they passed, until the stream ends (the engine keeps a subgroup's
+/// objects that long). Counted where the bytes enter, released when the
+/// stream goes, whatever ended it, so no path can leave bytes counted.
+pub(crate) struct InFlight {
+    limit: u64,
+    shed: GroupShed,
+    state: Mutex<InFlightState>,
+}
+
+#[derive(Default)]
+struct InFlightState {
+    /// Bytes of the groups not dropped yet (a dropped group's streams free
+    /// theirs only at their next read).
+    held: u64,
+    groups: BTreeMap<u64, OpenGroup>,
+}
+
+#[derive(Default)]
+struct OpenGroup {
+    streams: u32,
+    bytes: u64,
+    dropped: bool,
+}
+
+impl InFlight {
+    fn opened(&self, group: u64) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.groups.entry(group).or_default().streams += 1;
+    }
+
+    /// `bytes` more of `group` passed; drops the oldest groups (maybe this
+    /// one) while the track holds more than its limit.
+    fn passed(&self, group: u64, bytes: u64, alias: u64, policy: &StreamPolicy) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(open) = state.groups.get_mut(&group) else {
+            return;
+        };
+        open.bytes += bytes;
+        if open.dropped {
+            return;
+        }
+        state.held += bytes;
+        while state.held > self.limit {
+            let Some((&oldest, open)) = state.groups.iter_mut().find(|(_, g)| !g.dropped) else {
+                break;
+            };
+            open.dropped = true;
+            state.held -= open.bytes;
+            policy.drop_group(alias, oldest);
+            (self.shed)(oldest);
+        }
+    }
+
+    fn closed(&self, group: u64, bytes: u64) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(open) = state.groups.get_mut(&group) else {
+            return;
+        };
+        open.bytes -= bytes;
+        open.streams -= 1;
+        let (dropped, last) = (open.dropped, open.streams == 0);
+        if last {
+            state.groups.remove(&group);
+        }
+        if !dropped {
+            state.held -= bytes;
+        }
+    }
+
+    #[cfg(test)]
+    fn held(&self) -> u64 {
+        self.state.lock().unwrap().held
     }
 }
 
@@ -151,6 +267,10 @@ pub(crate) struct StreamGuard {
     /// Payload bytes that went past so far (the send side counts what it
     /// handed to QUIC with this).
     payload_passed: u64,
+    /// The track's bound, once the header named a bounded track, and the
+    /// bytes this stream counted against it.
+    in_flight: Option<Arc<InFlight>>,
+    counted: u64,
 }
 
 impl Default for StreamGuard {
@@ -167,6 +287,16 @@ impl Default for StreamGuard {
             object_start: 0,
             declared: 0,
             payload_passed: 0,
+            in_flight: None,
+            counted: 0,
+        }
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if let (Some(in_flight), Some(group)) = (&self.in_flight, self.group) {
+            in_flight.closed(group, self.counted);
         }
     }
 }
@@ -254,6 +384,10 @@ impl StreamGuard {
                 }
             }
         }
+        if let (Some(in_flight), Some(group)) = (&self.in_flight, self.group) {
+            self.counted += chunk.len() as u64;
+            in_flight.passed(group, chunk.len() as u64, self.alias, policy);
+        }
         self.check_dropped(policy)
     }
 
@@ -271,6 +405,10 @@ impl StreamGuard {
             }
             Field::GroupId => {
                 self.group = Some(value);
+                self.in_flight = policy.in_flight_of(self.alias);
+                if let Some(in_flight) = &self.in_flight {
+                    in_flight.opened(value);
+                }
                 // A group dropped before this stream opened.
                 self.seen_generation = u64::MAX;
                 if self.header_type & 0x06 == 0x04 {
@@ -529,6 +667,47 @@ mod tests {
         policy.forget_track(3);
         assert_eq!(feed(&first, 4, &policy), Ok(()));
         assert_eq!(policy.streams_stopped(), 2);
+    }
+
+    #[test]
+    fn open_streams_past_the_bound_lose_their_oldest_groups() {
+        let policy = StreamPolicy::new(u64::MAX, 1000);
+        let shed = Arc::new(Mutex::new(Vec::new()));
+        let heard = shed.clone();
+        policy.bound_in_flight(3, 2500, Box::new(move |g| heard.lock().unwrap().push(g)));
+        let bound = policy.in_flight_of(3).unwrap();
+        // Three groups of one 1000-byte object each, 900 bytes of each in.
+        let streams: Vec<Vec<u8>> = (5..8).map(|g| stream(g, &[(0, 1000)])).collect();
+        let mut guards: Vec<StreamGuard> = (0..3).map(|_| StreamGuard::default()).collect();
+        for (guard, bytes) in guards.iter_mut().take(2).zip(&streams) {
+            assert_eq!(guard.inspect(&bytes[..900], &policy), Ok(()));
+        }
+        assert!(shed.lock().unwrap().is_empty());
+        assert_eq!(bound.held(), 1800);
+        // The third passes the bound: the oldest group goes, not this one.
+        assert_eq!(guards[2].inspect(&streams[2][..900], &policy), Ok(()));
+        assert_eq!(*shed.lock().unwrap(), vec![5]);
+        assert_eq!(bound.held(), 1800);
+        // Group 5 stops at its next read; the others go on.
+        assert!(guards[0].inspect(&streams[0][900..], &policy).is_err());
+        assert_eq!(guards[1].inspect(&streams[1][900..], &policy), Ok(()));
+        // Ended streams release what they counted, however they ended.
+        drop(guards.remove(0));
+        drop(guards.remove(0));
+        assert_eq!(bound.held(), 900);
+        drop(guards);
+        assert_eq!(bound.held(), 0);
+        assert!(bound.state.lock().unwrap().groups.is_empty());
+        policy.forget_track(3);
+        assert!(policy.in_flight_of(3).is_none());
+    }
+
+    #[test]
+    fn the_bound_is_never_below_one_whole_group() {
+        let policy = StreamPolicy::new(u64::MAX, 4000);
+        policy.bound_in_flight(3, 10, Box::new(|_| panic!("nothing is dropped")));
+        let bytes = stream(5, &[(0, 1000), (0, 1000), (0, 1000)]);
+        assert_eq!(feed(&bytes, 100, &policy), Ok(()));
     }
 
     #[test]

@@ -559,6 +559,19 @@ impl GroupStopper {
     fn dropped(&self, group: u64) {
         self.policy.drop_group(self.alias, group);
     }
+
+    /// Bounds what the track's open streams hold by `delivery`'s budget,
+    /// and tells it of the groups dropped for that.
+    fn bound_in_flight(&self, delivery: &Delivery) {
+        if let Some(limit) = delivery.in_flight_limit() {
+            let delivery = delivery.clone();
+            self.policy.bound_in_flight(
+                self.alias,
+                limit,
+                Box::new(move |group| delivery.dropped_in_flight(group)),
+            );
+        }
+    }
 }
 
 impl Drop for GroupStopper {
@@ -576,6 +589,9 @@ pub(crate) async fn deliver(
     stopper: Option<GroupStopper>,
     order: Option<Reorder>,
 ) -> Result<()> {
+    if let Some(stopper) = &stopper {
+        stopper.bound_in_flight(delivery);
+    }
     let mode = match reader.mode().await {
         Ok(mode) => mode,
         Err(err) => return track_end(err),
@@ -724,6 +740,7 @@ async fn deliver_subgroups(
                     ended => {
                         if ended.is_err() {
                             delivery.stream_reset();
+                            delivery.check_lag()?;
                         }
                         let released = order.as_mut().map(|o| o.stream_ended(group));
                         hand_over(delivery, &stop, released.unwrap_or_default()).await?;

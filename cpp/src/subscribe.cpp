@@ -106,6 +106,7 @@ Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::st
       static_cast<uint64_t>(options.budget.max_bytes),
       static_cast<uint64_t>(options.budget.max_objects),
       detail::overflow_to_ffi(options.budget.overflow),
+      static_cast<uint64_t>(options.budget.max_arriving_bytes),
       static_cast<uint64_t>(options.reorder_window.count()),
   };
   return pending(ffi::session_subscribe_async(*impl_->box, ns.parts(), detail::as_slice(track),

@@ -61,6 +61,7 @@ pub mod ffi {
         max_queued_bytes: u64,
         max_queued_objects: u64,
         overflow: Overflow,
+        max_arriving_bytes: u64,
         /// With ascending group order (reorder.rs).
         reorder_window_ms: u64,
     }
@@ -236,6 +237,7 @@ fn subscribe_options(p: &ffi::SubscribeParams) -> Result<SubscribeOptions> {
             max_bytes: usize::try_from(p.max_queued_bytes).unwrap_or(usize::MAX),
             max_objects: usize::try_from(p.max_queued_objects).unwrap_or(usize::MAX),
             overflow,
+            max_arriving_bytes: usize::try_from(p.max_arriving_bytes).unwrap_or(usize::MAX),
         },
         reorder_window: Duration::from_millis(p.reorder_window_ms),
     })

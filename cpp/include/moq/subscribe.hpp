@@ -87,12 +87,24 @@ enum class Overflow {
 /// What may wait between the network and you: objects received and not yet
 /// delivered (push mode: your callback is behind) or not yet taken (pull
 /// mode). A single object larger than `max_bytes` never fits.
+/// Groups still arriving are bounded by `max_arriving_bytes`.
 struct ReceiveBudget {
   /// Bytes waiting at most: payloads, and extensions as they take memory
   /// decoded (each about 32 bytes plus its value).
   std::size_t max_bytes = 64 * 1024 * 1024;
   std::size_t max_objects = 65536;
   Overflow overflow = Overflow::drop_oldest_groups;
+  /// Bytes the track's groups still arriving may hold in all, never less
+  /// than one group of SessionConfig::max_group_bytes. The engine keeps a
+  /// subgroup's bytes until its stream ends, and a relay sends many groups
+  /// at once (each on its stream, in turn) when this process falls behind
+  /// or a publisher bursts. Past it, under drop_oldest_groups the oldest
+  /// groups in progress are dropped (counted in dropped_groups, their object
+  /// in progress in dropped_objects); under end_with_lag the subscription
+  /// ends with Errc::lagging; pause drops nothing and relies on QUIC flow
+  /// control. A subscriber that keeps up with a bursting publisher needs
+  /// the burst's size here.
+  std::size_t max_arriving_bytes = 256 * 1024 * 1024;
 };
 
 /// Order in which a publisher with several groups at hand sends them.
