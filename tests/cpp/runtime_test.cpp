@@ -214,6 +214,26 @@ TEST(Runtime, APullSubscriptionWaitsWithoutEndForMillisecondsMax) {
   EXPECT_GE(seconds_since(start), 0.3) << "next(max) returned before the object was written";
 }
 
+// Starts the flood publisher (tests/tools) on track "t" of `ns`: objects of
+// `object_size` bytes, then `timing` (seconds, objects per second[, seconds
+// it stays after]), and waits until its track exists: a SUBSCRIBE that
+// reached it between its announce and its create_track would be answered
+// not_found. Null, with `error` set, if it did not start.
+std::unique_ptr<ChildProcess> start_flood(const Relay& relay, const moq::Namespace& ns,
+                                          std::size_t object_size,
+                                          const std::vector<std::string>& timing,
+                                          std::string* error) {
+  std::vector<std::string> argv = {MOQ_TEST_FLOOD, relay.url(), relay.ca_file(), ns.to_string(),
+                                   "t", std::to_string(object_size)};
+  argv.insert(argv.end(), timing.begin(), timing.end());
+  auto flood = ChildProcess::spawn(argv, error);
+  if (flood && !flood->wait_for_stdout_line("publishing", 15000ms)) {
+    *error = "the flood publisher did not start: " + flood->stderr_text();
+    return nullptr;
+  }
+  return flood;
+}
+
 // Subscribes a slow (or absent) reader to a flood of 1 MiB objects from
 // another process for 10 s and checks that this process stays within the
 // reader's budget. `pull`: nobody takes the objects.
@@ -241,13 +261,8 @@ void expect_memory_within_budget(bool pull) {
   options.budget.max_arriving_bytes = kArrivingMiB << 20;
 
   std::string error;
-  auto flood = ChildProcess::spawn({MOQ_TEST_FLOOD, relay->url(), relay->ca_file(), ns.to_string(),
-                                    "t", std::to_string(kObject), "10", "100"},
-                                   &error);
+  auto flood = start_flood(*relay, ns, kObject, {"10", "100"}, &error);
   ASSERT_NE(flood, nullptr) << error;
-  // Subscribed once the track exists: a SUBSCRIBE that reached the flood
-  // between its announce and its create_track would be answered not_found.
-  ASSERT_TRUE(flood->wait_for_stdout_line("publishing", 15000ms)) << flood->stderr_text();
   moq::Result<moq::Subscription> sub =
       pull ? session->subscribe(ns, "t", options)
            : session->subscribe(
@@ -333,11 +348,8 @@ TEST(Runtime, AnEndWithLagSubscriberThatFallsBehindEndsWithLagging) {
   options.budget.overflow = moq::Overflow::end_with_lag;
   std::string error;
   // 3 s at 20 objects/s: 15 MiB, well past the 4 MiB budget.
-  auto flood = ChildProcess::spawn({MOQ_TEST_FLOOD, relay->url(), relay->ca_file(), ns.to_string(),
-                                    "t", std::to_string(kObject), "3", "20"},
-                                   &error);
+  auto flood = start_flood(*relay, ns, kObject, {"3", "20"}, &error);
   ASSERT_NE(flood, nullptr) << error;
-  ASSERT_TRUE(flood->wait_for_stdout_line("publishing", 15000ms)) << flood->stderr_text();
   auto sub = session->subscribe(ns, "t", options);
   ASSERT_MOQ_OK(sub);
   ASSERT_TRUE(flood->wait_for_stdout_line("done", 15000ms)) << flood->stderr_text();
@@ -382,12 +394,8 @@ TEST(Runtime, APausingSubscriberHoldsThePeerBack) {
   // 5 s at 40 MiB/s: 800 objects, 200 MiB, far more than the budget plus
   // the bound below; the publisher stays (60 s at most) while what the relay
   // holds back is read.
-  auto flood = ChildProcess::spawn({MOQ_TEST_FLOOD, relay->url(), relay->ca_file(), ns.to_string(),
-                                    "t", std::to_string(kObject), "5", "40", "60"},
-                                   &error);
+  auto flood = start_flood(*relay, ns, kObject, {"5", "40", "60"}, &error);
   ASSERT_NE(flood, nullptr) << error;
-  // Once the track exists (see expect_memory_within_budget).
-  ASSERT_TRUE(flood->wait_for_stdout_line("publishing", 15000ms)) << flood->stderr_text();
   auto sub = session->subscribe(ns, "t", options);
   ASSERT_MOQ_OK(sub);
   MemoryPeak peak;
