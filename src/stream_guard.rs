@@ -14,12 +14,13 @@
 //!   hold all it ever carried),
 //! - the subscriber dropped the stream's group to stay within its budget
 //!   (then the rest of the group would only be buffered and thrown away),
-//! - the track's open streams hold more than its subscriber's budget
-//!   ([`InFlight`]): the engine reads every stream as fast as it arrives and
-//!   keeps a subgroup's bytes until the stream ends, so a peer that sends
-//!   many groups at once, each on its stream and none finished yet (quinn
-//!   sends streams of equal priority in turn), would make the engine hold
-//!   all of them; the oldest groups are dropped instead.
+//! - the track's open streams hold more than its subscriber allows
+//!   (`ReceiveBudget::max_arriving_bytes`, [`InFlight`]): the engine reads
+//!   every stream as fast as it arrives and keeps a subgroup's bytes until
+//!   the stream ends, so a peer that sends many groups at once, each on its
+//!   stream and none finished yet (quinn sends streams of equal priority in
+//!   turn), would make the engine hold all of them; the oldest groups are
+//!   dropped instead.
 //!
 //! Draft-18 subgroup stream (integers are leading-ones varints, 1-9 bytes):
 //! type, track alias, group id, [subgroup id], [priority: 1 byte], then
