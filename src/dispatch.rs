@@ -22,10 +22,10 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::ThreadId;
 
-use crate::{log, tsan};
+use crate::{lock, log, tsan};
 
 /// Jobs one strand runs before it lets the others on its thread have a turn.
 const JOBS_PER_TURN: usize = 32;
@@ -139,10 +139,6 @@ fn schedule(turn: Arc<dyn Turn>) {
     if let Some(index) = start {
         spawn_worker(index);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 type Job<S> = Box<dyn FnOnce(&mut S) + Send>;

@@ -42,3 +42,10 @@ pub use subscribe::{
     Filter, GroupOrder, ObjectHandler, ReceivedObject, SubscribeOptions, Subscription,
 };
 pub use tls::TlsOptions;
+
+/// Locks `mutex`, also after a panic poisoned it: every panic is caught at
+/// the boundary (no unwinding into C++), and the state behind these mutexes
+/// stays usable for the handles that outlive it.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -24,13 +24,14 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use moq_transport::data::DataStreamResetCode;
 use tokio::sync::Notify;
 
 use crate::error::{Code, Error, Result};
+use crate::lock;
 use crate::stream_guard::{StreamGuard, StreamPolicy};
 
 /// The most a subscriber may fall behind unless the track says otherwise.
@@ -46,10 +47,6 @@ const LEDGER_SUBGROUPS: usize = 4 * MAX_BACKLOG_SUBGROUPS;
 
 /// The reset code of a stream dropped for a lagging subscriber.
 pub(crate) const DROPPED_STREAM_CODE: u32 = DataStreamResetCode::TooFarBehind as u32;
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// One subgroup the track began: its place in the sending order and the
 /// payload bytes written to it so far (added by its `GroupWriter`).

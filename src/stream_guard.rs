@@ -34,6 +34,8 @@ use std::sync::{Arc, Mutex};
 
 use moq_transport::data::DataStreamResetCode;
 
+use crate::lock;
+
 /// The largest extension block accepted on a subgroup stream: the engine's
 /// own cap for a FETCH record header (moq-transport 0.17 caps none on
 /// subgroup streams).
@@ -80,7 +82,7 @@ impl StreamPolicy {
 
     /// The subscriber of track `alias` dropped `group`: its streams stop.
     pub(crate) fn drop_group(&self, alias: u64, group: u64) {
-        let mut dropped = self.dropped.lock().unwrap_or_else(|e| e.into_inner());
+        let mut dropped = lock(&self.dropped);
         let groups = dropped.entry(alias).or_default();
         if !groups.contains(&group) {
             if groups.len() == DROPPED_GROUPS_KEPT {
@@ -93,14 +95,8 @@ impl StreamPolicy {
 
     /// The track `alias` is no longer received here (its alias may be reused).
     pub(crate) fn forget_track(&self, alias: u64) {
-        self.dropped
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&alias);
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&alias);
+        lock(&self.dropped).remove(&alias);
+        lock(&self.in_flight).remove(&alias);
     }
 
     /// The open streams of track `alias` may hold `limit` bytes in all, or
@@ -113,24 +109,15 @@ impl StreamPolicy {
             shed,
             state: Mutex::default(),
         });
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(alias, bound);
+        lock(&self.in_flight).insert(alias, bound);
     }
 
     fn in_flight_of(&self, alias: u64) -> Option<Arc<InFlight>> {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&alias)
-            .cloned()
+        lock(&self.in_flight).get(&alias).cloned()
     }
 
     fn is_dropped(&self, alias: u64, group: u64) -> bool {
-        self.dropped
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        lock(&self.dropped)
             .get(&alias)
             .is_some_and(|groups| groups.contains(&group))
     }
@@ -177,14 +164,14 @@ struct OpenGroup {
 
 impl InFlight {
     fn opened(&self, group: u64) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = lock(&self.state);
         state.groups.entry(group).or_default().streams += 1;
     }
 
     /// `bytes` more of `group` passed; drops the oldest groups (maybe this
     /// one) while the track holds more than its limit.
     fn passed(&self, group: u64, bytes: u64, alias: u64, policy: &StreamPolicy) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = lock(&self.state);
         let Some(open) = state.groups.get_mut(&group) else {
             return;
         };
@@ -205,7 +192,7 @@ impl InFlight {
     }
 
     fn closed(&self, group: u64, bytes: u64) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = lock(&self.state);
         let Some(open) = state.groups.get_mut(&group) else {
             return;
         };
