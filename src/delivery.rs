@@ -130,10 +130,16 @@ impl Delivery {
     }
 
     /// Network side: `Err(Lagging)` once a group in progress was dropped
-    /// under `EndWithLag`.
+    /// under `EndWithLag` (checked as each stream ends; the next object
+    /// would be refused anyway).
     pub(crate) fn check_lag(&self) -> Result<()> {
         if self.inbox.lagged() {
-            return Err(lagging());
+            return Err(Error::new(
+                Code::Lagging,
+                "the subscriber fell behind: the groups still arriving held more than \
+                 ReceiveBudget::max_arriving_bytes, and its overflow policy ends the \
+                 subscription (raise it, or use Overflow::DropOldestGroups)",
+            ));
         }
         Ok(())
     }

@@ -740,8 +740,8 @@ async fn deliver_subgroups(
                     ended => {
                         if ended.is_err() {
                             delivery.stream_reset();
-                            delivery.check_lag()?;
                         }
+                        delivery.check_lag()?;
                         let released = order.as_mut().map(|o| o.stream_ended(group));
                         hand_over(delivery, &stop, released.unwrap_or_default()).await?;
                     }
