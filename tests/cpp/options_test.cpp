@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iostream>
 #include <map>
 #include <thread>
 
@@ -55,50 +56,77 @@ TEST(SubscribeOptions, RendezvousWaitsForALatePublisher) {
   EXPECT_TRUE(collector.wait_count(1, 10000ms)) << "no object after the rendezvous";
 }
 
-TEST(SubscribeOptions, NextGroupFilterStartsAtAGroupBoundary) {
-  Relay* relay = shared_relay();
-  ASSERT_NE(relay, nullptr);
+// One try of NextGroupFilterStartsAtAGroupBoundary on a fresh namespace.
+// Returns false, with no failure, when the control subscriber missed the
+// open group: that is the relay's known limit (DESIGN §1, README "Known
+// limits"), and a try where even the default filter misses the open group
+// cannot tell next_group from it.
+bool next_group_try(Relay& relay, int attempt) {
   auto ns = test_namespace();
   // A first subscriber gets the relay forwarding the track.
   PubSub f;
-  ASSERT_NO_FATAL_FAILURE(make_pubsub(*relay, ns, "t", &f));
+  make_pubsub(relay, ns, "t", &f);
+  if (::testing::Test::HasFatalFailure()) return false;
 
   auto open = f.pub.track->begin_group();
-  ASSERT_MOQ_OK(open);
-  ASSERT_MOQ_OK(open->write(moq::Bytes::copy("old-0")));
-  ASSERT_MOQ_OK(open->write(moq::Bytes::copy("old-1")));
+  EXPECT_MOQ_OK(open);
+  if (!open) return false;
+  EXPECT_MOQ_OK(open->write(moq::Bytes::copy("old-0")));
+  EXPECT_MOQ_OK(open->write(moq::Bytes::copy("old-1")));
 
-  auto second_session = connect_to(*relay);
-  ASSERT_MOQ_OK(second_session);
+  auto second_session = connect_to(relay);
+  EXPECT_MOQ_OK(second_session);
+  if (!second_session) return false;
   Collector second;
   moq::SubscribeOptions options;
   options.filter = moq::SubscribeFilter::next_group();
   auto second_sub = second_session->subscribe(ns, "t", second.callback(), options);
-  ASSERT_MOQ_OK(second_sub);
+  EXPECT_MOQ_OK(second_sub);
   // The control: the default filter (latest object), subscribed at the same
-  // point, does get the rest of the open group.
-  auto control_session = connect_to(*relay);
-  ASSERT_MOQ_OK(control_session);
+  // point, gets the rest of the open group.
+  auto control_session = connect_to(relay);
+  EXPECT_MOQ_OK(control_session);
+  if (!second_sub || !control_session) return false;
   Collector control;
   auto control_sub = control_session->subscribe(ns, "t", control.callback());
-  ASSERT_MOQ_OK(control_sub);
-  ASSERT_MOQ_OK(open->write(moq::Bytes::copy("old-2")));
-  ASSERT_MOQ_OK(open->finish());
-  EXPECT_TRUE(control.wait([&](const std::vector<moq::Object>& v) {
+  EXPECT_MOQ_OK(control_sub);
+  if (!control_sub) return false;
+  EXPECT_MOQ_OK(open->write(moq::Bytes::copy("old-2")));
+  EXPECT_MOQ_OK(open->finish());
+  const bool control_got_open_group = control.wait([&](const std::vector<moq::Object>& v) {
     return std::any_of(v.begin(), v.end(), [&](const moq::Object& o) {
       return o.group_id == open->group_id() && o.payload.view() == "old-2";
     });
-  }, 10000ms)) << "the default filter would have delivered the open group; got " << control.size();
-  // A subscriber attaching to a forwarded track may miss the next group
-  // (DESIGN §1), not more.
-  ASSERT_TRUE(warm_up_by([&] { return write_group(*f.pub.track, {"new-0", "new-1"}).has_value(); },
-                         [&] { return second.size() > 0; }))
-      << "no group arrived for the next_group subscription";
+  }, 5000ms);
+  // Whatever the control saw, next_group never starts inside the open group.
+  if (!warm_up_by([&] { return write_group(*f.pub.track, {"new-0", "new-1"}).has_value(); },
+                  [&] { return second.size() > 0; })) {
+    ADD_FAILURE() << "try " << attempt << ": no group arrived for the next_group subscription";
+    return false;
+  }
   auto objects = second.objects();
   EXPECT_GT(objects.front().group_id, open->group_id())
-      << "a next_group subscription started inside group " << open->group_id();
+      << "try " << attempt << ": a next_group subscription started inside group " << open->group_id();
   EXPECT_EQ(objects.front().object_id, 0u);
   EXPECT_EQ(objects.front().payload.to_string(), "new-0");
+  if (!control_got_open_group) {
+    std::cerr << "try " << attempt << ": the control missed the open group (" << control.size()
+              << " objects): the relay's known limit; trying again\n";
+  }
+  return control_got_open_group;
+}
+
+TEST(SubscribeOptions, NextGroupFilterStartsAtAGroupBoundary) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  constexpr int kTries = 3;
+  bool conclusive = false;
+  for (int attempt = 1; attempt <= kTries && !conclusive && !HasFailure(); ++attempt) {
+    conclusive = next_group_try(*relay, attempt);
+  }
+  EXPECT_TRUE(conclusive || HasFailure())
+      << "in " << kTries << " tries the default filter never delivered the open group, so "
+         "nothing showed that next_group skips it";
 }
 
 // Publishes `count` groups of objects "g{id}o0", "g{id}o1" on `track`;
