@@ -3,6 +3,8 @@
 // promises of moq::Fetch (destroying it stops callbacks; moved-from is inert).
 #include "test_util.hpp"
 
+#include <algorithm>
+#include <iostream>
 #include <set>
 
 namespace {
@@ -470,12 +472,15 @@ TEST(FetchTest, FetchAsyncAnswersThroughThenAndCancelsWhenDestroyed) {
   }
 }
 
-TEST(FetchTest, JoiningFetchOnALiveSubscription) {
-  Relay* relay = shared_relay();
-  ASSERT_NE(relay, nullptr);
+// One try of JoiningFetchOnALiveSubscription on a fresh namespace. Sets
+// `*conclusive` unless the live subscriber missed the group that follows
+// the joining location: the relay's known limit for a subscriber attaching
+// to a track it already forwards (DESIGN §1, README "Known limits"), which
+// leaves nothing to compare the joining location with.
+void joining_fetch_try(Relay& relay, int attempt, bool* conclusive) {
   const moq::Namespace ns = test_namespace();
   Publisher pub;
-  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, ns, "live", &pub, with_history(8)));
+  ASSERT_NO_FATAL_FAILURE(make_publisher(relay, ns, "live", &pub, with_history(8)));
   LiveWriter writer;
   writer.start(*pub.track);
   ASSERT_TRUE(wait_until([&] { return writer.current.load() >= 2; }))
@@ -483,14 +488,14 @@ TEST(FetchTest, JoiningFetchOnALiveSubscription) {
 
   // A subscription the relay accepts while it is not yet forwarding the track
   // has no joining location. A first session makes the relay forward it.
-  auto warm = connect_to(*relay);
+  auto warm = connect_to(relay);
   ASSERT_MOQ_OK(warm);
   Collector warm_objects;
   auto warm_sub = warm->subscribe(ns, "live", warm_objects.callback());
   ASSERT_MOQ_OK(warm_sub);
   ASSERT_TRUE(warm_objects.wait_count(1)) << "the warm-up subscriber got nothing";
 
-  auto session = connect_to(*relay);
+  auto session = connect_to(relay);
   ASSERT_MOQ_OK(session);
   Collector live;
   auto sub = session->subscribe(ns, "live", live.callback());
@@ -532,12 +537,36 @@ TEST(FetchTest, JoiningFetchOnALiveSubscription) {
       if (Location(o.group_id, o.object_id) > joining) return true;
     return false;
   })) << "no live object after the joining location";
-  for (const auto& o : live.objects()) {
+  const Location next = successor(joining);
+  const auto objects = live.objects();
+  const bool missed_next_group = std::none_of(objects.begin(), objects.end(), [&](const moq::Object& o) {
+    return o.group_id == next.first;
+  });
+  if (missed_next_group) {
+    std::cerr << "try " << attempt << ": the live subscriber missed group " << next.first
+              << ": the relay's known limit; trying again\n";
+    return;
+  }
+  *conclusive = true;
+  for (const auto& o : objects) {
     if (Location(o.group_id, o.object_id) <= joining) continue;
-    EXPECT_EQ(Location(o.group_id, o.object_id), successor(joining))
+    EXPECT_EQ(Location(o.group_id, o.object_id), next)
         << "the first live object after the joining location does not follow it";
     break;
   }
 }
+
+TEST(FetchTest, JoiningFetchOnALiveSubscription) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  constexpr int kTries = 3;
+  bool conclusive = false;
+  for (int attempt = 1; attempt <= kTries && !conclusive && !HasFailure(); ++attempt) {
+    joining_fetch_try(*relay, attempt, &conclusive);
+  }
+  EXPECT_TRUE(conclusive || HasFailure())
+      << "in " << kTries << " tries the live subscriber never got the group after the joining location";
+}
+
 
 }  // namespace

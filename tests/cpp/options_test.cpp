@@ -30,10 +30,15 @@ TEST(SubscribeOptions, RendezvousWaitsForALatePublisher) {
     Publisher pub;
     make_publisher(*relay, ns, "late", &pub);
     if (!pub.track) return;
-    auto group = pub.track->begin_group();
-    for (int i = 0; i < 60 && group; ++i) {
-      if (!group->write(moq::Bytes::copy("tick"))) return;
-      std::this_thread::sleep_for(50ms);
+    // Six groups, not one: a SUBSCRIBE retried after not_found may arrive
+    // once the first is under way, and must still find a group to start on.
+    for (int g = 0; g < 6; ++g) {
+      auto group = pub.track->begin_group();
+      for (int i = 0; i < 10 && group; ++i) {
+        if (!group->write(moq::Bytes::copy("tick"))) return;
+        std::this_thread::sleep_for(50ms);
+      }
+      if (!group || !group->finish()) return;
     }
   });
   struct Joiner {
