@@ -95,10 +95,9 @@ TEST(Objects, EndOfTrackArrivesAndEndsTheTrack) {
   auto ns = test_namespace();
   PubSub f;
   ASSERT_NO_FATAL_FAILURE(make_pubsub(*relay, ns, "t", &f));
-  const uint64_t group = f.sub.got.objects().back().group_id + 1;
   auto last = f.pub.track->begin_group(1);
   ASSERT_MOQ_OK(last);
-  ASSERT_EQ(last->group_id(), group);
+  const uint64_t group = last->group_id();
   ASSERT_MOQ_OK(last->write(moq::Bytes::copy("final")));
   ASSERT_MOQ_OK(last->end_track());
 
@@ -201,7 +200,8 @@ TEST(Session, StatsCountRealTraffic) {
   ASSERT_TRUE(warm_up(*pub.track, [&] { return collector.size() > 0; }));
   ASSERT_TRUE(write_group(*pub.track, {std::string(256 * 1024, 'x')}));
   ASSERT_TRUE(collector.wait([](const std::vector<moq::Object>& v) {
-    return !v.empty() && v.back().payload.size() == 256 * 1024;
+    return std::any_of(v.begin(), v.end(),
+                       [](const moq::Object& o) { return o.payload.size() == 256 * 1024; });
   }));
   auto after = session->stats();
   ASSERT_MOQ_OK(after);
