@@ -134,8 +134,13 @@ fn schedule(turn: Arc<dyn Turn>) {
             state.threads += 1;
             state.threads - 1
         });
+    // A condvar notify is a system call even when nobody waits: only when a
+    // thread is parked (it counted itself idle under this lock).
+    let wake = state.idle > 0;
     drop(state);
-    pool.wakeup.notify_one();
+    if wake {
+        pool.wakeup.notify_one();
+    }
     if let Some(index) = start {
         spawn_worker(index);
     }
@@ -318,17 +323,25 @@ impl<S: Send + 'static> Turn for StrandCore<S> {
                 state.sink = Some(sink);
                 None
             };
+            // Only a closing thread waits on `idle` (it counted itself in
+            // `waiting` under this lock); a notify is a system call, so not
+            // one per job.
+            let wake_closers = state.waiting > 0;
             if state.closed {
                 state.scheduled = false;
                 let discarded = std::mem::take(&mut state.jobs);
                 drop(state);
-                self.idle.notify_all();
+                if wake_closers {
+                    self.idle.notify_all();
+                }
                 drop(discarded);
                 drop(release);
                 return;
             }
             drop(state);
-            self.idle.notify_all();
+            if wake_closers {
+                self.idle.notify_all();
+            }
         }
         // A long queue: let the other strands on this thread have a turn.
         schedule(self);

@@ -145,6 +145,9 @@ struct State {
     /// A group in progress was dropped under `EndWithLag`: the subscription
     /// ends (see [`Inbox::dropped_in_flight`]).
     lagged: bool,
+    /// Pull-mode threads waiting on `arrived`: a notify is a system call
+    /// even when nobody waits, so an offer makes one only for them.
+    pull_waiters: usize,
 }
 
 impl Inbox {
@@ -223,8 +226,11 @@ impl Inbox {
         crate::tsan::release(self);
         let wake = !state.draining;
         state.draining = true;
+        let wake_pull = state.pull_waiters > 0;
         drop(state);
-        self.arrived.notify_all();
+        if wake_pull {
+            self.arrived.notify_all();
+        }
         Offered::Queued { wake }
     }
 
@@ -318,8 +324,8 @@ impl Inbox {
                     ),
                 });
             }
-            state = match deadline {
-                None => self.arrived.wait(state).unwrap_or_else(|e| e.into_inner()),
+            let left = match deadline {
+                None => None,
                 Some(deadline) => {
                     let now = Instant::now();
                     if now >= deadline {
@@ -328,12 +334,20 @@ impl Inbox {
                             format!("no object arrived within {} ms", timeout.as_millis()),
                         ));
                     }
+                    Some(deadline - now)
+                }
+            };
+            state.pull_waiters += 1;
+            state = match left {
+                None => self.arrived.wait(state).unwrap_or_else(|e| e.into_inner()),
+                Some(left) => {
                     self.arrived
-                        .wait_timeout(state, deadline - now)
+                        .wait_timeout(state, left)
                         .unwrap_or_else(|e| e.into_inner())
                         .0
                 }
             };
+            state.pull_waiters -= 1;
         }
     }
 
