@@ -560,10 +560,11 @@ TEST(FetchTest, JoiningFetchOnALiveSubscription) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   constexpr int kTries = 3;
-  bool conclusive = false;
-  for (int attempt = 1; attempt <= kTries && !conclusive && !HasFailure(); ++attempt) {
-    joining_fetch_try(*relay, attempt, &conclusive);
-  }
+  const bool conclusive = try_until_conclusive(kTries, [&](int attempt) {
+    bool done = false;
+    joining_fetch_try(*relay, attempt, &done);
+    return done;
+  });
   EXPECT_TRUE(conclusive || HasFailure())
       << "in " << kTries << " tries the live subscriber never got the group after the joining location";
 }

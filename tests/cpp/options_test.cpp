@@ -125,10 +125,8 @@ TEST(SubscribeOptions, NextGroupFilterStartsAtAGroupBoundary) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   constexpr int kTries = 3;
-  bool conclusive = false;
-  for (int attempt = 1; attempt <= kTries && !conclusive && !HasFailure(); ++attempt) {
-    conclusive = next_group_try(*relay, attempt);
-  }
+  const bool conclusive =
+      try_until_conclusive(kTries, [&](int attempt) { return next_group_try(*relay, attempt); });
   EXPECT_TRUE(conclusive || HasFailure())
       << "in " << kTries << " tries the default filter never delivered the open group, so "
          "nothing showed that next_group skips it";

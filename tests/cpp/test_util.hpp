@@ -246,6 +246,19 @@ inline int warm_up_by(const std::function<bool()>& write_one, const std::functio
   return 0;
 }
 
+// Runs `one_try(attempt)` (1, 2, ...) up to `tries` times, until a try is
+// conclusive (returns true) or the test has failed. For checks that need the
+// relay not to hit its known limit (DESIGN §1: a subscriber attaching to a
+// track it already forwards may miss the next group): a try that hit it
+// returns false. Returns whether a try was conclusive.
+inline bool try_until_conclusive(int tries, const std::function<bool(int)>& one_try) {
+  for (int attempt = 1; attempt <= tries; ++attempt) {
+    if (one_try(attempt)) return true;
+    if (::testing::Test::HasFailure()) return false;
+  }
+  return false;
+}
+
 // warm_up_by with one-object "warmup" groups on `track`.
 inline int warm_up(moq::TrackWriter& track, const std::function<bool()>& arrived,
                    milliseconds timeout = 10000ms) {
