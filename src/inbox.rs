@@ -431,6 +431,7 @@ impl Inbox {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use std::sync::Arc;
 
     fn object(group: u64, id: u64, size: usize) -> ReceivedObject {
         ReceivedObject::new(group, 0, id, 0, Bytes::from(vec![0u8; size]))
@@ -613,6 +614,38 @@ mod tests {
             Code::EndOfTrack,
             "a normal end is told apart: {err}"
         );
+    }
+
+    #[test]
+    fn a_pull_reader_already_waiting_is_woken_by_an_offer() {
+        let inbox = Arc::new(Inbox::new(ReceiveBudget::default()));
+        let (sent, received) = std::sync::mpsc::channel();
+        let reader = {
+            let inbox = inbox.clone();
+            std::thread::spawn(move || {
+                let _ = sent.send(inbox.wait_take(Duration::MAX));
+            })
+        };
+        // Bounded wait until the reader is counted as waiting: the offer
+        // must then wake it (offers skip the notify when nobody waits).
+        for _ in 0..1000 {
+            if inbox.lock().pull_waiters > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(inbox.lock().pull_waiters, 1, "the reader never waited");
+        inbox.offer(object(1, 0, 1));
+        let taken = received.recv_timeout(Duration::from_secs(10));
+        if taken.is_err() {
+            inbox.finish(Ok(())); // lets the reader go before failing
+        }
+        reader.join().expect("the reader panicked");
+        assert!(
+            matches!(taken, Ok(Ok(_))),
+            "the waiting reader was not woken by the offer: {taken:?}"
+        );
+        assert_eq!(inbox.lock().pull_waiters, 0);
     }
 
     #[test]
