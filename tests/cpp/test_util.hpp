@@ -247,16 +247,16 @@ inline int warm_up_by(const std::function<bool()>& write_one, const std::functio
 }
 
 // Runs `one_try(attempt)` (1, 2, ...) up to `tries` times, until a try is
-// conclusive (returns true) or the test has failed. For checks that need the
-// relay not to hit its known limit (DESIGN §1: a subscriber attaching to a
-// track it already forwards may miss the next group): a try that hit it
-// returns false. Returns whether a try was conclusive.
-inline bool try_until_conclusive(int tries, const std::function<bool(int)>& one_try) {
+// conclusive (returns true) or the test has failed; fails the test, saying
+// `never`, if no try was conclusive. For checks that need the relay not to
+// hit its known limit (DESIGN §1: a subscriber attaching to a track it
+// already forwards may miss the next group): a try that hit it returns false.
+inline void try_until_conclusive(int tries, const std::function<bool(int)>& one_try,
+                                 const std::string& never) {
   for (int attempt = 1; attempt <= tries; ++attempt) {
-    if (one_try(attempt)) return true;
-    if (::testing::Test::HasFailure()) return false;
+    if (one_try(attempt) || ::testing::Test::HasFailure()) return;
   }
-  return false;
+  ADD_FAILURE() << "in " << tries << " tries " << never;
 }
 
 // warm_up_by with one-object "warmup" groups on `track`.
