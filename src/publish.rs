@@ -65,15 +65,19 @@ impl Session {
     /// Sends PUBLISH_NAMESPACE and waits for the peer's OK, bounded by the
     /// session's request timeout.
     pub fn announce(&self, namespace: &Namespace) -> Result<Announcement> {
-        wait_here("Session::announce", self.announce_request(namespace)?)
+        wait_here("Session::announce", self.announce_request(namespace, None)?)
     }
 
     /// The request behind [`Session::announce`], for its non-blocking form:
     /// checked now, sent and answered (bounded by the request timeout) when
     /// the returned future runs.
+    /// `on_request` answers SUBSCRIBEs to tracks that do not exist; it is in
+    /// place before the namespace is announced (without one they get
+    /// NotFound at once).
     pub fn announce_request(
         &self,
         namespace: &Namespace,
+        on_request: Option<TrackRequestHandler>,
     ) -> Result<impl Future<Output = Result<Announcement>> + Send + 'static> {
         self.shared.check_open("Session::announce")?;
         let namespace = namespace.clone();
@@ -96,7 +100,7 @@ impl Session {
                     writer,
                     live: HashMap::new(),
                 })),
-                on_request: Arc::new(Mutex::new(None)),
+                on_request: Arc::new(Mutex::new(on_request)),
                 requests: Strand::new(()),
             };
             let serving = runtime()
@@ -352,7 +356,7 @@ impl Announcement {
         })
     }
 
-    /// Installs (or with None removes) the handler for SUBSCRIBEs to tracks
+    /// Replaces (or with None removes) the handler for SUBSCRIBEs to tracks
     /// that do not exist. Without one they get NotFound at once.
     pub fn on_track_requested(&self, handler: Option<TrackRequestHandler>) {
         *self

@@ -209,13 +209,14 @@ Pending<Announcement> Session::announce_async(
     });
     core->hand_over(!box);
     if (!box) return box.error();
-    // Registered once, before any request can reach the handler: the setter
-    // only swaps it under the core's lock.
-    ffi::announcement_on_track_requested(**box, std::make_unique<ffi::TrackRequestEvents>(core));
     return LibraryAccess::make<Announcement>(std::move(box).value(), ns, core);
   };
+  // The events go with the request, so a SUBSCRIBE that comes as soon as the
+  // namespace is announced (before the answer is taken) reaches the handler;
+  // Announcement::on_track_requested only swaps the handler in the core.
   rust::Box<ffi::PendingBox> box =
-      impl_ ? ffi::session_announce_async(*impl_->box, ns.parts())
+      impl_ ? ffi::session_announce_async(*impl_->box, ns.parts(),
+                                          std::make_unique<ffi::TrackRequestEvents>(core))
             : ffi::pending_invalid(detail::moved_from("Session::announce_async").message());
   return LibraryAccess::make<Pending<Announcement>>(std::move(convert),
                                                     [core] { core->cancel(); }, std::move(box));

@@ -19,7 +19,7 @@ use crate::history::HistoryLimits;
 use crate::object::Status as ObjectStatus;
 use crate::publish::{
     Announcement, DatagramWriter, GroupWriter, ObjectWriter, TrackOptions, TrackRequest,
-    TrackWriter,
+    TrackRequestHandler, TrackWriter,
 };
 
 #[cxx::bridge(namespace = "moq::ffi")]
@@ -67,9 +67,12 @@ pub mod ffi {
         /// unaccepted.
         type TrackRequestBox;
 
+        /// `events` receives requests for tracks that do not exist from the
+        /// moment the namespace is announced.
         fn session_announce_async(
             session: &SessionBox,
             ns: &CxxVector<CxxString>,
+            events: UniquePtr<TrackRequestEvents>,
         ) -> Box<PendingBox>;
         fn pending_result_announcement(
             result: Box<PendingResult>,
@@ -87,11 +90,6 @@ pub mod ffi {
             name: &[u8],
             status: &mut Status,
         ) -> Box<DatagramWriterBox>;
-        /// Null `events` removes the handler.
-        fn announcement_on_track_requested(
-            announcement: &AnnouncementBox,
-            events: UniquePtr<TrackRequestEvents>,
-        ) -> Status;
         fn track_request_name(request: &TrackRequestBox) -> &str;
         fn track_request_accept(
             request: &TrackRequestBox,
@@ -202,9 +200,23 @@ fn track_options(options: &ffi::TrackParams) -> TrackOptions {
     }
 }
 
-fn session_announce_async(session: &SessionBox, ns: &CxxVector<CxxString>) -> Box<PendingBox> {
+fn session_announce_async(
+    session: &SessionBox,
+    ns: &CxxVector<CxxString>,
+    events: UniquePtr<ffi::TrackRequestEvents>,
+) -> Box<PendingBox> {
+    let events = Arc::new(events);
+    let on_request: TrackRequestHandler = Arc::new(move |request: TrackRequest| {
+        if let Some(events) = events.as_ref().as_ref() {
+            events.on_track_requested(Box::new(TrackRequestBox {
+                name: request.name().to_owned(),
+                request: Mutex::new(Some(request)),
+            }));
+        }
+    });
     pending::start("Session::announce_async", || {
-        live_session(session, "Session::announce_async")?.announce_request(&namespace_of(ns)?)
+        live_session(session, "Session::announce_async")?
+            .announce_request(&namespace_of(ns)?, Some(on_request))
     })
 }
 
@@ -238,30 +250,6 @@ fn announcement_create_datagram_track(
     let what = "Announcement::create_datagram_track";
     handle(what, status, DatagramWriterBox, || {
         live(&announcement.0, what)?.create_datagram_track(name)
-    })
-}
-
-fn announcement_on_track_requested(
-    announcement: &AnnouncementBox,
-    events: UniquePtr<ffi::TrackRequestEvents>,
-) -> Status {
-    let what = "Announcement::on_track_requested";
-    guarded_status(what, || {
-        let announcement = live(&announcement.0, what)?;
-        if events.is_null() {
-            announcement.on_track_requested(None);
-            return Ok(());
-        }
-        let events = Arc::new(events);
-        announcement.on_track_requested(Some(Arc::new(move |request: TrackRequest| {
-            if let Some(events) = events.as_ref().as_ref() {
-                events.on_track_requested(Box::new(TrackRequestBox {
-                    name: request.name().to_owned(),
-                    request: Mutex::new(Some(request)),
-                }));
-            }
-        })));
-        Ok(())
     })
 }
 

@@ -148,22 +148,32 @@ TEST(Handlers, SessionOnClosedGivenAtConnectSeesALocalCloseOnceOnALibraryThread)
   EXPECT_EQ(ends.count(), 1u);
 }
 
+// Accepts every track requested of an announcement and keeps its writer.
+// Declare it before the announcement: it must outlive the handler.
+struct AcceptAll {
+  std::mutex mu;
+  std::vector<moq::TrackWriter> served;
+  std::vector<std::string> requested;
+
+  moq::Callback<void(moq::TrackRequest)> handler() {
+    return [this](moq::TrackRequest request) {
+      std::string name(request.name());
+      auto track = request.accept();
+      std::lock_guard<std::mutex> lk(mu);
+      requested.push_back(name);
+      if (track) served.push_back(std::move(track).value());
+    };
+  }
+};
+
 TEST(Handlers, AnnounceTakesItsTrackRequestHandlerUpFront) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);
   const auto ns = test_namespace();
   auto publisher = connect_to(*relay);
   ASSERT_MOQ_OK(publisher);
-  std::mutex mu;
-  std::vector<moq::TrackWriter> served;  // before the Announcement: outlives the handler
-  std::vector<std::string> requested;
-  auto announcement = publisher->announce(ns, [&](moq::TrackRequest request) {
-    std::string name(request.name());
-    auto track = request.accept();
-    std::lock_guard<std::mutex> lk(mu);
-    requested.push_back(name);
-    if (track) served.push_back(std::move(track).value());
-  });
+  AcceptAll tracks;
+  auto announcement = publisher->announce(ns, tracks.handler());
   ASSERT_MOQ_OK(announcement);
 
   auto subscriber = connect_to(*relay);
@@ -171,9 +181,72 @@ TEST(Handlers, AnnounceTakesItsTrackRequestHandlerUpFront) {
   Collector got;
   auto sub = subscriber->subscribe(ns, "on-demand", got.callback());
   ASSERT_MOQ_OK(sub);
-  std::lock_guard<std::mutex> lk(mu);
-  ASSERT_EQ(requested, std::vector<std::string>{"on-demand"});
-  EXPECT_EQ(served.size(), 1u);
+  std::lock_guard<std::mutex> lk(tracks.mu);
+  ASSERT_EQ(tracks.requested, std::vector<std::string>{"on-demand"});
+  EXPECT_EQ(tracks.served.size(), 1u);
+}
+
+TEST(Handlers, ATrackRequestedBeforeTheAnnounceAnswerIsTakenReachesTheHandler) {
+  // announce_async's handler is in place when the namespace is announced,
+  // not when the answer is taken: a SUBSCRIBE in between reaches it.
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  auto publisher = connect_to(*relay);
+  ASSERT_MOQ_OK(publisher);
+  AcceptAll tracks;
+  auto pending = publisher->announce_async(ns, tracks.handler());
+  ASSERT_TRUE(wait_until([&] { return pending.ready(); }, 15000ms)) << "no answer to announce";
+
+  auto subscriber = connect_to(*relay);
+  ASSERT_MOQ_OK(subscriber);
+  Collector got;
+  auto sub = subscriber->subscribe(ns, "on-demand", got.callback());
+  ASSERT_TRUE(sub.has_value()) << "the request did not reach the handler of an answer not yet "
+                                  "taken: "
+                               << describe(sub);
+  {
+    std::lock_guard<std::mutex> lk(tracks.mu);
+    ASSERT_EQ(tracks.requested, std::vector<std::string>{"on-demand"});
+    ASSERT_EQ(tracks.served.size(), 1u);
+  }
+  auto announcement = pending.wait(0ms);
+  ASSERT_MOQ_OK(announcement);
+  std::lock_guard<std::mutex> lk(tracks.mu);
+  ASSERT_TRUE(write_group(tracks.served.front(), {"after"}));
+  EXPECT_TRUE(got.wait_count(1)) << "the accepted track delivered nothing";
+}
+
+TEST(Handlers, DestroyingAnAnnounceNotTakenWithdrawsItAndReleasesItsHandler) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const auto ns = test_namespace();
+  auto publisher = connect_to(*relay);
+  ASSERT_MOQ_OK(publisher);
+  // Destroyed at once, then once answered: the handler goes with the Pending.
+  for (int round = 0; round < 3; ++round) {
+    auto gone = std::make_shared<int>(0);
+    std::weak_ptr<int> alive = gone;
+    {
+      auto pending = publisher->announce_async(ns, [gone](moq::TrackRequest) {});
+      gone.reset();
+      if (round > 0) {
+        ASSERT_TRUE(wait_until([&] { return pending.ready(); }, 15000ms)) << "round " << round;
+      }
+    }
+    EXPECT_TRUE(alive.expired()) << "round " << round << ": the handler outlived its Pending";
+  }
+  // The namespace was withdrawn: another session may announce it (retried
+  // while the relay may still be processing the last withdrawal).
+  auto other = connect_to(*relay);
+  ASSERT_MOQ_OK(other);
+  std::optional<moq::Announcement> announcement;
+  ASSERT_TRUE(wait_until([&] {
+    auto a = other->announce(ns);
+    if (a) announcement.emplace(std::move(a).value());
+    return a || a.error().code() != moq::Errc::duplicate;
+  }, 5000ms));
+  EXPECT_TRUE(announcement.has_value()) << "a cancelled announcement was never withdrawn";
 }
 
 }  // namespace

@@ -275,7 +275,10 @@ class Session {
                                 Callback<void(TrackRequest)> on_track_requested = {}) noexcept;
 
   /// announce without blocking: the Pending answers with the Announcement or
-  /// with announce's errors (would_block aside).
+  /// with announce's errors (would_block aside). `on_track_requested` is in
+  /// place from the moment `ns` is announced, so it may run before the answer
+  /// is taken. Destroying the Pending before that withdraws `ns` and destroys
+  /// the handler.
   Pending<Announcement> announce_async(const Namespace& ns,
                                        Callback<void(TrackRequest)> on_track_requested = {}) noexcept;
 
