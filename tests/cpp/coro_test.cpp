@@ -1,6 +1,6 @@
-// co_await on a Pending (moq/coro.hpp, C++20): a coroutine connects,
-// announces and subscribes against the real relay without a thread of its
-// own blocking, and an error comes back as the Result it awaited.
+// co_await on a Pending (moq/coro.hpp, C++20): a coroutine connects and
+// subscribes against the real relay without a thread of its own blocking,
+// and an error comes back as the Result it awaited.
 #include <moq/coro.hpp>
 
 #include <coroutine>

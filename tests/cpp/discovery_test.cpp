@@ -433,6 +433,36 @@ TEST(PublishTrack, PublishTrackAsyncOffersTheTrackAndRefusesADuplicate) {
   EXPECT_MOQ_ERROR(publisher->publish_track_async(ns, "").wait(5000ms), moq::Errc::invalid_argument);
 }
 
+TEST(PublishTrack, DestroyingAnAnswerNotTakenWithdrawsTheTrack) {
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const moq::Namespace ns = test_namespace();
+  auto publisher = connect_to(*relay);
+  ASSERT_MOQ_OK(publisher);
+  // Destroyed at once, then once answered, then once answered again.
+  for (int round = 0; round < 3; ++round) {
+    auto pending = publisher->publish_track_async(ns, "t");
+    if (round > 0) {
+      ASSERT_TRUE(wait_until([&] { return pending.ready(); }, 15000ms)) << "round " << round;
+    }
+  }
+  // Withdrawn: the same session may publish the track again (retried while
+  // the relay may still be processing the last withdrawal), and it delivers.
+  std::optional<moq::PublishedTrack> track;
+  ASSERT_TRUE(wait_until([&] {
+    auto t = publisher->publish_track(ns, "t");
+    if (t) track.emplace(std::move(t).value());
+    return t || t.error().code() != moq::Errc::duplicate;
+  }, 5000ms));
+  ASSERT_TRUE(track.has_value()) << "a cancelled publish_track_async was never withdrawn";
+  auto subscriber = connect_to(*relay);
+  ASSERT_MOQ_OK(subscriber);
+  Collector got;
+  auto sub = subscriber->subscribe(ns, "t", got.callback());
+  ASSERT_MOQ_OK(sub);
+  EXPECT_TRUE(warm_up_published(*track, got)) << "no warm-up object arrived";
+}
+
 TEST(PublishTrack, BadNamesAndDuplicatesAreRefused) {
   Relay* relay = shared_relay();
   ASSERT_NE(relay, nullptr);

@@ -376,6 +376,28 @@ TEST(FetchTest, MovedFromHandlesAreInert) {
   EXPECT_MOQ_ERROR(taken.joining_fetch(*sub, 0, [](const moq::Object&) {}),
                    moq::Errc::invalid_argument);
   EXPECT_MOQ_ERROR(taken.joining_fetch(live, 0, nullptr), moq::Errc::invalid_argument);
+  // The non-blocking form answers with the same errors.
+  EXPECT_MOQ_ERROR(gone.joining_fetch_async(live, 0, [](const moq::Object&) {}).wait(5000ms),
+                   moq::Errc::invalid_argument);
+  EXPECT_MOQ_ERROR(taken.joining_fetch_async(*sub, 0, [](const moq::Object&) {}).wait(5000ms),
+                   moq::Errc::invalid_argument);
+  EXPECT_MOQ_ERROR(taken.joining_fetch_async(live, 0, nullptr).wait(5000ms),
+                   moq::Errc::invalid_argument);
+
+  // Destroyed before its answer was taken (at once, then once answered,
+  // whatever the answer): its on_object goes with the Pending.
+  for (int round = 0; round < 2; ++round) {
+    auto gone_flag = std::make_shared<int>(0);
+    std::weak_ptr<int> alive = gone_flag;
+    {
+      auto cancelled = taken.joining_fetch_async(live, 0, [gone_flag](const moq::Object&) {});
+      gone_flag.reset();
+      if (round > 0) {
+        ASSERT_TRUE(wait_until([&] { return cancelled.ready(); }, 15000ms));
+      }
+    }
+    EXPECT_TRUE(alive.expired()) << "round " << round << ": on_object outlived its Pending";
+  }
 }
 
 // A publisher thread writing groups of `kPerGroup` objects "g{g}o{o}", one

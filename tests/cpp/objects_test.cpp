@@ -277,17 +277,23 @@ TEST(TracksOnDemand, HandlerCreatesOrRefusesRequestedTracks) {
 
   // A handler set again after clearing is called again.
   std::atomic<int> again{0};
+  std::optional<moq::Errc> second_accept;  // a request is accepted once
   announcement->on_track_requested([&](moq::TrackRequest request) {
     ++again;
     auto track = request.accept();
-    if (track) {
-      std::lock_guard<std::mutex> lock(mutex);
-      made.push_back(std::move(*track));
-    }
+    auto second = request.accept();
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!second) second_accept = second.error().code();
+    if (track) made.push_back(std::move(*track));
   });
   auto renewed = subscriber->subscribe(ns, "ok-3", [](const moq::Object&) {});
   ASSERT_MOQ_OK(renewed);
   EXPECT_EQ(again.load(), 1);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    EXPECT_EQ(second_accept, std::optional<moq::Errc>(moq::Errc::invalid_argument))
+        << "a second accept of one request was not refused";
+  }
   // The handler may still be storing the track it accepted: destroying the
   // announcement waits for a running handler, so `made` is complete (and
   // no handler touches it while it is destroyed).

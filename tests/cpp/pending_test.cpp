@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <future>
+#include <map>
 #include <iterator>
 #include <thread>
 
@@ -386,6 +388,130 @@ TEST(SubscribeAsync, WorksFromInsideCallbacksWhereTheBlockingFormRefuses) {
   std::lock_guard<std::mutex> lock(client.mutex);
   client.subscription.reset();
   client.session.reset();
+}
+
+// An application driven only by callbacks: each request it starts keeps its
+// Pending, and its answer (and handle) is recorded under a name.
+struct CallbackApp {
+  std::mutex mutex;
+  std::map<std::string, std::string> outcomes;  // request -> "ok" or the error code
+  std::vector<std::shared_ptr<void>> kept;      // Pendings and handles, until the test ends
+
+  // Starts recording `pending`; `on_value` runs with the handle when it comes.
+  template <class T>
+  void record(const std::string& what, moq::Pending<T> pending,
+              std::function<void(T&)> on_value = nullptr) {
+    auto held = std::make_shared<moq::Pending<T>>(std::move(pending));
+    moq::Status set = held->then([this, what, on_value = std::move(on_value)](moq::Result<T> r) {
+      const std::string outcome = r ? "ok" : moq::to_string(r.error().code());
+      std::shared_ptr<T> value;
+      if (r) value = std::make_shared<T>(std::move(r).value());
+      if (value && on_value) on_value(*value);
+      std::lock_guard<std::mutex> lock(mutex);
+      outcomes[what] = outcome;
+      if (value) kept.push_back(std::move(value));
+    });
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!set) outcomes[what] = std::string("then: ") + moq::to_string(set.error().code());
+    kept.push_back(std::move(held));
+  }
+  std::map<std::string, std::string> snapshot() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return outcomes;
+  }
+  // Destroys every Pending and handle here, outside the lock (a handle's
+  // destructor waits for its running callback, which may take the lock).
+  void clear() {
+    std::vector<std::shared_ptr<void>> gone;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      gone.swap(kept);
+    }
+    gone.clear();
+  }
+};
+
+TEST(Requests, EveryNonBlockingFormWorksFromInsideCallbacks) {
+  // From inside a watch's on_added the application starts every other
+  // request; from inside connect_async's completion it offers a track, and
+  // from inside subscribe_async's completion it asks for the joining fetch.
+  // The test's own thread only looks at the outcome.
+  Relay* relay = shared_relay();
+  ASSERT_NE(relay, nullptr);
+  const moq::Namespace prefix = test_namespace();
+  const moq::Namespace room = test_namespace("room");
+  const std::string base = prefix.to_string();
+  Publisher pub;
+  moq::TrackOptions history;
+  history.history = moq::HistoryLimits{4, 1 << 20};
+  ASSERT_NO_FATAL_FAILURE(make_publisher(*relay, room, "t", &pub, history));
+  // A first subscriber makes the relay forward the track (so a later
+  // SUBSCRIBE has a joining location) and sees group 0 arrive.
+  Subscriber warm;
+  ASSERT_NO_FATAL_FAILURE(subscribe_push(*relay, room, "t", &warm));
+  ASSERT_TRUE(warm_up(*pub.track, [&] { return warm.got.size() > 0; }));
+
+  auto client = connect_to(*relay);
+  ASSERT_MOQ_OK(client);
+  Collector fetched, live, joined;  // outlive the handles the app keeps
+  CallbackApp app;
+  std::atomic<int> started{0};
+  std::atomic<bool> wait_refused{false};
+  const moq::SessionConfig config = config_for(*relay);
+  auto on_added = [&](const moq::Namespace& added) {
+    if (!(added == room) || started.exchange(1) != 0) return;
+    moq::Session& session = *client;
+    // Waiting for an answer here would block a callback thread: refused.
+    auto waited = session.announce_async(moq::Namespace::parse(base + "-waited").value()).wait(1000ms);
+    wait_refused = !waited && waited.error().code() == moq::Errc::would_block;
+    app.record<moq::Session>("connect_async", moq::Session::connect_async(relay->url(), config),
+                             [&](moq::Session& other) {
+                               app.record("publish_track_async (in a completion)",
+                                          other.publish_track_async(
+                                              moq::Namespace::parse(base + "-offered").value(), "p"));
+                             });
+    app.record("announce_async",
+               session.announce_async(moq::Namespace::parse(base + "-mine").value()));
+    app.record("subscribe_namespace_async",
+               session.subscribe_namespace_async(moq::Namespace::parse(base + "-other").value(),
+                                                 [](const moq::Namespace&) {}));
+    app.record("fetch_async",
+               session.fetch_async(room, "t", moq::FetchRange::group(0), fetched.callback()));
+    app.record<moq::Subscription>(
+        "subscribe_async", session.subscribe_async(room, "t", live.callback()),
+        [&](moq::Subscription& subscription) {
+          app.record("joining_fetch_async (in a completion)",
+                     session.joining_fetch_async(subscription, 0, joined.callback()));
+        });
+  };
+  std::optional<moq::NamespaceWatch> watch;
+  {
+    auto watching = client->subscribe_namespace(prefix, on_added);
+    ASSERT_MOQ_OK(watching);
+    watch.emplace(std::move(watching).value());
+  }
+
+  const std::vector<std::string> requests = {
+      "announce_async",   "connect_async",   "fetch_async", "joining_fetch_async (in a completion)",
+      "publish_track_async (in a completion)", "subscribe_async", "subscribe_namespace_async"};
+  EXPECT_TRUE(wait_until([&] { return app.snapshot().size() == requests.size(); }, 20000ms));
+  auto outcomes = app.snapshot();
+  std::vector<std::string> answered;
+  for (const auto& [what, outcome] : outcomes) answered.push_back(what);
+  EXPECT_EQ(answered, requests);
+  for (const auto& what : requests) {
+    const std::string outcome = outcomes.count(what) ? outcomes[what] : "no answer";
+    // moq-relay-ietf may not have a joining location yet (a known limit):
+    // then the joining fetch is refused with not_found, still an answer.
+    if (what.rfind("joining_fetch_async", 0) == 0 && outcome == "not_found") continue;
+    EXPECT_EQ(outcome, "ok") << what;
+  }
+  EXPECT_TRUE(wait_refused.load()) << "a wait inside a callback was not refused with would_block";
+  ASSERT_TRUE(fetched.wait_count(1)) << "the fetch started in a callback delivered nothing";
+  EXPECT_EQ(fetched.objects().front().group_id, 0u);
+
+  watch.reset();
+  app.clear();
 }
 
 }  // namespace
