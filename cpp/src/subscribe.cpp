@@ -62,9 +62,13 @@ void SubscriptionEvents::on_closed(const Status& status) const noexcept {
 
 }  // namespace ffi
 
-Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::string_view track,
-                                                    ObjectHandlers handlers,
-                                                    const SubscribeOptions& options, bool push) noexcept {
+namespace {
+
+/// SUBSCRIBE on `session` (null once the Session was moved from): push mode
+/// with the handlers' on_object, or pull mode. Every subscribe form ends here.
+Pending<Subscription> start_subscribe(const ffi::SessionBox* session, const Namespace& ns,
+                                      std::string_view track, ObjectHandlers handlers,
+                                      const SubscribeOptions& options, bool push) noexcept {
   auto core = std::make_shared<detail::SubscriptionCore>(std::move(handlers),
                                                          "subscription on_closed callback");
   auto convert = [core, push](rust::Box<ffi::PendingResult> result) -> Result<Subscription> {
@@ -80,7 +84,7 @@ Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::st
     return LibraryAccess::make<Pending<Subscription>>(std::move(convert), std::move(cancel),
                                                       std::move(box));
   };
-  if (!impl_) {
+  if (session == nullptr) {
     return pending(ffi::pending_invalid(detail::moved_from("Session::subscribe_async").message()));
   }
   if (push && !core->handlers.on_object) {
@@ -109,34 +113,42 @@ Pending<Subscription> Session::subscribe_async_impl(const Namespace& ns, std::st
       static_cast<uint64_t>(options.budget.max_arriving_bytes),
       static_cast<uint64_t>(options.reorder_window.count()),
   };
-  return pending(ffi::session_subscribe_async(*impl_->box, ns.parts(), detail::as_slice(track),
+  return pending(ffi::session_subscribe_async(*session, ns.parts(), detail::as_slice(track),
                                               params, std::make_unique<ffi::SubscriptionEvents>(core)));
 }
+
+// Non-const, as the subscribe forms that call it: a request changes the session.
+const ffi::SessionBox* session_box(Session& session) noexcept {
+  const auto* impl = LibraryAccess::impl(session);
+  return impl != nullptr ? &*impl->box : nullptr;
+}
+
+}  // namespace
 
 Result<Subscription> Session::subscribe(const Namespace& ns, std::string_view track,
                                         ObjectHandlers handlers,
                                         SubscribeOptions options) noexcept {
   if (ffi::on_runtime_thread()) return detail::would_block("Session::subscribe", "subscribe_async");
-  return subscribe_async_impl(ns, track, std::move(handlers), options, true)
+  return start_subscribe(session_box(*this), ns, track, std::move(handlers), options, true)
       .wait(std::chrono::milliseconds::max());
 }
 
 Result<Subscription> Session::subscribe(const Namespace& ns, std::string_view track,
                                         SubscribeOptions options) noexcept {
   if (ffi::on_runtime_thread()) return detail::would_block("Session::subscribe", "subscribe_async");
-  return subscribe_async_impl(ns, track, ObjectHandlers(), options, false)
+  return start_subscribe(session_box(*this), ns, track, ObjectHandlers(), options, false)
       .wait(std::chrono::milliseconds::max());
 }
 
 Pending<Subscription> Session::subscribe_async(const Namespace& ns, std::string_view track,
                                                ObjectHandlers handlers,
                                                SubscribeOptions options) noexcept {
-  return subscribe_async_impl(ns, track, std::move(handlers), options, true);
+  return start_subscribe(session_box(*this), ns, track, std::move(handlers), options, true);
 }
 
 Pending<Subscription> Session::subscribe_async(const Namespace& ns, std::string_view track,
                                                SubscribeOptions options) noexcept {
-  return subscribe_async_impl(ns, track, ObjectHandlers(), options, false);
+  return start_subscribe(session_box(*this), ns, track, ObjectHandlers(), options, false);
 }
 
 MOQ_DEFINE_HANDLE(Subscription)

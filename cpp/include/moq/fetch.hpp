@@ -12,8 +12,7 @@
 #include <memory>
 #include <optional>
 
-#include "moq/error.hpp"
-#include "moq/callback.hpp"
+#include "moq/abi.hpp"
 
 namespace moq {
 

@@ -409,10 +409,6 @@ class Session {
   struct Impl;                  // the library's state behind the handle
   friend struct LibraryAccess;  // how the library makes handles and reaches their state
   explicit Session(std::unique_ptr<Impl> impl) noexcept;
-  Pending<Subscription> subscribe_async_impl(const Namespace& ns, std::string_view track,
-                                             ObjectHandlers handlers,
-                                             const SubscribeOptions& options,
-                                             bool push) noexcept;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -7,10 +7,8 @@
 #include <memory>
 #include <optional>
 
-#include "moq/bytes.hpp"
 #include "moq/error.hpp"
 #include "moq/object.hpp"
-#include "moq/callback.hpp"
 
 namespace moq {
 
