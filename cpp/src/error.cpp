@@ -42,11 +42,27 @@ const std::error_category& error_category() noexcept {
   return *category;
 }
 
-// ffi::Code (Rust's codes) and Errc share their values.
-static_assert(static_cast<int>(ffi::Code::InvalidArgument) == static_cast<int>(Errc::invalid_argument));
-static_assert(static_cast<int>(ffi::Code::Closed) == static_cast<int>(Errc::closed));
-static_assert(static_cast<int>(ffi::Code::Lagging) == static_cast<int>(Errc::lagging));
-static_assert(static_cast<int>(ffi::Code::EndOfTrack) == static_cast<int>(Errc::end_of_track));
+// ffi::Code (Rust's codes) and Errc share their values: to_error turns a bridge code into an Errc by its number: every one must match.
+constexpr bool same_code(ffi::Code bridge, Errc code) {
+  return static_cast<int>(bridge) == static_cast<int>(code);
+}
+static_assert(same_code(ffi::Code::InvalidArgument, Errc::invalid_argument));
+static_assert(same_code(ffi::Code::InvalidUrl, Errc::invalid_url));
+static_assert(same_code(ffi::Code::Tls, Errc::tls));
+static_assert(same_code(ffi::Code::ConnectFailed, Errc::connect_failed));
+static_assert(same_code(ffi::Code::Timeout, Errc::timeout));
+static_assert(same_code(ffi::Code::NotConnected, Errc::not_connected));
+static_assert(same_code(ffi::Code::Closed, Errc::closed));
+static_assert(same_code(ffi::Code::NotFound, Errc::not_found));
+static_assert(same_code(ffi::Code::Duplicate, Errc::duplicate));
+static_assert(same_code(ffi::Code::Unsupported, Errc::unsupported));
+static_assert(same_code(ffi::Code::PayloadTooLarge, Errc::payload_too_large));
+static_assert(same_code(ffi::Code::Protocol, Errc::protocol));
+static_assert(same_code(ffi::Code::Cancelled, Errc::cancelled));
+static_assert(same_code(ffi::Code::WouldBlock, Errc::would_block));
+static_assert(same_code(ffi::Code::Internal, Errc::internal));
+static_assert(same_code(ffi::Code::Lagging, Errc::lagging));
+static_assert(same_code(ffi::Code::EndOfTrack, Errc::end_of_track));
 
 void Error::bad_access(const char* what) noexcept {
   (void)std::fprintf(stderr, "moq: %s; check has_value() first\n", what);
