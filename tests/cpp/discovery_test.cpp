@@ -174,15 +174,11 @@ TEST(Discovery, SubscribeNamespaceAsyncWatchesAndCancelsWhenDestroyed) {
                    moq::Errc::invalid_argument);
 
   NsEvents got;
-  std::optional<moq::NamespaceWatch> watch;
   // Retried while the last cancelled watch may still be leaving (duplicate).
-  ASSERT_TRUE(wait_until([&] {
-    auto w =
-        watcher->subscribe_namespace_async(prefix, {got.added(), got.removed()}).wait(15000ms);
-    if (w) watch.emplace(std::move(w).value());
-    return w || w.error().code() != moq::Errc::duplicate;
-  }, 5000ms));
-  ASSERT_TRUE(watch.has_value()) << "a cancelled watch was never ended";
+  auto watch = retry_while_duplicate([&] {
+    return watcher->subscribe_namespace_async(prefix, {got.added(), got.removed()}).wait(15000ms);
+  });
+  ASSERT_TRUE(watch.has_value()) << "a cancelled watch was never ended: " << describe(watch);
   ASSERT_TRUE(got.wait_for("+" + p + "/room")) << "events:" << got.dump();
   EXPECT_EQ(got.events(), std::vector<std::string>{"+" + p + "/room"});
 }
@@ -224,13 +220,9 @@ TEST(Discovery, DestroyingTheWatchStopsCallbacks) {
   // The prefix is released: the same session can watch it again (the cancel
   // is processed by the session task, so allow it a moment).
   NsEvents again;
-  moq::Result<moq::NamespaceWatch> second(moq::Error(moq::Errc::internal, "not yet"));
-  ASSERT_TRUE(wait_until(
-      [&] {
-        second = watcher->subscribe_namespace(prefix, {again.added(), again.removed()});
-        return second.has_value() || second.error().code() != moq::Errc::duplicate;
-      },
-      10000ms));
+  auto second = retry_while_duplicate(
+      [&] { return watcher->subscribe_namespace(prefix, {again.added(), again.removed()}); },
+      10000ms);
   ASSERT_MOQ_OK(second);
   EXPECT_TRUE(again.wait_for("+" + prefix.to_string() + "/b")) << "events:" << again.dump();
 }
@@ -448,13 +440,9 @@ TEST(PublishTrack, DestroyingAnAnswerNotTakenWithdrawsTheTrack) {
   }
   // Withdrawn: the same session may publish the track again (retried while
   // the relay may still be processing the last withdrawal), and it delivers.
-  std::optional<moq::PublishedTrack> track;
-  ASSERT_TRUE(wait_until([&] {
-    auto t = publisher->publish_track(ns, "t");
-    if (t) track.emplace(std::move(t).value());
-    return t || t.error().code() != moq::Errc::duplicate;
-  }, 5000ms));
-  ASSERT_TRUE(track.has_value()) << "a cancelled publish_track_async was never withdrawn";
+  auto track = retry_while_duplicate([&] { return publisher->publish_track(ns, "t"); });
+  ASSERT_TRUE(track.has_value()) << "a cancelled publish_track_async was never withdrawn: "
+                                 << describe(track);
   auto subscriber = connect_to(*relay);
   ASSERT_MOQ_OK(subscriber);
   Collector got;

@@ -202,8 +202,7 @@ TEST(Handlers, ATrackRequestedBeforeTheAnnounceAnswerIsTakenReachesTheHandler) {
   ASSERT_MOQ_OK(subscriber);
   Collector got;
   auto sub = subscriber->subscribe(ns, "on-demand", got.callback());
-  ASSERT_TRUE(sub.has_value()) << "the request did not reach the handler of an answer not yet "
-                                  "taken: "
+  ASSERT_TRUE(sub.has_value()) << "the handler missed a request before the answer was taken: "
                                << describe(sub);
   {
     std::lock_guard<std::mutex> lk(tracks.mu);
@@ -240,13 +239,9 @@ TEST(Handlers, DestroyingAnAnnounceNotTakenWithdrawsItAndReleasesItsHandler) {
   // while the relay may still be processing the last withdrawal).
   auto other = connect_to(*relay);
   ASSERT_MOQ_OK(other);
-  std::optional<moq::Announcement> announcement;
-  ASSERT_TRUE(wait_until([&] {
-    auto a = other->announce(ns);
-    if (a) announcement.emplace(std::move(a).value());
-    return a || a.error().code() != moq::Errc::duplicate;
-  }, 5000ms));
-  EXPECT_TRUE(announcement.has_value()) << "a cancelled announcement was never withdrawn";
+  auto announcement = retry_while_duplicate([&] { return other->announce(ns); });
+  EXPECT_TRUE(announcement.has_value()) << "a cancelled announcement was never withdrawn: "
+                                        << describe(announcement);
 }
 
 }  // namespace

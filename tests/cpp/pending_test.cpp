@@ -322,14 +322,9 @@ TEST(SubscribeAsync, DestroyingAnAnswerNotTakenUnsubscribes) {
   // again on the same session (MoQT refuses a duplicate; the UNSUBSCRIBE of
   // the last one may take a moment to leave).
   Collector got;
-  std::optional<moq::Result<moq::Subscription>> sub;
-  ASSERT_TRUE(wait_until([&] {
-    sub.emplace(session->subscribe(ns, "t", got.callback()));
-    return sub->has_value() || sub->error().code() != moq::Errc::duplicate;
-  }, 5000ms)) << "a cancelled subscription was never ended";
-  ASSERT_MOQ_OK(*sub);
+  auto sub = retry_while_duplicate([&] { return session->subscribe(ns, "t", got.callback()); });
+  ASSERT_TRUE(sub.has_value()) << "a cancelled subscription was never ended: " << describe(sub);
   EXPECT_TRUE(warm_up(*pub.track, [&] { return got.size() > 0; }));
-  sub.reset();
 }
 
 TEST(SubscribeAsync, WorksFromInsideCallbacksWhereTheBlockingFormRefuses) {

@@ -89,6 +89,20 @@ inline bool wait_until(const std::function<bool()>& pred, milliseconds timeout =
   return true;
 }
 
+// Asks `request` again while the answer is Errc::duplicate (the peer, or the
+// session, may still be processing a withdrawal: an unsubscribe, an
+// unannounce), for up to `timeout`. The last answer.
+template <class Request>
+auto retry_while_duplicate(const Request& request, milliseconds timeout = 5000ms) {
+  auto answer = request();
+  const auto deadline = Clock::now() + timeout;
+  while (!answer && answer.error().code() == moq::Errc::duplicate && Clock::now() < deadline) {
+    std::this_thread::sleep_for(2ms);
+    answer = request();
+  }
+  return answer;
+}
+
 inline double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
