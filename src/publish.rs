@@ -71,6 +71,7 @@ impl Session {
     /// The request behind [`Session::announce`], for its non-blocking form:
     /// checked now, sent and answered (bounded by the request timeout) when
     /// the returned future runs.
+    ///
     /// `on_request` answers SUBSCRIBEs to tracks that do not exist; it is in
     /// place before the namespace is announced (without one they get
     /// NotFound at once).
