@@ -24,7 +24,6 @@ use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::ThreadId;
-use std::time::{Duration, Instant};
 
 use crate::{lock, log, tsan};
 
@@ -33,9 +32,6 @@ const JOBS_PER_TURN: usize = 32;
 
 thread_local! {
     static ON_CALLBACK_THREAD: Cell<bool> = const { Cell::new(false) };
-    /// On the runtime's I/O threads, the wake-ups put off until the thread
-    /// runs out of work; `None` on other threads, which wake at once.
-    static DEFERRED_WAKES: Cell<Option<u32>> = const { Cell::new(None) };
 }
 
 /// True on the library's callback threads, where user callbacks run.
@@ -49,23 +45,10 @@ trait Turn: Send + Sync {
 }
 
 /// The callback threads and the strands waiting for one. It keeps
-/// `callback_threads` threads, and starts another whenever a turn is queued
-/// with fewer threads parked than turns waiting (up to
-/// `max_callback_threads`): the threads running may all be blocked in
-/// callbacks (a slow decoder, a sleep), and then hold up only their own
+/// `callback_threads` threads, and starts more (up to
+/// `max_callback_threads`) while every thread is busy and work waits: then
+/// callbacks that block (a slow decoder, a sleep) hold up only their own
 /// handles. Threads beyond the minimum end after a while without work.
-///
-/// Waking a parked thread is a system call and two context switches, often
-/// more than the callback it runs, so the pool wakes as few as it can:
-/// - none while one already woken is on its way: it takes every queued turn;
-/// - an I/O thread that queues turns (one per object, in a fan-out to many
-///   sessions) puts the wake-up off until it runs out of work and parks
-///   (tokio's `on_thread_park`), so one wake-up serves all it queued. It
-///   does so only while every queued turn has a parked thread that looks at
-///   the queue by itself within [`QUICK_LOOK`], so no turn waits longer,
-///   blocked callbacks or not; and for [`MAX_DEFERRED_WAKES`] turns at most.
-///   A thread parks that way only while work keeps coming (it was woken
-///   within `QUICK_LOOK` of parking): a slow stream costs no extra wake-up.
 struct Pool {
     state: Mutex<PoolState>,
     wakeup: Condvar,
@@ -76,32 +59,11 @@ struct Pool {
 struct PoolState {
     ready: VecDeque<Arc<dyn Turn>>,
     threads: usize,
-    /// Threads parked (or about to be, under this lock).
     idle: usize,
-    /// Of those, the ones that look at the queue again within `QUICK_LOOK`.
-    looking: usize,
-    /// Parked threads notified that have not yet taken the lock back.
-    waking: usize,
-}
-
-impl PoolState {
-    /// A parked thread should be woken for a queued turn: one is parked, and
-    /// none is already on its way (it takes every queued turn in order).
-    fn should_wake(&self) -> bool {
-        self.idle > 0 && self.waking == 0
-    }
 }
 
 /// How long a thread beyond the minimum waits for work before it ends.
-const SPARE_THREAD_IDLE: Duration = Duration::from_secs(10);
-
-/// While work keeps coming, a thread parks for at most this long before it
-/// looks at the queue again: the bound on a put-off wake-up.
-const QUICK_LOOK: Duration = Duration::from_millis(2);
-
-/// Turns an I/O thread queues at most before it wakes a callback thread
-/// without waiting to run out of work.
-const MAX_DEFERRED_WAKES: u32 = 16;
+const SPARE_THREAD_IDLE: std::time::Duration = std::time::Duration::from_secs(10);
 
 static POOL: OnceLock<Pool> = OnceLock::new();
 
@@ -113,8 +75,6 @@ fn pool() -> &'static Pool {
                 ready: VecDeque::new(),
                 threads: 0,
                 idle: 0,
-                looking: 0,
-                waking: 0,
             }),
             wakeup: Condvar::new(),
             min_threads: config.callback_threads,
@@ -137,8 +97,6 @@ fn spawn_worker(index: usize) {
 fn worker() {
     ON_CALLBACK_THREAD.with(|on| on.set(true));
     let pool = pool();
-    // Woken within QUICK_LOOK of parking, or again while looking.
-    let mut work_keeps_coming = false;
     loop {
         let turn = {
             let mut state = lock(&pool.state);
@@ -146,32 +104,14 @@ fn worker() {
                 if let Some(turn) = state.ready.pop_front() {
                     break turn;
                 }
-                let looking = work_keeps_coming;
-                let timeout = if looking {
-                    QUICK_LOOK
-                } else {
-                    SPARE_THREAD_IDLE
-                };
                 state.idle += 1;
-                state.looking += usize::from(looking);
-                let parked = Instant::now();
                 let (next, waited) = pool
                     .wakeup
-                    .wait_timeout(state, timeout)
+                    .wait_timeout(state, SPARE_THREAD_IDLE)
                     .unwrap_or_else(|e| e.into_inner());
                 state = next;
                 state.idle -= 1;
-                state.looking -= usize::from(looking);
-                state.waking = state.waking.saturating_sub(1);
-                work_keeps_coming = if looking {
-                    !waited.timed_out() || !state.ready.is_empty()
-                } else {
-                    !waited.timed_out() && parked.elapsed() < QUICK_LOOK
-                };
-                if !looking
-                    && waited.timed_out()
-                    && state.ready.is_empty()
-                    && state.threads > pool.min_threads
+                if waited.timed_out() && state.ready.is_empty() && state.threads > pool.min_threads
                 {
                     state.threads -= 1;
                     return;
@@ -186,71 +126,23 @@ fn schedule(turn: Arc<dyn Turn>) {
     let pool = pool();
     let mut state = lock(&pool.state);
     state.ready.push_back(turn);
-    // Every queued turn has a parked thread that can take it: else the
-    // threads running may all be blocked in callbacks.
-    let covered = state.ready.len() <= state.idle;
-    // Keep the minimum running; beyond it, a new thread for a turn that has
-    // no parked thread.
+    // Keep the minimum running; beyond it, a new thread only when every
+    // thread is busy (blocked in a callback, most likely).
     let start = (state.threads < pool.min_threads
-        || (!covered && state.threads < pool.max_threads))
+        || (state.idle < state.ready.len() && state.threads < pool.max_threads))
         .then(|| {
             state.threads += 1;
             state.threads - 1
         });
     // A condvar notify is a system call even when nobody waits: only when a
-    // thread is parked (it counted itself idle under this lock), none is
-    // on its way already, and the wake-up cannot be put off: it can while
-    // every queued turn has a parked thread that will look by itself.
-    let looked_after = state.ready.len() <= state.looking;
-    let wake = state.should_wake() && !(looked_after && defer_wake());
-    state.waking += usize::from(wake);
+    // thread is parked (it counted itself idle under this lock).
+    let wake = state.idle > 0;
     drop(state);
     if wake {
         pool.wakeup.notify_one();
     }
     if let Some(index) = start {
         spawn_worker(index);
-    }
-}
-
-/// On an I/O thread, counts a wake-up to make when it parks: true if it
-/// was put off (false on other threads, or when too many are).
-fn defer_wake() -> bool {
-    DEFERRED_WAKES.with(|deferred| match deferred.get() {
-        Some(n) if n + 1 < MAX_DEFERRED_WAKES => {
-            deferred.set(Some(n + 1));
-            #[cfg(test)]
-            tests::DEFERRED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            true
-        }
-        Some(_) => {
-            deferred.set(Some(0));
-            false
-        }
-        None => false,
-    })
-}
-
-/// Marks the calling thread as one of the runtime's I/O threads (tokio's
-/// `on_thread_start`): its wake-ups may be put off.
-pub(crate) fn enter_io_thread() {
-    DEFERRED_WAKES.with(|deferred| deferred.set(Some(0)));
-}
-
-/// Makes the wake-ups an I/O thread put off (tokio's `on_thread_park`: the
-/// thread has run out of work).
-pub(crate) fn flush_deferred_wakes() {
-    let deferred = DEFERRED_WAKES.with(|deferred| deferred.replace(Some(0)));
-    if !matches!(deferred, Some(n) if n > 0) {
-        return;
-    }
-    let pool = pool();
-    let mut state = lock(&pool.state);
-    let wake = state.should_wake() && !state.ready.is_empty();
-    state.waking += usize::from(wake);
-    drop(state);
-    if wake {
-        pool.wakeup.notify_one();
     }
 }
 
@@ -463,9 +355,6 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
-    /// Wake-ups put off so far (all tests of this process).
-    pub(super) static DEFERRED: AtomicUsize = AtomicUsize::new(0);
-
     /// Counts its drops, and the thread it was dropped on.
     struct Sink {
         calls: Vec<u32>,
@@ -629,84 +518,6 @@ mod tests {
         assert!(start.elapsed() < Duration::from_millis(400));
         slow.close();
         fast.close();
-    }
-
-    #[test]
-    fn turns_queued_behind_blocked_callbacks_get_a_thread_at_once() {
-        // Four strands whose jobs block, queued at once: more than the two
-        // threads the pool keeps, and each wake-up still on its way when the
-        // next turn comes. Every one must get a thread, and then a fifth.
-        let blockers: Vec<_> = (0..4).map(|_| Strand::new(())).collect();
-        let (entered_tx, entered) = mpsc::channel();
-        for strand in &blockers {
-            let entered_tx = entered_tx.clone();
-            strand.post(move |_| {
-                let _ = entered_tx.send(());
-                std::thread::sleep(Duration::from_millis(1500));
-            });
-        }
-        for i in 0..4 {
-            entered
-                .recv_timeout(Duration::from_millis(1000))
-                .unwrap_or_else(|_| panic!("blocker {i} waited for another to return"));
-        }
-        let quick = Strand::new(());
-        let (tx, rx) = mpsc::channel();
-        quick.post(move |_| {
-            let _ = tx.send(());
-        });
-        rx.recv_timeout(Duration::from_millis(1000))
-            .expect("a turn waited for blocked callbacks");
-        quick.close();
-        for strand in &blockers {
-            strand.close();
-        }
-    }
-
-    #[test]
-    fn a_wake_up_put_off_by_an_io_thread_that_never_parks_is_made_within_milliseconds() {
-        // A pretend I/O thread queues a turn while a callback thread that
-        // has just had work is parked: the wake-up is put off until the I/O
-        // thread parks, which this one never does. The parked thread must
-        // still look at the queue by itself (QUICK_LOOK), not sleep on.
-        let strand = Strand::new(());
-        let run = |strand: &Strand<()>| {
-            let (tx, rx) = mpsc::channel();
-            strand.post(move |_| {
-                let _ = tx.send(());
-            });
-            rx
-        };
-        let mut put_off = 0;
-        for _ in 0..20 {
-            // Two turns in a row: the second finds a thread that had work
-            // moments ago, which then parks looking.
-            for _ in 0..2 {
-                run(&strand).recv_timeout(Duration::from_secs(5)).unwrap();
-            }
-            let before = DEFERRED.load(Ordering::SeqCst);
-            let strand = strand.clone();
-            let (queued_tx, queued) = mpsc::channel();
-            let io_thread = std::thread::spawn(move || {
-                enter_io_thread();
-                let ran = run(&strand);
-                let _ = queued_tx.send(std::time::Instant::now());
-                // Blocks here, as a busy I/O thread would, without parking.
-                ran.recv_timeout(Duration::from_secs(5)).is_ok()
-            });
-            let queued_at = queued.recv_timeout(Duration::from_secs(5)).unwrap();
-            assert!(io_thread.join().unwrap(), "the put-off turn never ran");
-            if DEFERRED.load(Ordering::SeqCst) > before {
-                put_off += 1;
-                assert!(
-                    queued_at.elapsed() < Duration::from_millis(500),
-                    "a put-off turn waited {:?}",
-                    queued_at.elapsed()
-                );
-            }
-        }
-        assert!(put_off > 0, "no wake-up was ever put off");
-        strand.close();
     }
 
     #[test]

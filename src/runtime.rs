@@ -96,11 +96,7 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .enable_all()
             .thread_name("moq-runtime")
             .worker_threads(config().io_threads)
-            .on_thread_start(|| {
-                crate::engine_log::enter_thread();
-                crate::dispatch::enter_io_thread();
-            })
-            .on_thread_park(crate::dispatch::flush_deferred_wakes)
+            .on_thread_start(crate::engine_log::enter_thread)
             .on_thread_stop(crate::engine_log::leave_thread)
             .build()
             .expect("moq: cannot start the tokio runtime")
